@@ -1,0 +1,209 @@
+#include "actors/control_server.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "actors/socket_bridge.h"
+#include "gateway/control/frame.h"
+#include "gateway/net/interfaces.h"
+
+namespace fedgw {
+
+namespace {
+
+constexpr auto request_timeout = std::chrono::seconds(10);
+
+struct client {
+  control::frame_decoder decoder;
+};
+
+struct control_state {
+  control_server_options options;
+  std::map<conn_id, client> clients;
+  std::set<std::pair<conn_id, uint64_t>> followers;  // (connection, request id) of log --follow
+  uint64_t requests = 0;
+};
+
+using self_ptr = caf::stateful_actor<control_state>*;
+
+control::LogEntry to_proto(const status_entry& entry) {
+  control::LogEntry out;
+  out.set_unix_ms(entry.unix_ms);
+  out.set_severity(static_cast<control::Severity>(entry.level));
+  out.set_component(entry.component);
+  out.set_text(entry.text);
+  out.set_line(format_status_line(entry));
+  return out;
+}
+
+void send_response(self_ptr self, conn_id conn, const control::Response& response) {
+  auto& reactor = *self->state.options.reactor;
+  if (!reactor.write(conn, control::encode_frame(response))) reactor.close(conn, false);
+}
+
+void send_error(self_ptr self, conn_id conn, uint64_t id, std::string text) {
+  control::Response response;
+  response.set_id(id);
+  response.set_error(std::move(text));
+  send_response(self, conn, response);
+}
+
+auto on_error(self_ptr self, conn_id conn, uint64_t id, const char* what) {
+  return [=](const caf::error& err) {
+    send_error(self, conn, id, std::string(what) + " failed: " + self->system().render(err));
+  };
+}
+
+void answer_config(self_ptr self, conn_id conn, uint64_t id, const std::vector<std::string>& errors) {
+  control::Response response;
+  response.set_id(id);
+  auto* result = response.mutable_config_result();
+  for (const auto& e : errors) result->add_errors(e);
+  if (!errors.empty())
+    response.set_error(std::to_string(errors.size()) + (errors.size() == 1 ? " problem" : " problems") +
+                       " found");
+  send_response(self, conn, response);
+}
+
+void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
+  auto& st = self->state;
+  ++st.requests;
+  auto id = request.id();
+  switch (request.command_case()) {
+    case control::Request::kStatus:
+      self->request(st.options.supervisor, request_timeout, status_atom::value)
+        .then(
+          [=](control::GatewayStatus& status) {
+            status.mutable_counters()->set_control_requests(self->state.requests);
+            control::Response response;
+            response.set_id(id);
+            *response.mutable_status() = std::move(status);
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "status"));
+      break;
+    case control::Request::kLog: {
+      bool follow = request.log().follow();
+      self->request(st.options.log, request_timeout, caf::get_atom::value)
+        .then(
+          [=](const std::vector<status_entry>& window) {
+            control::Response response;
+            response.set_id(id);
+            auto* log = response.mutable_log();
+            for (const auto& e : window) *log->add_entries() = to_proto(e);
+            send_response(self, conn, response);
+            // Entries newer than the window arrive after this reply (same sender, FIFO).
+            if (follow && self->state.clients.count(conn)) self->state.followers.emplace(conn, id);
+          },
+          on_error(self, conn, id, "log"));
+      break;
+    }
+    case control::Request::kConfigShow:
+      self->request(st.options.supervisor, request_timeout, config_atom::value)
+        .then(
+          [=](const std::string& text) {
+            control::Response response;
+            response.set_id(id);
+            response.set_config_text(text);
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "config show"));
+      break;
+    case control::Request::kConfigCheck:
+    case control::Request::kConfigApply: {
+      bool apply = request.command_case() == control::Request::kConfigApply;
+      const auto& file = apply ? request.config_apply() : request.config_check();
+      auto source = file.source().empty() ? std::string("(control request)") : file.source();
+      auto reply = [=](const std::vector<std::string>& errors) { answer_config(self, conn, id, errors); };
+      if (apply)
+        self->request(st.options.supervisor, request_timeout, apply_atom::value, file.text(), source)
+          .then(reply, on_error(self, conn, id, "config apply"));
+      else
+        self->request(st.options.supervisor, request_timeout, check_atom::value, file.text(), source)
+          .then(reply, on_error(self, conn, id, "config check"));
+      break;
+    }
+    case control::Request::kInterfaces: {
+      control::Response response;
+      response.set_id(id);
+      for (const auto& i : net::list_interfaces()) {
+        auto* out = response.mutable_interfaces()->add_interfaces();
+        out->set_name(i.name);
+        out->set_up(i.up);
+        out->set_loopback(i.loopback);
+        for (const auto& a : i.addresses) out->add_addresses(a);
+      }
+      send_response(self, conn, response);
+      break;
+    }
+    case control::Request::COMMAND_NOT_SET:
+      send_error(self, conn, id, "request carries no command (this fedgw understands status, log, "
+                                 "config_show, config_check, config_apply, interfaces)");
+      break;
+  }
+}
+
+caf::behavior control_server_impl(self_ptr self, control_server_options options) {
+  self->state.options = std::move(options);
+  caf::anon_send(self->state.options.log, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  return {
+    [=](data_atom, conn_id conn, const std::string& bytes) {
+      auto& st = self->state;
+      st.options.reactor->consumed(conn, bytes.size());
+      auto& c = st.clients[conn];
+      c.decoder.feed(bytes);
+      std::string payload;
+      for (;;) {
+        auto status = c.decoder.next(payload);
+        if (status == control::frame_decoder::status::need_more) break;
+        if (status == control::frame_decoder::status::too_large) {
+          send_error(self, conn, 0, "malformed frame: length prefix invalid or over " +
+                                      std::to_string(control::max_frame_bytes) + " bytes; closing");
+          st.options.reactor->close(conn);
+          st.clients.erase(conn);
+          return;
+        }
+        control::Request request;
+        if (!request.ParseFromString(payload)) {
+          send_error(self, conn, 0, "malformed frame: not a fedgw.control.Request (" +
+                                      std::to_string(payload.size()) + " bytes)");
+          continue;
+        }
+        dispatch(self, conn, request);
+      }
+    },
+    [=](closed_atom, conn_id conn, const std::string&) {
+      auto& st = self->state;
+      st.clients.erase(conn);
+      for (auto it = st.followers.begin(); it != st.followers.end();)
+        it = it->first == conn ? st.followers.erase(it) : std::next(it);
+    },
+    [=](entry_atom, const status_entry& entry) {
+      auto& st = self->state;
+      if (st.followers.empty()) return;
+      auto line = to_proto(entry);
+      for (const auto& [conn, id] : st.followers) {
+        control::Response response;
+        response.set_id(id);
+        *response.mutable_log()->add_entries() = line;
+        send_response(self, conn, response);
+      }
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_control_server(caf::actor_system& system, control_server_options options) {
+  return system.spawn(control_server_impl, std::move(options));
+}
+
+uint64_t listen_control_socket(net::reactor& reactor, const std::string& path,
+                               const caf::actor& server, std::string& error) {
+  return reactor.listen_unix(
+    path, 0600, [server](conn_id, const std::string&) { return std::make_shared<socket_bridge>(server); },
+    error);
+}
+
+}  // namespace fedgw

@@ -1,0 +1,30 @@
+// Message vocabulary shared by fedgw's actors.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "caf/all.hpp"
+#include "proto/config.pb.h"
+#include "proto/control.pb.h"
+
+// Protobuf messages travel between actors of one process only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::config::Config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::GatewayStatus)
+
+namespace fedgw {
+
+// CAF's own atoms (get_atom, put_atom, subscribe_atom, ...) are used where they fit.
+using log_atom = caf::atom_constant<caf::atom("log")>;
+using entry_atom = caf::atom_constant<caf::atom("entry")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using apply_atom = caf::atom_constant<caf::atom("apply")>;
+using config_atom = caf::atom_constant<caf::atom("config")>;
+// Socket events from net::reactor (see socket_bridge.h).
+using data_atom = caf::atom_constant<caf::atom("data")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+
+using conn_id = uint64_t;
+
+}  // namespace fedgw

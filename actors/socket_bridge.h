@@ -1,0 +1,29 @@
+// Hands a reactor connection's events to an actor, in order:
+// (data_atom, conn_id, std::string bytes) and, once, (closed_atom, conn_id, std::string reason).
+// The actor calls reactor::consumed() after processing bytes, which is the
+// reactor's read back-pressure.
+#pragma once
+
+#include <memory>
+
+#include "actors/messages.h"
+#include "gateway/net/reactor.h"
+
+namespace fedgw {
+
+class socket_bridge : public net::reactor::handler {
+public:
+  explicit socket_bridge(caf::actor target) : target_(std::move(target)) {}
+
+  void on_data(conn_id conn, std::string_view bytes) override {
+    caf::anon_send(target_, data_atom::value, conn, std::string(bytes));
+  }
+  void on_closed(conn_id conn, const std::string& reason) override {
+    caf::anon_send(target_, closed_atom::value, conn, reason);
+  }
+
+private:
+  caf::actor target_;
+};
+
+}  // namespace fedgw

@@ -1,0 +1,296 @@
+#include "gateway/config/config.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "gateway/net/address.h"
+
+namespace fedgw::config {
+
+namespace {
+
+class collect_errors : public google::protobuf::io::ErrorCollector {
+public:
+  collect_errors(std::string_view source, std::vector<std::string>& out)
+    : source_(source), out_(out) {}
+  void AddError(int line, int column, const std::string& message) override {
+    // Protobuf counts lines and columns from zero.
+    out_.push_back(source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) +
+                   ": " + message);
+  }
+  void AddWarning(int line, int column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+
+private:
+  std::string source_;
+  std::vector<std::string>& out_;
+};
+
+template <typename Setter>
+void set_default(bool has, Setter set) {
+  if (!has) set();
+}
+
+std::string quoted(std::string_view value) { return "\"" + std::string(value) + "\""; }
+
+struct checker {
+  std::vector<std::string> errors;
+
+  void fail(const std::string& field, const std::string& message) {
+    errors.push_back(field + ": " + message);
+  }
+  void port(const std::string& field, uint32_t value) {
+    if (!net::is_valid_port(value)) fail(field, std::to_string(value) + " is not a valid port");
+  }
+  void ip(const std::string& field, const std::string& value, bool required) {
+    if (value.empty()) {
+      if (required) fail(field, "is required");
+    } else if (!net::is_ip(value)) {
+      fail(field, quoted(value) + " is not an IP address");
+    }
+  }
+  void domain(const std::string& field, const std::string& value) {
+    if (!net::is_hostname(value)) fail(field, quoted(value) + " is not a valid domain name");
+  }
+  void range(const std::string& field, uint64_t value, uint64_t lo, uint64_t hi) {
+    if (value < lo || value > hi)
+      fail(field, std::to_string(value) + " is out of range (" + std::to_string(lo) + ".." +
+                      std::to_string(hi) + ")");
+  }
+  void file(const std::string& field, const std::string& path) {
+    if (path.empty()) return;
+    std::ifstream in(path);
+    if (!in) fail(field, quoted(path) + " cannot be read");
+  }
+  void listener(const std::string& field, const Listener& l, bool tls_only) {
+    ip(field + ".bind_ip", l.bind_ip(), true);
+    port(field + ".port", l.port());
+    if (l.transport() == TRANSPORT_UNSPECIFIED) {
+      fail(field + ".transport", "is required (TCP, TLS or MTLS)");
+    } else if (tls_only && l.transport() == TCP) {
+      fail(field + ".transport", "TCP is not allowed here (TLS or MTLS)");
+    }
+  }
+};
+
+}  // namespace
+
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case DIRECT: return "DIRECT";
+    case SIP_PROXY: return "SIP_PROXY";
+    default: return "UNSPECIFIED";
+  }
+}
+
+const char* transport_name(Transport transport) {
+  switch (transport) {
+    case TCP: return "TCP";
+    case TLS: return "TLS";
+    case MTLS: return "MTLS";
+    default: return "UNSPECIFIED";
+  }
+}
+
+void apply_defaults(Config& c) {
+  if (c.control_socket().empty()) c.set_control_socket(default_control_socket);
+  set_default(c.has_worker_threads(), [&] { c.set_worker_threads(0); });
+  auto& cert = *c.mutable_certificate();
+  set_default(cert.has_expiry_warning_days(), [&] { cert.set_expiry_warning_days(30); });
+  auto& dns = *c.mutable_dns();
+  set_default(dns.has_timeout_ms(), [&] { dns.set_timeout_ms(2000); });
+  set_default(dns.has_tries(), [&] { dns.set_tries(2); });
+  set_default(dns.has_max_cache_ttl_s(), [&] { dns.set_max_cache_ttl_s(3600); });
+  for (auto& srv : *dns.mutable_srv()) {
+    set_default(srv.has_priority(), [&] { srv.set_priority(10); });
+    set_default(srv.has_weight(), [&] { srv.set_weight(10); });
+    set_default(srv.has_port(), [&] { srv.set_port(5061); });
+  }
+  auto& partners = *c.mutable_partners();
+  set_default(partners.has_discovered_rate_limit(), [&] { partners.set_discovered_rate_limit(20); });
+  auto& l = *c.mutable_limits();
+  set_default(l.has_max_header_bytes(), [&] { l.set_max_header_bytes(16384); });
+  set_default(l.has_max_body_bytes(), [&] { l.set_max_body_bytes(65536); });
+  set_default(l.has_max_header_count(), [&] { l.set_max_header_count(128); });
+  set_default(l.has_max_header_line_bytes(), [&] { l.set_max_header_line_bytes(8192); });
+  set_default(l.has_max_queued_per_domain(), [&] { l.set_max_queued_per_domain(1000); });
+  set_default(l.has_transaction_timeout_ms(), [&] { l.set_transaction_timeout_ms(32000); });
+  set_default(l.has_idle_timeout_s(), [&] { l.set_idle_timeout_s(600); });
+  set_default(l.has_max_connections(), [&] { l.set_max_connections(10000); });
+  // Listener defaults: ports and transports only where the section is in use.
+  auto listener_defaults = [](Listener& listener, uint32_t port, Transport transport) {
+    set_default(listener.has_port(), [&] { listener.set_port(port); });
+    if (listener.transport() == TRANSPORT_UNSPECIFIED) listener.set_transport(transport);
+  };
+  if (c.has_internal_listener()) listener_defaults(*c.mutable_internal_listener(), 5060, TCP);
+  if (c.has_federation_listener())
+    listener_defaults(*c.mutable_federation_listener(), 5061, MTLS);
+  if (c.has_sip_proxy()) {
+    auto& p = *c.mutable_sip_proxy();
+    set_default(p.has_port(), [&] { p.set_port(p.transport() == TCP ? 5060 : 5061); });
+    if (p.has_incoming()) listener_defaults(*p.mutable_incoming(), 5062, p.transport() == TCP ? TCP : MTLS);
+  }
+}
+
+std::vector<std::string> validate(const Config& c) {
+  checker check;
+  if (c.mode() == MODE_UNSPECIFIED) check.fail("mode", "is required (DIRECT or SIP_PROXY)");
+  if (c.domains().empty()) check.fail("domains", "at least one SIP domain is required");
+  std::set<std::string> seen;
+  for (int i = 0; i < c.domains_size(); ++i) {
+    auto field = "domains[" + std::to_string(i) + "]";
+    check.domain(field, c.domains(i));
+    if (!seen.insert(c.domains(i)).second) check.fail(field, quoted(c.domains(i)) + " is listed twice");
+  }
+
+  const auto& cert = c.certificate();
+  bool pem = !cert.cert_file().empty() || !cert.key_file().empty();
+  if (pem && !cert.pkcs12_file().empty())
+    check.fail("certificate.pkcs12_file", "set either cert_file + key_file or pkcs12_file, not both");
+  if (!cert.cert_file().empty() && cert.key_file().empty())
+    check.fail("certificate.key_file", "is required with cert_file");
+  if (cert.cert_file().empty() && !cert.key_file().empty())
+    check.fail("certificate.cert_file", "is required with key_file");
+  check.file("certificate.cert_file", cert.cert_file());
+  check.file("certificate.key_file", cert.key_file());
+  check.file("certificate.pkcs12_file", cert.pkcs12_file());
+  check.file("certificate.ca_bundle", cert.ca_bundle());
+  check.range("certificate.expiry_warning_days", cert.expiry_warning_days(), 0, 3650);
+
+  if (!c.has_internal_listener()) {
+    check.fail("internal_listener", "is required (where the internal UC server connects)");
+  } else {
+    check.listener("internal_listener", c.internal_listener(), false);
+  }
+  if (c.has_federation_listener()) check.listener("federation_listener", c.federation_listener(), true);
+  if (c.mode() == SIP_PROXY) {
+    if (!c.has_sip_proxy()) {
+      check.fail("sip_proxy", "is required in SIP_PROXY mode");
+    } else {
+      const auto& p = c.sip_proxy();
+      if (p.username().empty()) check.fail("sip_proxy.username", "is required");
+      if (p.password().empty()) check.fail("sip_proxy.password", "is required");
+      check.ip("sip_proxy.interface", p.interface(), false);
+      check.ip("sip_proxy.ip", p.ip(), true);
+      check.port("sip_proxy.port", p.port());
+      if (p.transport() == TRANSPORT_UNSPECIFIED)
+        check.fail("sip_proxy.transport", "is required (TCP, TLS or MTLS)");
+      if (p.transport() == MTLS && cert.cert_file().empty() && cert.pkcs12_file().empty())
+        check.fail("sip_proxy.transport", "MTLS needs a certificate (certificate.cert_file or pkcs12_file)");
+      if (!p.has_incoming()) {
+        check.fail("sip_proxy.incoming", "is required (where the proxy connects to the gateway)");
+      } else {
+        check.listener("sip_proxy.incoming", p.incoming(), false);
+      }
+    }
+  }
+  if (c.mode() == DIRECT && c.has_federation_listener() && cert.cert_file().empty() &&
+      cert.pkcs12_file().empty())
+    check.fail("certificate", "the federation listener needs a certificate (cert_file + key_file or pkcs12_file)");
+
+  const auto& dns = c.dns();
+  for (int i = 0; i < dns.servers_size(); ++i)
+    if (!net::parse_endpoint(dns.servers(i)))
+      check.fail("dns.servers[" + std::to_string(i) + "]",
+                 quoted(dns.servers(i)) + " is not ip:port or [ipv6]:port");
+  check.range("dns.timeout_ms", dns.timeout_ms(), 10, 60000);
+  check.range("dns.tries", dns.tries(), 1, 10);
+  check.range("dns.max_cache_ttl_s", dns.max_cache_ttl_s(), 0, 7 * 86400);
+  for (int i = 0; i < dns.srv_size(); ++i) {
+    const auto& srv = dns.srv(i);
+    auto field = "dns.srv[" + std::to_string(i) + "]";
+    if (!net::is_srv_owner_name(srv.name()) || srv.name().front() != '_')
+      check.fail(field + ".name", quoted(srv.name()) + " is not an SRV name like _sipfederationtls._tcp.example.com");
+    check.range(field + ".priority", srv.priority(), 0, 65535);
+    check.range(field + ".weight", srv.weight(), 0, 65535);
+    check.port(field + ".port", srv.port());
+    if (srv.target() != "." && !net::is_hostname(srv.target()))
+      check.fail(field + ".target", quoted(srv.target()) + " is not a host name (or \".\")");
+  }
+  for (int i = 0; i < dns.hosts_size(); ++i) {
+    const auto& h = dns.hosts(i);
+    auto field = "dns.hosts[" + std::to_string(i) + "]";
+    check.domain(field + ".host", h.host());
+    if (h.addresses().empty()) check.fail(field + ".addresses", "at least one address is required");
+    for (int j = 0; j < h.addresses_size(); ++j)
+      check.ip(field + ".addresses[" + std::to_string(j) + "]", h.addresses(j), true);
+  }
+
+  const auto& partners = c.partners();
+  for (int i = 0; i < partners.allowed_size(); ++i)
+    check.domain("partners.allowed[" + std::to_string(i) + "]", partners.allowed(i));
+  for (int i = 0; i < partners.blocked_size(); ++i)
+    check.domain("partners.blocked[" + std::to_string(i) + "]", partners.blocked(i));
+  check.range("partners.discovered_rate_limit", partners.discovered_rate_limit(), 1, 1000000);
+
+  const auto& l = c.limits();
+  check.range("limits.max_header_bytes", l.max_header_bytes(), 1024, 1 << 20);
+  check.range("limits.max_body_bytes", l.max_body_bytes(), 0, 16 << 20);
+  check.range("limits.max_header_count", l.max_header_count(), 16, 4096);
+  check.range("limits.max_header_line_bytes", l.max_header_line_bytes(), 256, 1 << 20);
+  check.range("limits.max_queued_per_domain", l.max_queued_per_domain(), 1, 1000000);
+  check.range("limits.transaction_timeout_ms", l.transaction_timeout_ms(), 500, 300000);
+  check.range("limits.idle_timeout_s", l.idle_timeout_s(), 1, 86400);
+  check.range("limits.max_connections", l.max_connections(), 1, 1000000);
+
+  if (c.control_socket().front() != '/')
+    check.fail("control_socket", quoted(c.control_socket()) + " must be an absolute path");
+  else if (c.control_socket().size() > 107)
+    check.fail("control_socket", quoted(c.control_socket()) + " is longer than a Unix socket path may be (107)");
+  check.range("worker_threads", c.worker_threads(), 0, 256);
+  return check.errors;
+}
+
+std::vector<std::string> validate_change(const Config& running, const Config& next) {
+  std::vector<std::string> errors;
+  if (running.control_socket() != next.control_socket())
+    errors.push_back("control_socket: changing " + quoted(running.control_socket()) + " to " +
+                     quoted(next.control_socket()) + " needs a restart of fedgw");
+  if (running.worker_threads() != next.worker_threads())
+    errors.push_back("worker_threads: changing " + std::to_string(running.worker_threads()) +
+                     " to " + std::to_string(next.worker_threads()) + " needs a restart of fedgw");
+  return errors;
+}
+
+load_result parse_config(std::string_view text, std::string_view source) {
+  load_result result;
+  collect_errors collector(source, result.errors);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&collector);
+  if (!parser.ParseFromString(std::string(text), &result.config)) {
+    if (result.errors.empty()) result.errors.push_back(std::string(source) + ": cannot be parsed");
+    return result;
+  }
+  apply_defaults(result.config);
+  result.errors = validate(result.config);
+  return result;
+}
+
+load_result load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    load_result result;
+    result.errors.push_back(path + ": cannot be read");
+    return result;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+std::string to_masked_text(const Config& config) {
+  Config masked = config;
+  if (!masked.sip_proxy().password().empty()) masked.mutable_sip_proxy()->set_password("***");
+  if (!masked.certificate().pkcs12_password().empty())
+    masked.mutable_certificate()->set_pkcs12_password("***");
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(masked, &text);
+  return text;
+}
+
+}  // namespace fedgw::config

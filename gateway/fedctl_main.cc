@@ -1,0 +1,267 @@
+// fedctl: the control CLI of fedgw (protobuf frames over the control Unix socket).
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "gateway/config/config.h"
+#include "gateway/control/frame.h"
+#include "proto/control.pb.h"
+
+namespace {
+
+using namespace fedgw;
+
+constexpr const char* usage =
+  "usage: fedctl [--socket PATH] COMMAND\n"
+  "commands:\n"
+  "  status               mode, uptime, listeners, counters\n"
+  "  log [--follow]       the message window (newest 30 entries); --follow keeps printing\n"
+  "  config show          the running configuration (passwords masked)\n"
+  "  config check FILE    validate FILE, change nothing\n"
+  "  config apply FILE    validate FILE and apply it as a whole\n"
+  "  interfaces           network interfaces and addresses to bind to\n"
+  "the default socket is /run/fedgw/control.sock (control_socket in the config)\n";
+
+enum exit_code { ok = 0, failed = 1, bad_usage = 2, unreachable = 3 };
+
+struct failure {
+  int code;
+  std::string message;
+};
+
+class connection {
+public:
+  explicit connection(const std::string& path) : path_(path) {
+    sockaddr_un addr{};
+    if (path.size() >= sizeof addr.sun_path) throw failure{unreachable, path + ": path too long"};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      int err = errno;
+      ::close(fd_);
+      std::string why;
+      if (err == ENOENT)
+        why = "no control socket at " + path + ": fedgw is not running (or uses another control_socket; see --socket)";
+      else if (err == ECONNREFUSED)
+        why = "nothing accepts on " + path + ": fedgw is not running (stale socket file)";
+      else if (err == EACCES)
+        why = "permission denied on " + path + " (mode 0600: run fedctl as the user running fedgw)";
+      else if (err == ENOTSOCK)
+        why = path + " is not a socket";
+      else
+        why = "cannot connect to " + path + ": " + std::strerror(err);
+      throw failure{unreachable, why};
+    }
+  }
+  ~connection() { ::close(fd_); }
+
+  void send(const control::Request& request) {
+    auto frame = control::encode_frame(request);
+    size_t sent = 0;
+    while (sent < frame.size()) {
+      auto n = ::send(fd_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) throw failure{unreachable, "lost the connection to " + path_ + " while sending"};
+      sent += static_cast<size_t>(n);
+    }
+  }
+
+  // Waits for the next response frame; timeout_ms < 0 waits forever.
+  control::Response receive(int timeout_ms) {
+    std::string payload;
+    for (;;) {
+      auto status = decoder_.next(payload);
+      if (status == control::frame_decoder::status::frame) {
+        control::Response response;
+        if (!response.ParseFromString(payload))
+          throw failure{failed, "malformed response from fedgw (" + std::to_string(payload.size()) + " bytes)"};
+        return response;
+      }
+      if (status == control::frame_decoder::status::too_large)
+        throw failure{failed, "malformed response frame from fedgw"};
+      pollfd p{fd_, POLLIN, 0};
+      int rc = ::poll(&p, 1, timeout_ms);
+      if (rc == 0) throw failure{failed, "fedgw did not answer within " + std::to_string(timeout_ms / 1000) + " s"};
+      if (rc < 0 && errno == EINTR) continue;
+      char buffer[65536];
+      auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) throw failure{unreachable, "fedgw closed the control connection"};
+      decoder_.feed(std::string_view(buffer, static_cast<size_t>(n)));
+    }
+  }
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  control::frame_decoder decoder_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw failure{failed, "cannot read " + path + ": " + std::strerror(errno)};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string local_time(int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
+  return text;
+}
+
+std::string duration(uint64_t seconds) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%llud %02llu:%02llu:%02llu",
+                static_cast<unsigned long long>(seconds / 86400),
+                static_cast<unsigned long long>(seconds / 3600 % 24),
+                static_cast<unsigned long long>(seconds / 60 % 60),
+                static_cast<unsigned long long>(seconds % 60));
+  return text;
+}
+
+void print_status(const control::GatewayStatus& s) {
+  std::string domains;
+  for (const auto& d : s.domains()) domains += (domains.empty() ? "" : ", ") + d;
+  std::cout << "fedgw " << s.version() << "\n"
+            << "mode:      " << config::mode_name(s.mode()) << "\n"
+            << "domains:   " << domains << "\n"
+            << "uptime:    " << duration(s.uptime_s()) << " (since " << local_time(s.started_unix_ms()) << ")\n"
+            << "config:    " << s.config_source() << "\n"
+            << "workers:   " << s.worker_threads() << "\n"
+            << "listeners:\n";
+  for (const auto& l : s.listeners())
+    std::cout << "  " << std::left << std::setw(20) << l.name() << std::setw(28) << l.address()
+              << std::setw(6) << (l.transport() ? config::transport_name(l.transport()) : "-") << l.state() << "\n";
+  const auto& c = s.counters();
+  std::cout << "counters:\n"
+            << "  requests in " << c.requests_in() << ", out " << c.requests_out() << "\n"
+            << "  responses 1xx " << c.responses_1xx() << ", 2xx " << c.responses_2xx() << ", 3xx "
+            << c.responses_3xx() << ", 4xx " << c.responses_4xx() << ", 5xx " << c.responses_5xx()
+            << ", 6xx " << c.responses_6xx() << "\n"
+            << "  control requests " << c.control_requests() << ", config applies " << c.config_applies() << "\n";
+}
+
+int config_command(connection& conn, control::Request& request, bool apply, const std::string& file) {
+  auto* payload = apply ? request.mutable_config_apply() : request.mutable_config_check();
+  payload->set_source(file);
+  payload->set_text(read_file(file));
+  conn.send(request);
+  auto response = conn.receive(15000);
+  if (response.config_result().errors().empty() && !response.error().empty())
+    throw failure{failed, response.error()};
+  for (const auto& e : response.config_result().errors()) std::cerr << e << "\n";
+  if (!response.error().empty()) {
+    std::cerr << file << ": " << response.error()
+              << (apply ? "; not applied, the running configuration is unchanged\n" : "\n");
+    return failed;
+  }
+  std::cout << file << (apply ? ": applied\n" : ": configuration valid\n");
+  return ok;
+}
+
+int run(int argc, char** argv) {
+  std::string socket_path = config::default_control_socket;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--socket") {
+      if (i + 1 >= argc) throw failure{bad_usage, "--socket needs a PATH"};
+      socket_path = argv[++i];
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return ok;
+    } else {
+      args.push_back(arg);
+    }
+  }
+  if (args.empty()) throw failure{bad_usage, "no command given"};
+  auto expect_args = [&](size_t n) {
+    if (args.size() != n) throw failure{bad_usage, "wrong number of arguments for \"" + args[0] + "\""};
+  };
+
+  control::Request request;
+  request.set_id(1);
+  const auto& command = args[0];
+  if (command == "status") {
+    expect_args(1);
+    request.mutable_status();
+  } else if (command == "log") {
+    bool follow = args.size() == 2 && args[1] == "--follow";
+    if (args.size() != 1 && !follow) throw failure{bad_usage, "log takes only --follow"};
+    request.mutable_log()->set_follow(follow);
+  } else if (command == "interfaces") {
+    expect_args(1);
+    request.mutable_interfaces();
+  } else if (command == "config") {
+    if (args.size() < 2) throw failure{bad_usage, "config needs show, check FILE or apply FILE"};
+    if (args[1] == "show") {
+      expect_args(2);
+      request.mutable_config_show();
+    } else if (args[1] == "check" || args[1] == "apply") {
+      expect_args(3);
+      connection conn(socket_path);
+      return config_command(conn, request, args[1] == "apply", args[2]);
+    } else {
+      throw failure{bad_usage, "unknown config command \"" + args[1] + "\""};
+    }
+  } else {
+    throw failure{bad_usage, "unknown command \"" + command + "\""};
+  }
+
+  connection conn(socket_path);
+  conn.send(request);
+  auto response = conn.receive(15000);
+  if (!response.error().empty()) throw failure{failed, response.error()};
+  switch (response.payload_case()) {
+    case control::Response::kStatus:
+      print_status(response.status());
+      break;
+    case control::Response::kLog:
+      for (;;) {
+        for (const auto& e : response.log().entries()) std::cout << e.line() << "\n";
+        std::cout.flush();
+        if (!request.log().follow()) break;
+        response = conn.receive(-1);
+      }
+      break;
+    case control::Response::kConfigText:
+      std::cout << response.config_text();
+      break;
+    case control::Response::kInterfaces:
+      for (const auto& i : response.interfaces().interfaces()) {
+        std::cout << std::left << std::setw(16) << i.name() << std::setw(6) << (i.up() ? "up" : "down");
+        std::string addresses;
+        for (const auto& a : i.addresses()) addresses += (addresses.empty() ? "" : " ") + a;
+        std::cout << (addresses.empty() ? "(no address)" : addresses) << "\n";
+      }
+      break;
+    default:
+      throw failure{failed, "unexpected response from fedgw"};
+  }
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const failure& f) {
+    std::cerr << "fedctl: " << f.message << "\n";
+    if (f.code == bad_usage) std::cerr << usage;
+    return f.code;
+  }
+}

@@ -1,0 +1,121 @@
+// fedgw: the SIP federation gateway daemon.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "actors/control_server.h"
+#include "actors/gateway_supervisor.h"
+#include "actors/status_log.h"
+#include "gateway/config/config.h"
+#include "gateway/net/reactor.h"
+
+namespace {
+
+constexpr const char* usage =
+  "usage: fedgw --config FILE [--check]\n"
+  "  --config FILE  configuration in protobuf text format (see gateway/config/default.textproto)\n"
+  "  --check        validate FILE, print the result and exit\n";
+
+// Creates the control socket's directory (e.g. /run/fedgw) when missing.
+bool ensure_parent_dir(const std::string& socket_path, std::string& error) {
+  auto dir = std::filesystem::path(socket_path).parent_path();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) error = "cannot create " + dir.string() + ": " + ec.message();
+  return !ec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--check") {
+      check_only = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    } else {
+      std::cerr << "fedgw: unknown argument \"" << arg << "\"\n" << usage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "fedgw: --config FILE is required\n" << usage;
+    return 2;
+  }
+  auto loaded = fedgw::config::load_config_file(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << "fedgw: " << e << "\n";
+    std::cerr << "fedgw: " << config_path << ": configuration invalid, not started\n";
+    return 1;
+  }
+  if (check_only) {
+    std::cout << config_path << ": configuration valid\n";
+    return 0;
+  }
+
+  // Signals are taken synchronously by sigwait below; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto& config = loaded.config;
+  auto workers = config.worker_threads() != 0 ? config.worker_threads()
+                                              : std::max(1u, std::thread::hardware_concurrency());
+  caf::actor_system_config caf_config;
+  caf_config.set("scheduler.max-threads", static_cast<size_t>(workers));
+  caf::actor_system system{caf_config};
+
+  auto log = fedgw::spawn_status_log(system);
+  fedgw::report(log, fedgw::severity::info, "fedgw",
+                "starting fedgw " FEDGW_VERSION " (pid " + std::to_string(getpid()) + ", " +
+                  std::to_string(workers) + " worker threads)");
+  auto reactor = std::make_shared<fedgw::net::reactor>(fedgw::net::reactor::options{});
+  auto supervisor = fedgw::spawn_gateway_supervisor(system, {config, config_path, workers, log});
+  auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
+
+  auto stop_all = [&] {
+    caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    // Every entry reported so far is written before the log stops.
+    caf::scoped_actor self{system};
+    self->request(log, std::chrono::seconds(5), caf::get_atom::value)
+      .receive([](const std::vector<fedgw::status_entry>&) {}, [](const caf::error&) {});
+    caf::anon_send_exit(log, caf::exit_reason::user_shutdown);
+    reactor.reset();
+  };
+
+  std::string error;
+  uint64_t control_listener = 0;
+  if (ensure_parent_dir(config.control_socket(), error))
+    control_listener = fedgw::listen_control_socket(*reactor, config.control_socket(), control, error);
+  if (control_listener == 0) {
+    fedgw::report(log, fedgw::severity::error, "control", error + "; not started");
+    stop_all();
+    return 1;
+  }
+  fedgw::report(log, fedgw::severity::info, "control",
+                "listening on " + config.control_socket() + " (mode 0600)");
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  fedgw::report(log, fedgw::severity::info, "fedgw",
+                std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
+                  ", shutting down");
+  reactor->stop_listening(control_listener);
+  fedgw::report(log, fedgw::severity::info, "fedgw", "stopped");
+  stop_all();
+  return 0;
+}
