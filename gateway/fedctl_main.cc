@@ -143,7 +143,7 @@ void print_status(const control::GatewayStatus& s) {
             << "workers:   " << s.worker_threads() << "\n"
             << "listeners:\n";
   for (const auto& l : s.listeners())
-    std::cout << "  " << std::left << std::setw(20) << l.name() << std::setw(28) << l.address()
+    std::cout << "  " << std::left << std::setw(20) << l.name() << std::setw(27) << l.address() << " "
               << std::setw(6) << (l.transport() ? config::transport_name(l.transport()) : "-") << l.state() << "\n";
   const auto& c = s.counters();
   std::cout << "counters:\n"

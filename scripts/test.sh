@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds, runs every test (unit,
+# fuzz, integration). Exit status 0 only when all pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh
+echo "==> ctest (unit, bounded fuzz run, integration tests)"
+cd build
+ctest --output-on-failure -j2 --timeout 600

@@ -1,0 +1,191 @@
+#include "actors/control_server.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <poll.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "gateway/config/config.h"
+#include "gateway/control/frame.h"
+
+namespace fedgw {
+namespace {
+
+// A raw control-socket client, independent of fedctl.
+struct raw_client {
+  int fd = -1;
+  control::frame_decoder decoder;
+
+  explicit raw_client(const std::string& path) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  }
+  ~raw_client() { ::close(fd); }
+  void send_raw(const std::string& bytes) { ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), 0), (ssize_t)bytes.size()); }
+  void send(const control::Request& r) { send_raw(control::encode_frame(r)); }
+  // Next response, or nullopt on close/timeout.
+  std::optional<control::Response> receive(int timeout_ms = 5000) {
+    std::string payload;
+    while (decoder.next(payload) != control::frame_decoder::status::frame) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
+      char buf[65536];
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return std::nullopt;
+      decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+    control::Response r;
+    EXPECT_TRUE(r.ParseFromString(payload));
+    return r;
+  }
+  bool closed_by_server() {
+    char c;
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 5000) == 1 && ::recv(fd, &c, 1, 0) == 0;
+  }
+};
+
+struct control_server_test : ::testing::Test {
+  caf::actor_system_config cfg;
+  caf::actor_system system{cfg};
+  std::string dir;
+  std::string path;
+  std::shared_ptr<net::reactor> reactor = std::make_shared<net::reactor>(net::reactor::options{});
+  status_log_actor log;
+  supervisor_actor supervisor;
+  caf::actor server;
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/fedgw-control-XXXXXX";
+    dir = mkdtemp(tmpl);
+    path = dir + "/control.sock";
+    auto loaded = config::parse_config("mode: DIRECT domains: \"a.test\" internal_listener { bind_ip: \"127.0.0.1\" } "
+                                       "control_socket: \"" + path + "\"", "test");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+    log = spawn_status_log(system, {.write_stderr = false});
+    supervisor = spawn_gateway_supervisor(system, {loaded.config, "test", 2, log});
+    server = spawn_control_server(system, {reactor, supervisor, log});
+    std::string error;
+    ASSERT_NE(listen_control_socket(*reactor, path, server, error), 0u) << error;
+  }
+  void TearDown() override {
+    anon_send_exit(server, caf::exit_reason::user_shutdown);
+    anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    anon_send_exit(log, caf::exit_reason::user_shutdown);
+    reactor.reset();
+    ::rmdir(dir.c_str());
+  }
+};
+
+TEST_F(control_server_test, MalformedFrameGetsErrorAndConnectionStaysUsable) {
+  raw_client c(path);
+  c.send_raw(std::string("\x05\xff\xff\xff\xff\xff", 6));  // 5 bytes that are not a Request
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->error().find("malformed frame: not a fedgw.control.Request"), std::string::npos) << r->error();
+  control::Request status;
+  status.set_id(7);
+  status.mutable_status();
+  c.send(status);
+  r = c.receive();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->id(), 7u);
+  EXPECT_TRUE(r->error().empty());
+  EXPECT_EQ(r->status().mode(), config::DIRECT);
+  EXPECT_EQ(r->status().domains(0), "a.test");
+}
+
+TEST_F(control_server_test, OversizedFrameIsAnsweredThenClosed) {
+  raw_client c(path);
+  c.send_raw(std::string("\xff\xff\xff\x7f", 4));  // announces ~256 MiB
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->error().find("closing"), std::string::npos) << r->error();
+  EXPECT_TRUE(c.closed_by_server());
+  // The server still serves others.
+  raw_client d(path);
+  control::Request status;
+  status.mutable_status();
+  d.send(status);
+  ASSERT_TRUE(d.receive());
+}
+
+TEST_F(control_server_test, EmptyRequestIsExplained) {
+  raw_client c(path);
+  control::Request empty;
+  empty.set_id(3);
+  c.send(empty);
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->id(), 3u);
+  EXPECT_NE(r->error().find("no command"), std::string::npos);
+}
+
+TEST_F(control_server_test, ManyClientsAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 16; ++i)
+    threads.emplace_back([&, i] {
+      raw_client c(path);
+      control::Request r;
+      r.set_id(100 + i);
+      r.mutable_interfaces();
+      c.send(r);
+      auto response = c.receive();
+      if (response && response->id() == uint64_t(100 + i) && response->interfaces().interfaces_size() > 0)
+        ++answered;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(answered, 16);
+}
+
+TEST_F(control_server_test, InvalidApplyLeavesRunningConfigUntouched) {
+  raw_client c(path);
+  control::Request show;
+  show.mutable_config_show();
+  c.send(show);
+  auto before = c.receive();
+  ASSERT_TRUE(before);
+  control::Request apply;
+  apply.mutable_config_apply()->set_source("bad.textproto");
+  apply.mutable_config_apply()->set_text("mode: DIRECT domains: \"b.test\" internal_listener { bind_ip: \"127.0.0.1\" port: 70000 }");
+  c.send(apply);
+  auto result = c.receive();
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->config_result().errors_size(), 1);
+  EXPECT_EQ(result->config_result().errors(0), "internal_listener.port: 70000 is not a valid port");
+  c.send(show);
+  auto after = c.receive();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(before->config_text(), after->config_text());
+  EXPECT_NE(after->config_text().find("a.test"), std::string::npos);
+}
+
+TEST_F(control_server_test, LogFollowStreamsNewEntries) {
+  raw_client c(path);
+  control::Request follow;
+  follow.set_id(5);
+  follow.mutable_log()->set_follow(true);
+  c.send(follow);
+  auto window = c.receive();
+  ASSERT_TRUE(window);
+  ASSERT_GE(window->log().entries_size(), 1);  // the supervisor's "applied" entry
+  report(log, severity::warning, "test", "something new");
+  auto pushed = c.receive();
+  ASSERT_TRUE(pushed);
+  EXPECT_EQ(pushed->id(), 5u);
+  ASSERT_EQ(pushed->log().entries_size(), 1);
+  EXPECT_EQ(pushed->log().entries(0).text(), "something new");
+  EXPECT_NE(pushed->log().entries(0).line().find(" WARN  test: something new"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fedgw

@@ -1,0 +1,156 @@
+#include "gateway/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace fedgw::config {
+namespace {
+
+const std::string minimal_base = R"(
+domains: "a.test"
+internal_listener { bind_ip: "127.0.0.1" }
+)";
+const std::string minimal = "mode: DIRECT\n" + minimal_base;
+const std::string minimal_proxy = "mode: SIP_PROXY\n" + minimal_base;
+
+bool contains(const std::vector<std::string>& errors, const std::string& text) {
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const std::string& e) { return e.find(text) != std::string::npos; });
+}
+
+TEST(Config, ShippedDefaultLoadsAndMatchesFedctlDefaultSocket) {
+  auto loaded = load_config_file(FEDGW_SOURCE_DIR "/gateway/config/default.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  EXPECT_EQ(loaded.config.mode(), DIRECT);
+  EXPECT_EQ(loaded.config.control_socket(), default_control_socket);
+  EXPECT_EQ(loaded.config.internal_listener().transport(), TCP);
+  EXPECT_EQ(loaded.config.internal_listener().bind_ip(), "127.0.0.1");
+  EXPECT_FALSE(loaded.config.has_federation_listener());
+}
+
+TEST(Config, MinimalConfigGetsDefaults) {
+  auto loaded = parse_config(minimal, "t");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  const auto& c = loaded.config;
+  EXPECT_EQ(c.internal_listener().port(), 5060u);
+  EXPECT_EQ(c.internal_listener().transport(), TCP);
+  EXPECT_EQ(c.limits().max_body_bytes(), 65536u);
+  EXPECT_EQ(c.dns().timeout_ms(), 2000u);
+  EXPECT_EQ(c.partners().discovered_rate_limit(), 20u);
+  EXPECT_EQ(c.certificate().expiry_warning_days(), 30u);
+  EXPECT_EQ(c.control_socket(), default_control_socket);
+}
+
+TEST(Config, SyntaxErrorsCarryLineAndColumn) {
+  auto loaded = parse_config("mode: DIRECT\ndomains: \"a.test\"\nbogus_field: 1\n", "my.textproto");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.errors.front().rfind("my.textproto:3:", 0), 0u) << loaded.errors.front();
+  EXPECT_TRUE(contains(loaded.errors, "bogus_field"));
+
+  loaded = parse_config("mode: SIDEWAYS domains: \"a.test\"\n", "x");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(contains(loaded.errors, "x:1:")) << loaded.errors.front();
+  EXPECT_TRUE(contains(loaded.errors, "\"SIDEWAYS\" for field \"mode\""));
+
+  loaded = parse_config("mode: DIRECT\nmode: SIP_PROXY\n", "x");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(contains(loaded.errors, "x:2:")) << loaded.errors.front();
+}
+
+TEST(Config, ProxyPortOutOfRangeNamesFieldAndValue) {
+  auto loaded = parse_config(minimal_proxy + R"(
+    sip_proxy { username: "u" password: "p" ip: "192.0.2.1" port: 70000 transport: TCP
+                incoming { bind_ip: "127.0.0.1" port: 5062 } })", "t");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.port: 70000 is not a valid port"));
+}
+
+TEST(Config, EachFieldProblemIsNamed) {
+  auto loaded = parse_config(R"(
+    domains: "ok.test"
+    domains: "bad domain"
+    domains: "ok.test"
+    internal_listener { bind_ip: "999.1.1.1" port: 0 }
+    federation_listener { bind_ip: "127.0.0.1" transport: TCP }
+    certificate { cert_file: "/nonexistent/cert.pem" }
+    dns { servers: "127.0.0.1" timeout_ms: 1 srv { name: "example.com" target: "a b" } }
+    partners { blocked: "-x-" }
+    limits { max_body_bytes: 999999999 }
+    control_socket: "relative.sock"
+  )", "t");
+  ASSERT_FALSE(loaded.ok());
+  const auto& e = loaded.errors;
+  EXPECT_TRUE(contains(e, "mode: is required"));
+  EXPECT_TRUE(contains(e, "domains[1]: \"bad domain\" is not a valid domain name"));
+  EXPECT_TRUE(contains(e, "domains[2]: \"ok.test\" is listed twice"));
+  EXPECT_TRUE(contains(e, "internal_listener.bind_ip: \"999.1.1.1\" is not an IP address"));
+  EXPECT_TRUE(contains(e, "internal_listener.port: 0 is not a valid port"));
+  EXPECT_TRUE(contains(e, "federation_listener.transport: TCP is not allowed here"));
+  EXPECT_TRUE(contains(e, "certificate.key_file: is required with cert_file"));
+  EXPECT_TRUE(contains(e, "certificate.cert_file: \"/nonexistent/cert.pem\" cannot be read"));
+  EXPECT_TRUE(contains(e, "dns.servers[0]: \"127.0.0.1\" is not ip:port"));
+  EXPECT_TRUE(contains(e, "dns.timeout_ms: 1 is out of range"));
+  EXPECT_TRUE(contains(e, "dns.srv[0].name: \"example.com\" is not an SRV name"));
+  EXPECT_TRUE(contains(e, "dns.srv[0].target: \"a b\" is not a host name"));
+  EXPECT_TRUE(contains(e, "partners.blocked[0]: \"-x-\" is not a valid domain name"));
+  EXPECT_TRUE(contains(e, "limits.max_body_bytes: 999999999 is out of range"));
+  EXPECT_TRUE(contains(e, "control_socket: \"relative.sock\" must be an absolute path"));
+}
+
+TEST(Config, ValidOverridesPass) {
+  auto loaded = parse_config(minimal + R"(
+    dns { servers: "127.0.0.1:5353" servers: "[::1]:53"
+          srv { name: "_sipfederationtls._tcp.b.test" port: 5061 target: "sip.b.test" }
+          srv { name: "_sips._tcp.none.test" target: "." }
+          hosts { host: "sip.b.test" addresses: "127.0.0.2" addresses: "::1" } }
+    partners { allowed: "b.test" blocked: "c.test" })", "t");
+  EXPECT_TRUE(loaded.ok()) << loaded.errors.front();
+}
+
+TEST(Config, ProxyModeRequirements) {
+  auto loaded = parse_config(minimal_proxy, "t");
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy: is required in SIP_PROXY mode"));
+  loaded = parse_config(minimal_proxy + R"(
+    sip_proxy { ip: "192.0.2.1" transport: MTLS interface: "nope" })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.username: is required"));
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.password: is required"));
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.interface: \"nope\" is not an IP address"));
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.transport: MTLS needs a certificate"));
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.incoming: is required"));
+}
+
+TEST(Config, FederationListenerNeedsCertificate) {
+  auto loaded = parse_config(minimal + R"(federation_listener { bind_ip: "127.0.0.1" })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "certificate: the federation listener needs a certificate"));
+}
+
+TEST(Config, RuntimeChangesThatNeedRestartAreNamed) {
+  auto a = parse_config(minimal, "a").config;
+  auto b = a;
+  EXPECT_TRUE(validate_change(a, b).empty());
+  b.set_control_socket("/tmp/other.sock");
+  b.set_worker_threads(4);
+  auto errors = validate_change(a, b);
+  EXPECT_TRUE(contains(errors, "control_socket: changing"));
+  EXPECT_TRUE(contains(errors, "worker_threads: changing 0 to 4 needs a restart"));
+}
+
+TEST(Config, MaskedTextHidesSecrets) {
+  auto c = parse_config(minimal, "t").config;
+  c.mutable_sip_proxy()->set_password("hunter2");
+  c.mutable_certificate()->set_pkcs12_password("p12secret");
+  auto text = to_masked_text(c);
+  EXPECT_EQ(text.find("hunter2"), std::string::npos);
+  EXPECT_EQ(text.find("p12secret"), std::string::npos);
+  EXPECT_NE(text.find("***"), std::string::npos);
+}
+
+TEST(Config, UnreadableFileIsAnError) {
+  auto loaded = load_config_file("/nonexistent/fedgw.textproto");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.errors.front(), "/nonexistent/fedgw.textproto: cannot be read");
+}
+
+}  // namespace
+}  // namespace fedgw::config
