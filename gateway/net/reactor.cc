@@ -70,6 +70,8 @@ struct reactor::connection : watch {
   size_t out_sent = 0;
   size_t unconsumed = 0;
   uint32_t interest = 0;
+  bool connecting = false;
+  std::string remote;  // for connect errors
   bool closing = false;
   bool closed = false;
 };
@@ -134,27 +136,32 @@ uint64_t reactor::add_listener(int fd, accept_fn on_accept, bool unix_socket, st
   return id;
 }
 
-uint64_t reactor::listen_tcp(const endpoint& where, accept_fn on_accept, std::string& error) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family = is_ipv6(where.ip) ? AF_INET6 : AF_INET;
-  if (family == AF_INET6) {
+namespace {
+// Fills `addr` from a textual endpoint; 0 when the IP is malformed.
+socklen_t to_sockaddr(const endpoint& where, sockaddr_storage& addr) {
+  addr = {};
+  if (is_ipv6(where.ip)) {
     auto& a = reinterpret_cast<sockaddr_in6&>(addr);
     a.sin6_family = AF_INET6;
     a.sin6_port = htons(where.port);
     inet_pton(AF_INET6, where.ip.c_str(), &a.sin6_addr);
-    len = sizeof a;
-  } else {
-    auto& a = reinterpret_cast<sockaddr_in&>(addr);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(where.port);
-    if (inet_pton(AF_INET, where.ip.c_str(), &a.sin_addr) != 1) {
-      error = where.ip + " is not an IP address";
-      return 0;
-    }
-    len = sizeof a;
+    return sizeof a;
   }
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto& a = reinterpret_cast<sockaddr_in&>(addr);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(where.port);
+  return inet_pton(AF_INET, where.ip.c_str(), &a.sin_addr) == 1 ? sizeof a : 0;
+}
+}  // namespace
+
+uint64_t reactor::listen_tcp(const endpoint& where, accept_fn on_accept, std::string& error) {
+  sockaddr_storage addr;
+  socklen_t len = to_sockaddr(where, addr);
+  if (len == 0) {
+    error = where.ip + " is not an IP address";
+    return 0;
+  }
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = errno_text("socket");
     return 0;
@@ -236,6 +243,64 @@ endpoint reactor::local_endpoint(uint64_t id) const {
   return parse_endpoint(text).value_or(endpoint{});
 }
 
+void reactor::register_connection(const std::shared_ptr<connection>& c, uint32_t events) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    connections_.emplace(c->id, c);
+  }
+  std::lock_guard<std::mutex> lock(c->mutex);
+  c->interest = events;
+  epoll_event ev{};
+  ev.events = events | EPOLLRDHUP;
+  ev.data.ptr = static_cast<watch*>(c.get());
+  epoll_ctl(c->owner->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+reactor::conn_id reactor::connect_tcp(const endpoint& remote, const std::string& local_ip,
+                                      std::shared_ptr<handler> on, std::string& error) {
+  sockaddr_storage addr;
+  socklen_t len = to_sockaddr(remote, addr);
+  if (len == 0) {
+    error = remote.ip + " is not an IP address";
+    return 0;
+  }
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = errno_text("socket");
+    return 0;
+  }
+  if (!local_ip.empty()) {
+    sockaddr_storage local;
+    socklen_t local_len = to_sockaddr({local_ip, 0}, local);
+    if (local_len == 0 || local.ss_family != addr.ss_family ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) != 0) {
+      error = "cannot bind to local address " + local_ip + ": " +
+              (local_len == 0 ? std::string("not an IP address")
+                              : local.ss_family != addr.ss_family ? "address family differs from " + remote.ip
+                                                                  : std::strerror(errno));
+      ::close(fd);
+      return 0;
+    }
+  }
+  int on_flag = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on_flag, sizeof on_flag);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
+    error = "connect to " + remote.to_string() + " failed: " + std::strerror(errno);
+    ::close(fd);
+    return 0;
+  }
+  auto c = std::make_shared<connection>();
+  c->is_listener = false;
+  c->id = next_id_++;
+  c->fd = fd;
+  c->owner = threads_[next_thread_++ % threads_.size()].get();
+  c->on = std::move(on);
+  c->connecting = true;
+  c->remote = remote.to_string();
+  register_connection(c, EPOLLOUT);
+  return c->id;
+}
+
 std::shared_ptr<reactor::connection> reactor::find(conn_id conn) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = connections_.find(conn);
@@ -250,8 +315,12 @@ size_t reactor::connection_count() const {
 // Caller holds c.mutex.
 void reactor::update_interest(connection& c) {
   uint32_t wanted = 0;
-  if (c.unconsumed < opts_.read_window && !c.closing) wanted |= EPOLLIN;
-  if (c.out_sent < c.out.size()) wanted |= EPOLLOUT;
+  if (c.connecting) {
+    wanted = EPOLLOUT;
+  } else {
+    if (c.unconsumed < opts_.read_window && !c.closing) wanted |= EPOLLIN;
+    if (c.out_sent < c.out.size()) wanted |= EPOLLOUT;
+  }
   if (wanted == c.interest || c.closed) return;
   c.interest = wanted;
   epoll_event ev{};
@@ -265,7 +334,7 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
   if (!c) return false;
   std::lock_guard<std::mutex> lock(c->mutex);
   if (c->closed || c->closing) return false;
-  if (c->out_sent == c->out.size()) {
+  if (c->out_sent == c->out.size() && !c->connecting) {
     c->out.clear();
     c->out_sent = 0;
     // Nothing queued: try to send right away from the caller's thread.
@@ -346,20 +415,33 @@ void reactor::handle_listener(io_thread&, listener& l) {
       ::close(fd);
       continue;
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      connections_.emplace(c->id, c);
-    }
-    std::lock_guard<std::mutex> lock(c->mutex);
-    c->interest = EPOLLIN;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.ptr = static_cast<watch*>(c.get());
-    epoll_ctl(c->owner->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    register_connection(c, EPOLLIN);
   }
 }
 
 void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c, uint32_t events) {
+  bool connected_now = false;
+  {
+    std::unique_lock<std::mutex> lock(c->mutex);
+    if (c->connecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err == 0 && !(events & (EPOLLERR | EPOLLHUP))) {
+        c->connecting = false;
+        connected_now = true;
+        update_interest(*c);
+      } else {
+        lock.unlock();
+        finish(c, "connect to " + c->remote + " failed: " + std::strerror(err != 0 ? err : ECONNREFUSED));
+        return;
+      }
+    }
+  }
+  if (connected_now) {
+    c->on->on_connected(c->id);
+    events = EPOLLOUT;  // flush what was queued while connecting
+  }
   if (events & EPOLLOUT) {
     std::unique_lock<std::mutex> lock(c->mutex);
     while (c->out_sent < c->out.size()) {

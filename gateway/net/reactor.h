@@ -29,8 +29,11 @@ public:
     virtual ~handler() = default;
     // Bytes read from the connection; counted against the read window until consumed().
     virtual void on_data(conn_id conn, std::string_view bytes) = 0;
-    // Called exactly once per connection: peer closed, error, or close() finished.
+    // Called exactly once per connection: peer closed, error, close() finished,
+    // or an outbound connect failed (the reason says which).
     virtual void on_closed(conn_id conn, const std::string& reason) = 0;
+    // An outbound connection (connect_tcp) is established.
+    virtual void on_connected(conn_id) {}
   };
 
   // Returns the handler of a new inbound connection; nullptr refuses it.
@@ -55,6 +58,12 @@ public:
   // The bound address of a TCP listener (useful with port 0).
   endpoint local_endpoint(uint64_t listener) const;
 
+  // Starts a non-blocking outbound TCP connection (from `local_ip` when not
+  // empty); returns its id at once. Bytes written before it is established are
+  // queued. The caller enforces its own connect timeout with close().
+  conn_id connect_tcp(const endpoint& remote, const std::string& local_ip,
+                      std::shared_ptr<handler> on, std::string& error);
+
   // Queues bytes for sending; false when the connection is gone or its
   // output buffer is over max_write_buffer (the caller should close it).
   bool write(conn_id conn, std::string_view bytes);
@@ -77,6 +86,7 @@ private:
   std::shared_ptr<connection> find(conn_id conn) const;
   uint64_t add_listener(int fd, accept_fn on_accept, bool unix_socket, std::string path);
   void update_interest(connection& c);
+  void register_connection(const std::shared_ptr<connection>& c, uint32_t events);
 
   options opts_;
   std::vector<std::unique_ptr<io_thread>> threads_;

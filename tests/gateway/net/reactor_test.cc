@@ -28,6 +28,13 @@ struct recorder : reactor::handler {
   std::string received;
   std::string closed_reason;
   bool closed = false;
+  bool connected = false;
+
+  void on_connected(reactor::conn_id) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    connected = true;
+    changed.notify_all();
+  }
 
   void on_data(reactor::conn_id conn, std::string_view bytes) override {
     if (echo) {
@@ -197,6 +204,43 @@ TEST(Reactor, UnixSocketModeAndStaleFile) {
   for (int i = 0; i < 100 && ::access(path.c_str(), F_OK) == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
   ::rmdir(dir.c_str());
+}
+
+TEST(Reactor, OutboundConnectQueuesWritesUntilEstablished) {
+  reactor r({.threads = 2});
+  auto server_side = std::make_shared<recorder>();
+  server_side->owner = &r;
+  server_side->echo = true;
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id, const std::string&) { return server_side; }, error);
+  ASSERT_NE(id, 0u) << error;
+  auto client = std::make_shared<recorder>();
+  auto conn = r.connect_tcp(r.local_endpoint(id), "127.0.0.1", client, error);
+  ASSERT_NE(conn, 0u) << error;
+  ASSERT_TRUE(r.write(conn, "hello"));  // may still be connecting: queued
+  ASSERT_TRUE(client->wait([&] { return client->connected && client->received == "hello"; }));
+  r.close(conn);
+  ASSERT_TRUE(client->wait([&] { return client->closed; }));
+  EXPECT_EQ(client->closed_reason, "closed locally");
+}
+
+TEST(Reactor, RefusedConnectIsReportedOnce) {
+  reactor r({});
+  // Find a free port, then close it so nothing listens there.
+  std::string error;
+  auto probe = std::make_shared<recorder>();
+  auto l = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id, const std::string&) { return probe; }, error);
+  auto dead = r.local_endpoint(l);
+  r.stop_listening(l);
+  std::this_thread::sleep_for(50ms);
+  auto client = std::make_shared<recorder>();
+  auto conn = r.connect_tcp(dead, "", client, error);
+  ASSERT_NE(conn, 0u) << error;
+  ASSERT_TRUE(client->wait([&] { return client->closed; }));
+  EXPECT_FALSE(client->connected);
+  EXPECT_EQ(client->closed_reason, "connect to " + dead.to_string() + " failed: Connection refused");
+  EXPECT_EQ(r.connect_tcp({"127.0.0.1", 5060}, "::1", client, error), 0u);
+  EXPECT_NE(error.find("address family differs"), std::string::npos) << error;
 }
 
 TEST(Reactor, ListenErrorsAreExplained) {
