@@ -137,9 +137,47 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
       send_response(self, conn, response);
       break;
     }
+    case control::Request::kCheck:
+      self->request(st.options.supervisor, request_timeout, readiness_atom::value)
+        .then(
+          [=](const readiness::report& report) {
+            control::Response response;
+            response.set_id(id);
+            auto* out = response.mutable_readiness();
+            out->set_consistent(report.consistent);
+            for (const auto& p : report.problems) out->add_problems(p);
+            for (const auto& l : report.lines) out->add_lines(l);
+            for (const auto& n : report.names) {
+              auto* name = out->add_names();
+              name->set_name(n.name);
+              name->set_served(n.served);
+              name->set_found(n.found);
+              name->set_srv_name(n.srv_name);
+              name->set_host(n.host);
+              name->set_host_ip(n.host_ip);
+              name->set_port(n.port);
+              for (const auto& q : n.queries) name->add_queries(q);
+              for (const auto& p : n.problems) name->add_problems(p);
+            }
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "check"));
+      break;
+    case control::Request::kCertReload:
+      self->request(st.options.supervisor, request_timeout, reload_atom::value)
+        .then(
+          [=](const tls::validation_result& result) {
+            control::Response response;
+            response.set_id(id);
+            response.mutable_certificate()->set_in_use(result.ok());
+            response.mutable_certificate()->set_text(result.to_text());
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "cert reload"));
+      break;
     case control::Request::COMMAND_NOT_SET:
       send_error(self, conn, id, "request carries no command (this fedgw understands status, log, "
-                                 "config_show, config_check, config_apply, interfaces)");
+                                 "config_show, config_check, config_apply, interfaces, check, cert_reload)");
       break;
   }
 }

@@ -11,6 +11,10 @@ namespace fedgw {
 
 namespace {
 
+constexpr auto ask_timeout = std::chrono::seconds(60);
+// Readiness problems logged one by one; the rest are counted (fedctl check shows all).
+constexpr size_t logged_problems = 5;
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch()).count();
@@ -21,6 +25,8 @@ struct supervisor_state {
   int64_t started_ms = 0;
   uint64_t config_applies = 0;
 };
+
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
 // Names of the top-level sections that differ, for the status log.
 std::string changed_sections(const config::Config& before, const config::Config& after) {
@@ -33,6 +39,10 @@ std::string changed_sections(const config::Config& before, const config::Config&
     names += (names.empty() ? "" : ", ") + field[0]->name();
   }
   return names.empty() ? "nothing changed" : "changed: " + names;
+}
+
+bool same(const google::protobuf::Message& a, const google::protobuf::Message& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
 void add_listener(control::GatewayStatus& status, const char* name, const config::Listener& l,
@@ -50,13 +60,86 @@ std::string summary(const config::Config& c) {
   return std::string("mode ") + config::mode_name(c.mode()) + ", domains " + domains;
 }
 
-supervisor_actor::behavior_type
-supervisor_impl(supervisor_actor::stateful_pointer<supervisor_state> self, supervisor_options options) {
+void log_readiness(self_ptr self, const readiness::report& report, const std::string& reason) {
+  const auto& log = self->state.options.log;
+  for (const auto& n : report.names)
+    if (n.found)
+      fedgw::report(log, severity::info, "check",
+                    n.name + ": DNS host IP " + n.host_ip + ", DNS port " + std::to_string(n.port));
+  if (report.consistent) {
+    fedgw::report(log, severity::info, "check", "federation readiness (" + reason + "): consistent");
+    return;
+  }
+  fedgw::report(log, severity::warning, "check",
+                "federation readiness (" + reason + "): NOT consistent, " +
+                  std::to_string(report.problems.size()) + " problem(s); details: fedctl check");
+  for (size_t i = 0; i < report.problems.size() && i < logged_problems; ++i)
+    fedgw::report(log, severity::warning, "check", report.problems[i]);
+  if (report.problems.size() > logged_problems)
+    fedgw::report(log, severity::warning, "check",
+                  "... and " + std::to_string(report.problems.size() - logged_problems) + " more");
+}
+
+// Runs a readiness check on the running config; `then` gets the report.
+template <class Then>
+void run_readiness(self_ptr self, const std::string& reason, Then then) {
+  auto& opts = self->state.options;
+  auto check = spawn_readiness_check(self->system(), opts.config, opts.certificates, opts.dns);
+  self->request(check, ask_timeout, readiness_atom::value)
+    .then(
+      [=](readiness::report& report) mutable {
+        log_readiness(self, report, reason);
+        then(std::move(report));
+      },
+      [=](const caf::error& e) mutable {
+        readiness::report failed;
+        failed.problems.push_back("readiness check failed: " + self->system().render(e));
+        failed.lines = failed.problems;
+        fedgw::report(self->state.options.log, severity::error, "check", failed.problems.front());
+        then(std::move(failed));
+      });
+}
+
+// Parses and validates a config text against the running one.
+config::load_result load_change(self_ptr self, const std::string& text, const std::string& source) {
+  auto loaded = config::parse_config(text, source);
+  if (loaded.ok()) loaded.errors = config::validate_change(self->state.options.config, loaded.config);
+  return loaded;
+}
+
+void refuse(self_ptr self, const std::string& source, const std::vector<std::string>& errors) {
+  report(self->state.options.log, severity::error, "config",
+         "refused " + source + ", running config unchanged: " + errors.front() +
+           (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
+}
+
+// Commits a validated config whose certificate section (if changed) was checked.
+void commit(self_ptr self, config::Config next, const std::string& source) {
+  auto& st = self->state;
+  auto changes = changed_sections(st.options.config, next);
+  bool certificate_changed = !same(st.options.config.certificate(), next.certificate());
+  bool dns_changed = !same(st.options.config.dns(), next.dns());
+  st.options.config = std::move(next);
+  st.options.source = source;
+  ++st.config_applies;
+  report(st.options.log, severity::info, "config",
+         "applied " + source + " (" + summary(st.options.config) + "; " + changes + ")");
+  if (dns_changed) caf::anon_send(st.options.dns, config_atom::value, st.options.config.dns());
+  if (certificate_changed) {
+    self->request(st.options.certificates, ask_timeout, apply_atom::value, st.options.config.certificate())
+      .then([=](const tls::validation_result&) { run_readiness(self, "config applied", [](auto&&) {}); },
+            [=](const caf::error&) { run_readiness(self, "config applied", [](auto&&) {}); });
+  } else {
+    run_readiness(self, "config applied", [](auto&&) {});
+  }
+}
+
+supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_options options) {
   self->state.options = std::move(options);
   self->state.started_ms = now_ms();
   const auto& opts = self->state.options;
-  report(opts.log, severity::info, "config",
-         "applied " + opts.source + " (" + summary(opts.config) + ")");
+  report(opts.log, severity::info, "config", "applied " + opts.source + " (" + summary(opts.config) + ")");
+  run_readiness(self, "start-up", [](auto&&) {});
   return {
     [=](status_atom) {
       auto& st = self->state;
@@ -84,29 +167,74 @@ supervisor_impl(supervisor_actor::stateful_pointer<supervisor_state> self, super
       return status;
     },
     [=](config_atom) { return config::to_masked_text(self->state.options.config); },
-    [=](check_atom, const std::string& text, const std::string& source) {
-      auto loaded = config::parse_config(text, source);
-      if (loaded.ok()) loaded.errors = config::validate_change(self->state.options.config, loaded.config);
-      return loaded.errors;
+    [=](check_atom, const std::string& text, const std::string& source)
+      -> caf::result<std::vector<std::string>> {
+      auto loaded = load_change(self, text, source);
+      if (!loaded.ok() || same(loaded.config.certificate(), self->state.options.config.certificate()))
+        return loaded.errors;
+      // A new certificate section must also load and validate.
+      auto promise = self->make_response_promise<std::vector<std::string>>();
+      self->request(self->state.options.certificates, ask_timeout, check_atom::value, loaded.config.certificate())
+        .then(
+          [=](const tls::validation_result& v) mutable {
+            std::vector<std::string> errors;
+            for (const auto& e : v.errors()) errors.push_back("certificate: " + e);
+            promise.deliver(errors);
+          },
+          [=](const caf::error& e) mutable {
+            promise.deliver(std::vector<std::string>{"certificate: check failed: " + self->system().render(e)});
+          });
+      return promise;
     },
-    [=](apply_atom, const std::string& text, const std::string& source) {
+    [=](apply_atom, const std::string& text, const std::string& source)
+      -> caf::result<std::vector<std::string>> {
       auto& st = self->state;
-      auto loaded = config::parse_config(text, source);
-      if (loaded.ok()) loaded.errors = config::validate_change(st.options.config, loaded.config);
+      auto loaded = load_change(self, text, source);
       if (!loaded.ok()) {
-        report(st.options.log, severity::error, "config",
-               "refused " + source + ", running config unchanged: " + loaded.errors.front() +
-                 (loaded.errors.size() > 1
-                    ? " (and " + std::to_string(loaded.errors.size() - 1) + " more)" : ""));
+        refuse(self, source, loaded.errors);
         return loaded.errors;
       }
-      auto changes = changed_sections(st.options.config, loaded.config);
-      st.options.config = std::move(loaded.config);
-      st.options.source = source;
-      ++st.config_applies;
-      report(st.options.log, severity::info, "config",
-             "applied " + source + " (" + summary(st.options.config) + "; " + changes + ")");
-      return std::vector<std::string>{};
+      if (same(loaded.config.certificate(), st.options.config.certificate())) {
+        commit(self, std::move(loaded.config), source);
+        return std::vector<std::string>{};
+      }
+      // All or nothing: a certificate section that does not validate refuses the whole file.
+      auto promise = self->make_response_promise<std::vector<std::string>>();
+      auto next = std::make_shared<config::Config>(std::move(loaded.config));
+      self->request(st.options.certificates, ask_timeout, check_atom::value, next->certificate())
+        .then(
+          [=](const tls::validation_result& v) mutable {
+            std::vector<std::string> errors;
+            for (const auto& e : v.errors()) errors.push_back("certificate: " + e);
+            if (!errors.empty()) {
+              refuse(self, source, errors);
+            } else {
+              commit(self, std::move(*next), source);
+            }
+            promise.deliver(errors);
+          },
+          [=](const caf::error& e) mutable {
+            std::vector<std::string> errors{"certificate: check failed: " + self->system().render(e)};
+            refuse(self, source, errors);
+            promise.deliver(errors);
+          });
+      return promise;
+    },
+    [=](readiness_atom) -> caf::result<readiness::report> {
+      auto promise = self->make_response_promise<readiness::report>();
+      run_readiness(self, "on request", [=](readiness::report r) mutable { promise.deliver(std::move(r)); });
+      return promise;
+    },
+    [=](reload_atom) -> caf::result<tls::validation_result> {
+      auto promise = self->make_response_promise<tls::validation_result>();
+      self->request(self->state.options.certificates, ask_timeout, reload_atom::value)
+        .then(
+          [=](tls::validation_result& v) mutable {
+            promise.deliver(v);
+            run_readiness(self, "certificate reloaded", [](auto&&) {});
+          },
+          [=](const caf::error& e) mutable { promise.deliver(e); });
+      return promise;
     },
   };
 }

@@ -1,11 +1,16 @@
 // Holds the running configuration and the gateway's status; applies new
-// configurations as a whole (the seed's OK button) or not at all.
+// configurations as a whole (the seed's OK button) or not at all, hands the
+// DNS and certificate sections to their actors, and runs the federation
+// readiness check at start, after every apply and after every certificate reload.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "actors/cert_manager.h"
+#include "actors/dns_resolver.h"
 #include "actors/messages.h"
+#include "actors/readiness_check.h"
 #include "actors/status_log.h"
 
 namespace fedgw {
@@ -16,13 +21,19 @@ using supervisor_actor = caf::typed_actor<
   // (text, source name) → every problem found; empty means valid
   caf::replies_to<check_atom, std::string, std::string>::with<std::vector<std::string>>,
   // validates, then applies; the running config is untouched unless the reply is empty
-  caf::replies_to<apply_atom, std::string, std::string>::with<std::vector<std::string>>>;
+  caf::replies_to<apply_atom, std::string, std::string>::with<std::vector<std::string>>,
+  // the federation readiness check, also logged
+  caf::replies_to<readiness_atom>::with<readiness::report>,
+  // reads the certificate files again; the reply says whether the new one is in use
+  caf::replies_to<reload_atom>::with<tls::validation_result>>;
 
 struct supervisor_options {
   config::Config config;  // validated, defaults applied
   std::string source;     // file it came from
   uint32_t worker_threads = 0;  // the scheduler's actual thread count
   status_log_actor log;
+  cert_manager_actor certificates;
+  dns_resolver_actor dns;
 };
 
 supervisor_actor spawn_gateway_supervisor(caf::actor_system& system, supervisor_options options);

@@ -29,6 +29,8 @@ constexpr const char* usage =
   "  config check FILE    validate FILE, change nothing\n"
   "  config apply FILE    validate FILE and apply it as a whole\n"
   "  interfaces           network interfaces and addresses to bind to\n"
+  "  check                federation readiness: certificate, DNS SRV host IP and port, listener\n"
+  "  cert reload          read the certificate files again (the old one stays if the new one is bad)\n"
   "the default socket is /run/fedgw/control.sock (control_socket in the config)\n";
 
 enum exit_code { ok = 0, failed = 1, bad_usage = 2, unreachable = 3 };
@@ -205,6 +207,12 @@ int run(int argc, char** argv) {
   } else if (command == "interfaces") {
     expect_args(1);
     request.mutable_interfaces();
+  } else if (command == "check") {
+    expect_args(1);
+    request.mutable_check();
+  } else if (command == "cert") {
+    if (args.size() != 2 || args[1] != "reload") throw failure{bad_usage, "cert takes: reload"};
+    request.mutable_cert_reload();
   } else if (command == "config") {
     if (args.size() < 2) throw failure{bad_usage, "config needs show, check FILE or apply FILE"};
     if (args[1] == "show") {
@@ -247,6 +255,18 @@ int run(int argc, char** argv) {
         for (const auto& a : i.addresses()) addresses += (addresses.empty() ? "" : " ") + a;
         std::cout << (addresses.empty() ? "(no address)" : addresses) << "\n";
       }
+      break;
+    case control::Response::kReadiness:
+      for (const auto& line : response.readiness().lines()) std::cout << line << "\n";
+      return response.readiness().consistent() ? ok : failed;
+    case control::Response::kCertificate:
+      std::cout << response.certificate().text();
+      if (!response.certificate().text().empty() && response.certificate().text().back() != '\n') std::cout << "\n";
+      if (!response.certificate().in_use()) {
+        std::cerr << "fedctl: the new certificate was refused; the previous one stays in use\n";
+        return failed;
+      }
+      std::cout << "certificate reloaded and in use\n";
       break;
     default:
       throw failure{failed, "unexpected response from fedgw"};

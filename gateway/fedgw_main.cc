@@ -8,7 +8,9 @@
 #include <iostream>
 #include <thread>
 
+#include "actors/cert_manager.h"
 #include "actors/control_server.h"
+#include "actors/dns_resolver.h"
 #include "actors/gateway_supervisor.h"
 #include "actors/status_log.h"
 #include "gateway/config/config.h"
@@ -83,12 +85,19 @@ int main(int argc, char** argv) {
                 "starting fedgw " FEDGW_VERSION " (pid " + std::to_string(getpid()) + ", " +
                   std::to_string(workers) + " worker threads)");
   auto reactor = std::make_shared<fedgw::net::reactor>(fedgw::net::reactor::options{});
-  auto supervisor = fedgw::spawn_gateway_supervisor(system, {config, config_path, workers, log});
+  std::vector<std::string> domains(config.domains().begin(), config.domains().end());
+  auto certificates = fedgw::spawn_cert_manager(
+    system, {config.certificate(), log, /*mutual_tls=*/true, domains, std::chrono::milliseconds(2000)});
+  auto dns = fedgw::spawn_dns_resolver(system, config.dns(), log);
+  auto supervisor =
+    fedgw::spawn_gateway_supervisor(system, {config, config_path, workers, log, certificates, dns});
   auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
 
   auto stop_all = [&] {
     caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(certificates, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(dns, caf::exit_reason::user_shutdown);
     // Every entry reported so far is written before the log stops.
     caf::scoped_actor self{system};
     self->request(log, std::chrono::seconds(5), caf::get_atom::value)

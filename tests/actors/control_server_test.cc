@@ -61,6 +61,8 @@ struct control_server_test : ::testing::Test {
   std::shared_ptr<net::reactor> reactor = std::make_shared<net::reactor>(net::reactor::options{});
   status_log_actor log;
   supervisor_actor supervisor;
+  cert_manager_actor certificates;
+  dns_resolver_actor dns;
   caf::actor server;
 
   void SetUp() override {
@@ -71,7 +73,13 @@ struct control_server_test : ::testing::Test {
                                        "control_socket: \"" + path + "\"", "test");
     ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
     log = spawn_status_log(system, {.write_stderr = false});
-    supervisor = spawn_gateway_supervisor(system, {loaded.config, "test", 2, log});
+    // No certificate, so the start-up readiness check asks DNS nothing; the
+    // resolver still points at loopback only.
+    config::Dns dns_config;
+    dns_config.add_servers("127.0.0.1:9");
+    certificates = spawn_cert_manager(system, {loaded.config.certificate(), log, true, {}, {}});
+    dns = spawn_dns_resolver(system, dns_config, log);
+    supervisor = spawn_gateway_supervisor(system, {loaded.config, "test", 2, log, certificates, dns});
     server = spawn_control_server(system, {reactor, supervisor, log});
     std::string error;
     ASSERT_NE(listen_control_socket(*reactor, path, server, error), 0u) << error;
@@ -79,6 +87,8 @@ struct control_server_test : ::testing::Test {
   void TearDown() override {
     anon_send_exit(server, caf::exit_reason::user_shutdown);
     anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    anon_send_exit(certificates, caf::exit_reason::user_shutdown);
+    anon_send_exit(dns, caf::exit_reason::user_shutdown);
     anon_send_exit(log, caf::exit_reason::user_shutdown);
     reactor.reset();
     ::rmdir(dir.c_str());
@@ -167,6 +177,22 @@ TEST_F(control_server_test, InvalidApplyLeavesRunningConfigUntouched) {
   ASSERT_TRUE(after);
   EXPECT_EQ(before->config_text(), after->config_text());
   EXPECT_NE(after->config_text().find("a.test"), std::string::npos);
+}
+
+TEST_F(control_server_test, CheckWithoutCertificateIsNotConsistent) {
+  raw_client c(path);
+  control::Request check;
+  check.set_id(11);
+  check.mutable_check();
+  c.send(check);
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->has_readiness()) << r->error();
+  EXPECT_FALSE(r->readiness().consistent());
+  bool names_certificate = false;
+  for (const auto& p : r->readiness().problems())
+    names_certificate |= p.find("no certificate configured") != std::string::npos;
+  EXPECT_TRUE(names_certificate);
 }
 
 TEST_F(control_server_test, LogFollowStreamsNewEntries) {

@@ -54,3 +54,32 @@ finish() {
   fi
   echo "all checks passed"
 }
+
+# start_dnsmasq RECORD_OPTION...: a real DNS server on 127.0.0.1:<free port>
+# for the test's own zone (*.test); sets DNSMASQ_PORT and DNSMASQ_LOG.
+start_dnsmasq() {
+  local attempt port
+  DNSMASQ_LOG=$FEDGW_TEST_DIR/dnsmasq.log
+  for attempt in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 30000))
+    /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+      --bind-interfaces --listen-address=127.0.0.1 --port="$port" --local=/test/ \
+      --log-queries --log-facility="$DNSMASQ_LOG" --pid-file= --cache-size=0 --user=root "$@" \
+      2>>"$FEDGW_TEST_DIR/dnsmasq.err" &
+    local pid=$!
+    sleep 0.2
+    if kill -0 "$pid" 2>/dev/null; then
+      FEDGW_TEST_PIDS+=("$pid")
+      DNSMASQ_PORT=$port
+      return 0
+    fi
+  done
+  echo "dnsmasq did not start:" >&2
+  cat "$FEDGW_TEST_DIR/dnsmasq.err" >&2
+  return 1
+}
+
+# make_certs DIR: the test CA and certificates of tests/gateway/tls/make_test_certs.sh.
+make_certs() {
+  sh "$(dirname "${BASH_SOURCE[0]}")/../gateway/tls/make_test_certs.sh" "$1" >/dev/null
+}

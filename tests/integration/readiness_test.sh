@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Federation readiness check end to end: real fedgw, real dnsmasq on loopback,
+# certificates generated with openssl. usage: readiness_test.sh BIN_DIR
+source "$(dirname "$0")/lib.sh"
+BIN=$1
+D=$FEDGW_TEST_DIR
+SOCK=$D/control.sock
+CTL=("$BIN/fedctl" --socket "$SOCK")
+
+make_certs "$D/certs"
+# a.test publishes its federation record; b.test publishes nothing.
+start_dnsmasq \
+  --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 \
+  --host-record=gw.a.test,127.0.0.2
+
+# config NAME CERT PORT [EXTRA]: a DIRECT config using CERT and listener port PORT.
+config() {
+  cat > "$D/$1.textproto" <<CFG
+mode: DIRECT
+domains: "a.test"
+certificate { cert_file: "$D/certs/$2.pem" key_file: "$D/certs/$2.key" ca_bundle: "$D/certs/ca.pem" }
+internal_listener { bind_ip: "127.0.0.1" port: 5060 transport: TCP }
+federation_listener { bind_ip: "127.0.0.2" port: $3 transport: MTLS }
+dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 1 }
+control_socket: "$SOCK"
+${4:-}
+CFG
+}
+
+config good good 5061
+start_fedgw "$BIN" "$D/good.textproto" "$D/fedgw.log"
+PID=$FEDGW_LAST_PID
+
+rc=0; out=$("${CTL[@]}" check) || rc=$?
+echo "$out" | sed 's/^/    | /'
+check "consistent set-up: check exits 0" [ "$rc" -eq 0 ]
+check "shows the DNS host IP" contains "$out" "DNS host IP: 127.0.0.2"
+check "shows the DNS port" contains "$out" "DNS port: 5061"
+check "shows the record used" contains "$out" "_sipfederationtls._tcp.a.test SRV -> gw.a.test:5061"
+check "says consistent" contains "$out" "Result: consistent"
+check "real DNS was asked" grep -q "query\[SRV\] _sipfederationtls._tcp.a.test" "$DNSMASQ_LOG"
+for _ in $(seq 1 50); do grep -q "federation readiness (start-up)" "$D/fedgw.log" && break; sleep 0.1; done
+check "start-up check logged" grep -q "INFO  check: federation readiness (start-up): consistent" "$D/fedgw.log"
+check "start-up check logged the fields" grep -q "INFO  check: a.test: DNS host IP 127.0.0.2, DNS port 5061" "$D/fedgw.log"
+
+# Port mismatch, after a config apply (which re-runs the check and logs it).
+config port good 5062
+check "apply with another listener port" "${CTL[@]}" config apply "$D/port.textproto"
+rc=0; out=$("${CTL[@]}" check) || rc=$?
+check "port mismatch: check exits 1" [ "$rc" -eq 1 ]
+check "port mismatch named" contains "$out" "a.test: DNS port 5061 differs from the open-federation listener port 5062"
+for _ in $(seq 1 50); do grep -q "federation readiness (config applied)" "$D/fedgw.log" && break; sleep 0.1; done
+check "check after apply logged" grep -q "WARN  check: federation readiness (config applied): NOT consistent" "$D/fedgw.log"
+
+# A certificate whose domain has no federation record: nothing found, queries listed.
+config other peer 5061 'domains: "b.test"'
+sed -i 's/domains: "a.test"//' "$D/other.textproto"
+check "apply with the b.test certificate" "${CTL[@]}" config apply "$D/other.textproto"
+rc=0; out=$("${CTL[@]}" check) || rc=$?
+check "no record: check exits 1" [ "$rc" -eq 1 ]
+check "no record explained" contains "$out" "nothing found: the DNS-SRV record may not match the certificate or may not be present"
+check "queries listed" contains "$out" "query: DNS: _sipfederationtls._tcp.b.test SRV: NXDOMAIN"
+check "fallback queries listed" contains "$out" "query: DNS: _sips._tcp.b.test SRV: NXDOMAIN"
+
+# An expired certificate is refused by apply as a whole; the running config stays.
+config expired expired 5061
+before=$("${CTL[@]}" config show)
+rc=0; out=$("${CTL[@]}" config apply "$D/expired.textproto" 2>&1) || rc=$?
+check "expired certificate refused" [ "$rc" -eq 1 ]
+check "expiry named" contains "$out" "certificate: certificate expired"
+check "running config unchanged" [ "$before" = "$("${CTL[@]}" config show)" ]
+
+# A certificate without clientAuth: mutual TLS needs it.
+config noclient noclient 5061
+rc=0; out=$("${CTL[@]}" config apply "$D/noclient.textproto" 2>&1) || rc=$?
+check "no-clientAuth certificate refused" contains "$out" "clientAuth"
+
+# cert reload: a bad file is refused and the old certificate stays in use.
+stop_pid "$PID" TERM || true
+mkdir -p "$D/live"
+cp "$D/certs/good.pem" "$D/live/gw.pem"; cp "$D/certs/good.key" "$D/live/gw.key"
+config live good 5061
+sed -i "s|$D/certs/good.pem|$D/live/gw.pem|; s|$D/certs/good.key|$D/live/gw.key|" "$D/live.textproto"
+start_fedgw "$BIN" "$D/live.textproto" "$D/fedgw2.log"
+cp "$D/certs/expired.pem" "$D/live/gw.pem"; cp "$D/certs/expired.key" "$D/live/gw.key"
+rc=0; out=$("${CTL[@]}" cert reload 2>&1) || rc=$?
+check "reload of an expired certificate fails" [ "$rc" -eq 1 ]
+check "reload says the old one stays" contains "$out" "previous one stays in use"
+rc=0; out=$("${CTL[@]}" check) || rc=$?
+check "check still consistent with the old certificate" [ "$rc" -eq 0 ]
+cp "$D/certs/good.pem" "$D/live/gw.pem"; cp "$D/certs/good.key" "$D/live/gw.key"
+check "reload of a good certificate succeeds" "${CTL[@]}" cert reload
+finish
