@@ -20,6 +20,7 @@ struct cert_manager_state {
   tls::change_detector files;
   std::chrono::milliseconds interval{0};
   int64_t last_expiry_report = 0;      // unix seconds
+  std::vector<caf::actor> subscribers; // told about reloads caused by changed files
 };
 
 using self_ptr = cert_manager_actor::stateful_pointer<cert_manager_state>;
@@ -121,6 +122,9 @@ cert_manager_actor::behavior_type cert_manager_impl(self_ptr self, cert_manager_
     [=](check_atom, const config::Certificate& cfg) -> tls::validation_result {
       return tls::load_and_validate(cfg, options_for(self->state, cfg));
     },
+    [=](caf::subscribe_atom, caf::actor& subscriber) {
+      self->state.subscribers.push_back(std::move(subscriber));
+    },
     [=](cert_tick_atom) {
       auto& s = self->state;
       if (watch) {
@@ -128,6 +132,7 @@ cert_manager_actor::behavior_type cert_manager_impl(self_ptr self, cert_manager_
         if (s.files.settled_change(stamps)) {
           config::Certificate cfg = s.config;
           attempt(self, cfg, "certificate files changed");
+          for (const auto& sub : s.subscribers) caf::anon_send(sub, cert_changed_atom::value);
         }
       }
       check_expiry(self);

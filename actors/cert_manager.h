@@ -24,6 +24,8 @@ namespace fedgw {
 
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
 using cert_tick_atom = caf::atom_constant<caf::atom("certtick")>;
+// Sent to subscribers after the certificate files changed and were (re)loaded or refused.
+using cert_changed_atom = caf::atom_constant<caf::atom("certchange")>;
 
 using cert_manager_actor = caf::typed_actor<
   // The contexts in use; null while no valid certificate has been loaded yet (see status for why).
@@ -38,7 +40,9 @@ using cert_manager_actor = caf::typed_actor<
   // Config check: validates a certificate section without using it (nothing changes, nothing is logged).
   caf::replies_to<check_atom, config::Certificate>::with<tls::validation_result>,
   // Internal timer: file change detection and the daily expiry warning.
-  caf::reacts_to<cert_tick_atom>>;
+  caf::reacts_to<cert_tick_atom>,
+  // The subscriber receives (cert_changed_atom) after each reload caused by changed files.
+  caf::reacts_to<caf::subscribe_atom, caf::actor>>;
 
 struct cert_manager_options {
   config::Certificate certificate;

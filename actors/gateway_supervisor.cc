@@ -140,6 +140,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
   const auto& opts = self->state.options;
   report(opts.log, severity::info, "config", "applied " + opts.source + " (" + summary(opts.config) + ")");
   run_readiness(self, "start-up", [](auto&&) {});
+  caf::anon_send(opts.certificates, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   return {
     [=](status_atom) {
       auto& st = self->state;
@@ -225,6 +226,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       run_readiness(self, "on request", [=](readiness::report r) mutable { promise.deliver(std::move(r)); });
       return promise;
     },
+    [=](cert_changed_atom) { run_readiness(self, "certificate files changed", [](auto&&) {}); },
     [=](reload_atom) -> caf::result<tls::validation_result> {
       auto promise = self->make_response_promise<tls::validation_result>();
       self->request(self->state.options.certificates, ask_timeout, reload_atom::value)

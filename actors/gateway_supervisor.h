@@ -25,7 +25,9 @@ using supervisor_actor = caf::typed_actor<
   // the federation readiness check, also logged
   caf::replies_to<readiness_atom>::with<readiness::report>,
   // reads the certificate files again; the reply says whether the new one is in use
-  caf::replies_to<reload_atom>::with<tls::validation_result>>;
+  caf::replies_to<reload_atom>::with<tls::validation_result>,
+  // from the certificate manager: the certificate files changed (re-check)
+  caf::reacts_to<cert_changed_atom>>;
 
 struct supervisor_options {
   config::Config config;  // validated, defaults applied

@@ -90,4 +90,10 @@ rc=0; out=$("${CTL[@]}" check) || rc=$?
 check "check still consistent with the old certificate" [ "$rc" -eq 0 ]
 cp "$D/certs/good.pem" "$D/live/gw.pem"; cp "$D/certs/good.key" "$D/live/gw.key"
 check "reload of a good certificate succeeds" "${CTL[@]}" cert reload
+
+# Changed files are noticed without a command, and the check runs again.
+cp "$D/certs/peer.pem" "$D/live/gw.pem"; cp "$D/certs/peer.key" "$D/live/gw.key"
+for _ in $(seq 1 150); do grep -q "federation readiness (certificate files changed)" "$D/fedgw2.log" && break; sleep 0.1; done
+check "file change reloaded the certificate" grep -q "certificate files changed: certificate \"CN=gw.b.test" "$D/fedgw2.log"
+check "file change re-ran the check" grep -q "WARN  check: federation readiness (certificate files changed): NOT consistent" "$D/fedgw2.log"
 finish
