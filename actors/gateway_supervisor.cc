@@ -45,6 +45,15 @@ bool same(const google::protobuf::Message& a, const google::protobuf::Message& b
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
+// New connections take the certificate manager's current contexts.
+void refresh_tls(self_ptr self) {
+  auto& st = self->state;
+  if (!st.options.tls) return;
+  auto source = st.options.tls;
+  self->request(st.options.certificates, ask_timeout, caf::get_atom::value)
+    .then([=](const tls::contexts_ptr& contexts) { source->set(contexts); }, [](const caf::error&) {});
+}
+
 void add_listener(control::GatewayStatus& status, const char* name, const config::Listener& l,
                   const char* state) {
   auto* out = status.add_listeners();
@@ -127,8 +136,12 @@ void commit(self_ptr self, config::Config next, const std::string& source) {
   if (dns_changed) caf::anon_send(st.options.dns, config_atom::value, st.options.config.dns());
   if (certificate_changed) {
     self->request(st.options.certificates, ask_timeout, apply_atom::value, st.options.config.certificate())
-      .then([=](const tls::validation_result&) { run_readiness(self, "config applied", [](auto&&) {}); },
-            [=](const caf::error&) { run_readiness(self, "config applied", [](auto&&) {}); });
+      .then(
+        [=](const tls::validation_result&) {
+          refresh_tls(self);
+          run_readiness(self, "config applied", [](auto&&) {});
+        },
+        [=](const caf::error&) { run_readiness(self, "config applied", [](auto&&) {}); });
   } else {
     run_readiness(self, "config applied", [](auto&&) {});
   }
@@ -142,30 +155,61 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
   run_readiness(self, "start-up", [](auto&&) {});
   caf::anon_send(opts.certificates, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   return {
-    [=](status_atom) {
+    [=](status_atom) -> caf::result<control::GatewayStatus> {
       auto& st = self->state;
       const auto& c = st.options.config;
-      control::GatewayStatus status;
-      status.set_version(FEDGW_VERSION);
-      status.set_mode(c.mode());
-      for (const auto& d : c.domains()) status.add_domains(d);
-      status.set_started_unix_ms(st.started_ms);
-      status.set_uptime_s(static_cast<uint64_t>((now_ms() - st.started_ms) / 1000));
-      status.set_config_source(st.options.source);
-      status.set_worker_threads(st.options.worker_threads);
-      auto* control = status.add_listeners();
+      auto status = std::make_shared<control::GatewayStatus>();
+      status->set_version(FEDGW_VERSION);
+      status->set_mode(c.mode());
+      for (const auto& d : c.domains()) status->add_domains(d);
+      status->set_started_unix_ms(st.started_ms);
+      status->set_uptime_s(static_cast<uint64_t>((now_ms() - st.started_ms) / 1000));
+      status->set_config_source(st.options.source);
+      status->set_worker_threads(st.options.worker_threads);
+      auto* control = status->add_listeners();
       control->set_name("control");
       control->set_address(c.control_socket());
       control->set_state("listening");
-      // The SIP listeners open with the federation data path (not built yet).
-      const char* sip_state = "not listening (SIP data path not built yet)";
-      add_listener(status, "internal", c.internal_listener(), sip_state);
-      if (c.has_federation_listener())
-        add_listener(status, "federation", c.federation_listener(), sip_state);
+      for (const auto& l : st.options.listeners) *status->add_listeners() = l;
       if (c.mode() == config::SIP_PROXY)
-        add_listener(status, "sip_proxy.incoming", c.sip_proxy().incoming(), sip_state);
-      status.mutable_counters()->set_config_applies(st.config_applies);
-      return status;
+        add_listener(*status, "sip_proxy.incoming", c.sip_proxy().incoming(), "not listening (SIP proxy mode not built yet)");
+      status->mutable_counters()->set_config_applies(st.config_applies);
+      auto promise = self->make_response_promise<control::GatewayStatus>();
+      auto pending = std::make_shared<size_t>(st.options.shards.size());
+      if (*pending == 0) {
+        promise.deliver(*status);
+        return promise;
+      }
+      for (const auto& shard : st.options.shards) {
+        auto done = [=]() mutable {
+          if (--*pending == 0) promise.deliver(*status);
+        };
+        self->request(shard, ask_timeout, counters_atom::value)
+          .then(
+            [=](const control::Counters& part) mutable {
+              auto* sum = status->mutable_counters();
+              sum->set_requests_in(sum->requests_in() + part.requests_in());
+              sum->set_requests_out(sum->requests_out() + part.requests_out());
+              sum->set_responses_1xx(sum->responses_1xx() + part.responses_1xx());
+              sum->set_responses_2xx(sum->responses_2xx() + part.responses_2xx());
+              sum->set_responses_3xx(sum->responses_3xx() + part.responses_3xx());
+              sum->set_responses_4xx(sum->responses_4xx() + part.responses_4xx());
+              sum->set_responses_5xx(sum->responses_5xx() + part.responses_5xx());
+              sum->set_responses_6xx(sum->responses_6xx() + part.responses_6xx());
+              done();
+            },
+            [=](const caf::error&) mutable { done(); });
+      }
+      return promise;
+    },
+    [=](peers_atom) -> caf::result<std::vector<peer_info>> {
+      auto& st = self->state;
+      if (!st.options.registry) return std::vector<peer_info>{};
+      auto promise = self->make_response_promise<std::vector<peer_info>>();
+      self->request(st.options.registry, ask_timeout, peers_atom::value)
+        .then([=](std::vector<peer_info>& peers) mutable { promise.deliver(std::move(peers)); },
+              [=](const caf::error& e) mutable { promise.deliver(e); });
+      return promise;
     },
     [=](config_atom) { return config::to_masked_text(self->state.options.config); },
     [=](check_atom, const std::string& text, const std::string& source)
@@ -226,13 +270,17 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       run_readiness(self, "on request", [=](readiness::report r) mutable { promise.deliver(std::move(r)); });
       return promise;
     },
-    [=](cert_changed_atom) { run_readiness(self, "certificate files changed", [](auto&&) {}); },
+    [=](cert_changed_atom) {
+      refresh_tls(self);
+      run_readiness(self, "certificate files changed", [](auto&&) {});
+    },
     [=](reload_atom) -> caf::result<tls::validation_result> {
       auto promise = self->make_response_promise<tls::validation_result>();
       self->request(self->state.options.certificates, ask_timeout, reload_atom::value)
         .then(
           [=](tls::validation_result& v) mutable {
             promise.deliver(v);
+            refresh_tls(self);
             run_readiness(self, "certificate reloaded", [](auto&&) {});
           },
           [=](const caf::error& e) mutable { promise.deliver(e); });

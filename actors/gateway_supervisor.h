@@ -10,6 +10,7 @@
 #include "actors/cert_manager.h"
 #include "actors/dns_resolver.h"
 #include "actors/messages.h"
+#include "actors/peer_connection.h"
 #include "actors/readiness_check.h"
 #include "actors/status_log.h"
 
@@ -17,6 +18,8 @@ namespace fedgw {
 
 using supervisor_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<control::GatewayStatus>,
+  // every known partner domain (fedctl peers)
+  caf::replies_to<peers_atom>::with<std::vector<peer_info>>,
   caf::replies_to<config_atom>::with<std::string>,  // running config, passwords masked
   // (text, source name) → every problem found; empty means valid
   caf::replies_to<check_atom, std::string, std::string>::with<std::vector<std::string>>,
@@ -36,6 +39,12 @@ struct supervisor_options {
   status_log_actor log;
   cert_manager_actor certificates;
   dns_resolver_actor dns;
+  // The data path: where new connections get their TLS contexts, the proxy
+  // shards (counters), the peer registry (fedctl peers) and the listeners.
+  std::shared_ptr<tls_source> tls;
+  std::vector<caf::actor> shards;
+  caf::actor registry;
+  std::vector<control::ListenerStatus> listeners;
 };
 
 supervisor_actor spawn_gateway_supervisor(caf::actor_system& system, supervisor_options options);

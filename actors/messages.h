@@ -24,6 +24,7 @@ using config_atom = caf::atom_constant<caf::atom("config")>;
 // Socket events from net::reactor (see socket_bridge.h).
 using data_atom = caf::atom_constant<caf::atom("data")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
 
 using conn_id = uint64_t;
 

@@ -1,5 +1,6 @@
 // Hands a reactor connection's events to an actor, in order:
-// (data_atom, conn_id, std::string bytes) and, once, (closed_atom, conn_id, std::string reason).
+// (connected_atom, conn_id) for outbound connections, (data_atom, conn_id,
+// std::string bytes), and once (closed_atom, conn_id, std::string reason).
 // The actor calls reactor::consumed() after processing bytes, which is the
 // reactor's read back-pressure.
 #pragma once
@@ -21,6 +22,7 @@ public:
   void on_closed(conn_id conn, const std::string& reason) override {
     caf::anon_send(target_, closed_atom::value, conn, reason);
   }
+  void on_connected(conn_id conn) override { caf::anon_send(target_, connected_atom::value, conn); }
 
 private:
   caf::actor target_;

@@ -13,6 +13,7 @@
 #include "actors/dns_resolver.h"
 #include "actors/gateway_supervisor.h"
 #include "actors/status_log.h"
+#include "gateway/data_path.h"
 #include "gateway/config/config.h"
 #include "gateway/net/reactor.h"
 
@@ -89,11 +90,16 @@ int main(int argc, char** argv) {
   auto certificates = fedgw::spawn_cert_manager(
     system, {config.certificate(), log, /*mutual_tls=*/true, domains, std::chrono::milliseconds(2000)});
   auto dns = fedgw::spawn_dns_resolver(system, config.dns(), log);
-  auto supervisor =
-    fedgw::spawn_gateway_supervisor(system, {config, config_path, workers, log, certificates, dns});
+  fedgw::data_path path;
+  std::string error;
+  bool data_path_ok = fedgw::start_data_path(system, config, workers, reactor, log, dns, certificates, path, error);
+  auto supervisor = fedgw::spawn_gateway_supervisor(
+    system, {config, config_path, workers, log, certificates, dns, path.tls, path.shards, path.registry,
+             path.listener_status});
   auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
 
   auto stop_all = [&] {
+    path.stop(*reactor);
     caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(certificates, caf::exit_reason::user_shutdown);
@@ -106,7 +112,11 @@ int main(int argc, char** argv) {
     reactor.reset();
   };
 
-  std::string error;
+  if (!data_path_ok) {
+    fedgw::report(log, fedgw::severity::error, "listener", error + "; not started");
+    stop_all();
+    return 1;
+  }
   uint64_t control_listener = 0;
   if (ensure_parent_dir(config.control_socket(), error))
     control_listener = fedgw::listen_control_socket(*reactor, config.control_socket(), control, error);

@@ -173,7 +173,11 @@ std::optional<int> Via::ttl() const {
   return static_cast<int>(v);
 }
 
-Result<Via> parse_via(std::string_view value) {
+Result<Via> parse_via(std::string_view value) { return detail::parse_via_branch(value, nullptr); }
+
+namespace detail {
+
+Result<Via> parse_via_branch(std::string_view value, bool* has_branch) {
   static constexpr std::string_view kH = "Via";
   Via via;
   std::string_view s = value;
@@ -221,8 +225,10 @@ Result<Via> parse_via(std::string_view value) {
                                               bool has_value) {
     switch (name.size()) {  // most params are none of these
       case 6:
-        if (iequals(name, "branch") && (!has_value || !detail::is_token(value)))
-          bad = "invalid branch";
+        if (iequals(name, "branch")) {
+          if (!has_value || !detail::is_token(value)) bad = "invalid branch";
+          if (has_branch) *has_branch = true;
+        }
         break;
       case 5:
         if (iequals(name, "rport")) {
@@ -257,6 +263,8 @@ Result<Via> parse_via(std::string_view value) {
   via.params = ParamList(*params);
   return via;
 }
+
+}  // namespace detail
 
 Result<CSeq> parse_cseq(std::string_view value) {
   static constexpr std::string_view kH = "CSeq";

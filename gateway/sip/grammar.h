@@ -54,6 +54,12 @@ struct Via {
 
 Result<Via> parse_via(std::string_view value);
 
+namespace detail {
+// parse_via() that also sets *has_branch (when not null) if a "branch"
+// param is present, i.e. when the result's branch() has a value.
+Result<Via> parse_via_branch(std::string_view value, bool* has_branch);
+}  // namespace detail
+
 struct CSeq {
   uint32_t number = 0;
   std::string_view method;

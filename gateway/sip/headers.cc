@@ -1,7 +1,11 @@
 #include "gateway/sip/headers.h"
 
 #include <array>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "gateway/sip/syntax.h"
 
@@ -97,11 +101,66 @@ constexpr size_t kMaxLen = 24;
 // share one.
 constexpr size_t kBucketSize = 4;
 
+// A name of length n >= 2 is read as up to three little-endian 64-bit words
+// (overlapping loads, see load_key()); a registry name matches when, word by
+// word, (input | letter_mask) == lower-case canonical name. OR-ing 0x20 only
+// at positions holding a letter in the canonical name keeps the comparison
+// exactly ASCII case-insensitive (only 'X' and 'x' map to 'x').
+struct Key {
+  uint64_t w[3] = {0, 0, 0};
+};
+
+constexpr uint64_t load_le(const char* p, size_t bytes) {
+  uint64_t v = 0;
+  if (std::is_constant_evaluated()) {
+    for (size_t i = 0; i < bytes; ++i)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  } else if constexpr (std::endian::native == std::endian::little) {
+    switch (bytes) {
+      case 8: { uint64_t x; std::memcpy(&x, p, 8); v = x; break; }
+      case 4: { uint32_t x; std::memcpy(&x, p, 4); v = x; break; }
+      case 2: { uint16_t x; std::memcpy(&x, p, 2); v = x; break; }
+      default:
+        for (size_t i = 0; i < bytes; ++i)
+          v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    }
+  } else {
+    for (size_t i = 0; i < bytes; ++i)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  }
+  return v;
+}
+
+// Number of key words for a name of length n (2 <= n <= kMaxLen).
+constexpr size_t key_words(size_t n) { return n <= 8 ? 1 : (n + 7) / 8; }
+
+// Covers every byte of p[0, n) (2 <= n <= kMaxLen); overlapping bytes are
+// simply compared twice.
+constexpr Key load_key(const char* p, size_t n) {
+  Key k;
+  if (n >= 8) {
+    size_t words = key_words(n);
+    for (size_t i = 0; i + 1 < words; ++i) k.w[i] = load_le(p + 8 * i, 8);
+    k.w[words - 1] = load_le(p + n - 8, 8);
+  } else if (n >= 4) {
+    k.w[0] = load_le(p, 4) | (load_le(p + n - 4, 4) << 32);
+  } else {
+    k.w[0] = load_le(p, 2) | (load_le(p + n - 2, 2) << 16);
+  }
+  return k;
+}
+
+struct Candidate {
+  Key lower;  // canonical name, lower case
+  Key mask;   // 0x20 at letter positions
+};
+
 struct Index {
   // compact letter (lower case) -> id
   std::array<HeaderId, 128> compact{};
   std::array<std::array<std::array<HeaderId, kBucketSize>, 26>, kMaxLen + 1> bucket{};
   std::array<std::array<uint8_t, 26>, kMaxLen + 1> count{};
+  std::array<Candidate, std::size(kEntries)> key{};  // by id
 };
 
 constexpr Index make_index() {
@@ -110,15 +169,34 @@ constexpr Index make_index() {
     const Entry& e = kEntries[i];
     if (e.compact) ix.compact[static_cast<unsigned char>(e.compact)] = e.id;
     size_t len = e.name.size();
-    size_t f = static_cast<size_t>(detail::lower(e.name[0]) - 'a');
+    char low[kMaxLen] = {}, mask[kMaxLen] = {};
+    for (size_t k = 0; k < len; ++k) {
+      low[k] = detail::lower(e.name[k]);
+      mask[k] = detail::is_alpha(e.name[k]) ? 0x20 : 0;
+    }
+    size_t f = static_cast<size_t>(low[0] - 'a');
     ix.bucket[len][f][ix.count[len][f]++] = e.id;  // overflow fails constexpr
+    ix.key[i].lower = load_key(low, len);
+    ix.key[i].mask = load_key(mask, len);
   }
   return ix;
 }
 
 constexpr Index kIndex = make_index();
 
+constexpr std::array<uint8_t, 256> make_flags() {
+  std::array<uint8_t, 256> t{};
+  for (const Entry& e : kEntries)
+    t[static_cast<size_t>(e.id)] = static_cast<uint8_t>((e.list ? detail::kHeaderFlagList : 0) |
+                                                        (e.single ? detail::kHeaderFlagSingle : 0));
+  return t;
+}
+
 }  // namespace
+
+namespace detail {
+constinit const std::array<uint8_t, 256> kHeaderFlags = make_flags();
+}  // namespace detail
 
 HeaderId header_id(std::string_view name) {
   size_t n = name.size();
@@ -130,9 +208,16 @@ HeaderId header_id(std::string_view name) {
   char f = detail::lower(name[0]);
   if (f < 'a' || f > 'z') return HeaderId::kOther;
   size_t fi = static_cast<size_t>(f - 'a');
+  const size_t count = kIndex.count[n][fi];
+  if (count == 0) return HeaderId::kOther;
+  const Key key = load_key(name.data(), n);
   const auto& ids = kIndex.bucket[n][fi];
-  for (size_t i = 0; i < kIndex.count[n][fi]; ++i) {
-    if (detail::iequals(kEntries[static_cast<size_t>(ids[i])].name, name)) return ids[i];
+  const size_t words = key_words(n);
+  for (size_t i = 0; i < count; ++i) {
+    const Candidate& c = kIndex.key[static_cast<size_t>(ids[i])];
+    bool eq = (key.w[0] | c.mask.w[0]) == c.lower.w[0];
+    for (size_t w = 1; w < words; ++w) eq = eq && (key.w[w] | c.mask.w[w]) == c.lower.w[w];
+    if (eq) return ids[i];
   }
   return HeaderId::kOther;
 }
@@ -147,14 +232,10 @@ char compact_form(HeaderId id) {
   return i < std::size(kEntries) ? kEntries[i].compact : 0;
 }
 
-bool is_list_header(HeaderId id) {
-  size_t i = static_cast<size_t>(id);
-  return i < std::size(kEntries) && kEntries[i].list;
-}
+bool is_list_header(HeaderId id) { return detail::header_is_list(static_cast<uint8_t>(id)); }
 
 bool is_single_instance(HeaderId id) {
-  size_t i = static_cast<size_t>(id);
-  return i < std::size(kEntries) && kEntries[i].single;
+  return detail::header_is_single(static_cast<uint8_t>(id));
 }
 
 }  // namespace fedgw::sip

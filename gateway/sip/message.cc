@@ -3,6 +3,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "gateway/sip/syntax.h"
 
 namespace fedgw::sip {
@@ -22,29 +26,42 @@ Error malformed(std::string_view header, std::string msg) {
   return make_error(ErrorKind::kMalformedHeader, std::string(header) + ": " + msg, header);
 }
 
-// Number of '\r' bytes, 8 at a time (exact SWAR zero-byte count).
-size_t count_cr(const char* p, size_t n) {
-  constexpr uint64_t kCR = 0x0d0d0d0d0d0d0d0dULL, k7f = 0x7f7f7f7f7f7f7f7fULL;
-  size_t count = 0, i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    uint64_t x = w ^ kCR;
-    uint64_t y = ~(((x & k7f) + k7f) | x | k7f);
-    // y has 0x80 in each byte that was '\r'; sum those bits.
-    count += static_cast<size_t>(((y >> 7) * 0x0101010101010101ULL) >> 56);
+// Index of the first '\r' or '\n' in d[i, n), or n.
+inline size_t find_cr_or_lf(const char* d, size_t i, size_t n) {
+#if defined(__SSE2__)
+  const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    unsigned mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf))));
+    if (mask) return i + static_cast<size_t>(__builtin_ctz(mask));
   }
-  for (; i < n; ++i) count += p[i] == '\r';
-  return count;
+#endif
+  for (; i < n; ++i)
+    if (d[i] == '\r' || d[i] == '\n') return i;
+  return n;
 }
 
-// Bytes that matter when splitting a list value on commas.
-constexpr std::array<bool, 256> make_split_table() {
-  std::array<bool, 256> t{};
-  t[','] = t['"'] = t['<'] = t['>'] = true;
-  return t;
+// Index of the first byte of value[i, n) that matters when splitting a list
+// value on commas (',', '"', '<', '>'), or n.
+inline size_t find_split_special(const char* d, size_t i, size_t n) {
+#if defined(__SSE2__)
+  const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'),
+                lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(m));
+    if (mask) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < n; ++i) {
+    char c = d[i];
+    if (c == ',' || c == '"' || c == '<' || c == '>') return i;
+  }
+  return n;
 }
-constexpr std::array<bool, 256> kSplitSpecial = make_split_table();
 
 // Headers with a typed check in Message::validate_field().
 constexpr std::array<bool, static_cast<size_t>(HeaderId::kCount_)> make_validation_table() {
@@ -144,7 +161,10 @@ Status MessageParser::parse_head(Message& m, std::string_view head, const ParseO
   m.start_line_ = {0, static_cast<uint32_t>(nl + 1)};
   size_t pos = nl + 1;
   bool blank_found = false;
-  size_t lines = 0;  // physical header lines; each owns exactly one CR
+  // Every CR must be part of a CRLF. A CR not followed by LF is remembered
+  // and reported once the header section has been scanned (other errors
+  // found on the way take precedence).
+  bool bare_cr = false;
   while (pos < n) {
     if (d[pos] == '\r' && pos + 1 < n && d[pos + 1] == '\n') {
       m.blank_ = {static_cast<uint32_t>(pos), 2};
@@ -159,13 +179,22 @@ Status MessageParser::parse_head(Message& m, std::string_view head, const ParseO
     bool folded = false;
     size_t end;  // index one past the final LF
     while (true) {
-      const char* q = static_cast<const char*>(std::memchr(d + pos, '\n', n - pos));
-      if (!q) return unterminated();
-      size_t lf = static_cast<size_t>(q - d);
+      // The physical line ends at the first LF; note bare CRs before it.
+      size_t lf = pos;
+      while (true) {
+        lf = find_cr_or_lf(d, lf, n);
+        if (lf == n) return unterminated();
+        if (d[lf] == '\n') break;
+        if (lf + 1 < n && d[lf + 1] == '\n') {  // CRLF
+          ++lf;
+          break;
+        }
+        bare_cr = true;
+        ++lf;
+      }
       if (lf == pos || d[lf - 1] != '\r')
         return make_error(ErrorKind::kMalformedHeader,
                           "header line not terminated by CRLF (bare LF)");
-      ++lines;
       end = lf + 1;
       if (end < n && is_ws(d[end])) {
         folded = true;
@@ -182,7 +211,7 @@ Status MessageParser::parse_head(Message& m, std::string_view head, const ParseO
       return make_error(ErrorKind::kTooManyHeaders,
                         "more than " + std::to_string(lim.max_header_count) + " header lines");
     Message::Field f;
-    Status st = m.scan_field(head.substr(start, end - start), static_cast<uint32_t>(start), f,
+    Status st = m.scan_field(std::string_view(d + start, end - start), static_cast<uint32_t>(start), f,
                              folded);
     if (!st.ok()) return st;
     if (f.id == HeaderId::kContentLength) {
@@ -197,10 +226,7 @@ Status MessageParser::parse_head(Message& m, std::string_view head, const ParseO
   }
   if (!blank_found) return unterminated();
   if (head_len) *head_len = pos;
-  // Every CR must be part of a CRLF: the start line, each physical header
-  // line and the blank line own one each; any other CR is a bare CR.
-  size_t crs = count_cr(d + nl + 1, pos - nl - 1);
-  if (crs != lines + 1)
+  if (bare_cr)
     return make_error(ErrorKind::kMalformedHeader, "bare CR inside a header line");
   if (o.stream && m.content_length_ < 0)
     return make_error(ErrorKind::kMissingContentLength,
@@ -210,11 +236,13 @@ Status MessageParser::parse_head(Message& m, std::string_view head, const ParseO
 }
 
 Status Message::scan_field(std::string_view text, uint32_t at, Field& f, bool folded) {
-  // text = whole logical line including the final CRLF.
+  // text = whole logical line including the final CRLF (every caller
+  // guarantees it), so the CR stops the name and whitespace scans.
+  const char* p = text.data();
   size_t i = 0;
-  while (i < text.size() && is(text[i], kToken)) ++i;
+  while (is(p[i], kToken)) ++i;
   size_t name_len = i;
-  while (i < text.size() && is_ws(text[i])) ++i;
+  while (is_ws(p[i])) ++i;
   if (name_len == 0 || i >= text.size() || text[i] != ':') {
     if (name_len == 0 || (i < text.size() && text[i] != ':' && text[i] != '\r'))
       return make_error(ErrorKind::kMalformedHeader,
@@ -224,9 +252,9 @@ Status Message::scan_field(std::string_view text, uint32_t at, Field& f, bool fo
   }
   f.line = {at, static_cast<uint32_t>(text.size())};
   f.name = {at, static_cast<uint32_t>(name_len)};
-  f.id = header_id(text.substr(0, name_len));
+  f.id = header_id(std::string_view(p, name_len));
   ++i;  // colon
-  std::string_view raw_value = text.substr(i, text.size() - 2 - i);
+  std::string_view raw_value(p + i, text.size() - 2 - i);
   uint32_t value_base;
   std::string_view value;
   if (folded) {
@@ -251,13 +279,13 @@ Status Message::scan_field(std::string_view text, uint32_t at, Field& f, bool fo
     size_t a = 0, b = raw_value.size();
     while (a < b && is_ws(raw_value[a])) ++a;
     while (b > a && is_ws(raw_value[b - 1])) --b;
-    value = raw_value.substr(a, b - a);
+    value = std::string_view(raw_value.data() + a, b - a);
     value_base = at + static_cast<uint32_t>(i + a);
   }
   f.value = {value_base, static_cast<uint32_t>(value.size())};
   f.values_begin = static_cast<uint32_t>(values_.size());
   f.values_count = 0;
-  if (!is_list_header(f.id)) {
+  if (!header_is_list(static_cast<uint8_t>(f.id))) {
     f.values_begin = kInlineValue;  // the one value is f.value
     f.values_count = 1;
     return {};
@@ -276,7 +304,7 @@ Status Message::scan_field(std::string_view text, uint32_t at, Field& f, bool fo
   const size_t vn = value.size();
   for (size_t k = 0; k < vn; ++k) {
     if (!quoted) {
-      while (k < vn && !kSplitSpecial[static_cast<unsigned char>(value[k])]) ++k;
+      k = find_split_special(value.data(), k, vn);
       if (k == vn) break;
     }
     char c = value[k];
@@ -309,9 +337,10 @@ Status Message::validate_field(const Field& f, const Limits& lim, size_t& via_co
         return make_error(ErrorKind::kTooManyValues,
                           "Via: more than " + std::to_string(lim.max_via_values) + " values", "Via");
       for (uint32_t k = 0; k < f.values_count; ++k) {
-        auto v = parse_via(view(value_span(f, k)));
+        bool branch = false;
+        auto v = parse_via_branch(view(value_span(f, k)), first && k == 0 ? &branch : nullptr);
         if (!v) return v.error();
-        if (first && k == 0) top_via_branch_ = v->branch().has_value();
+        if (first && k == 0) top_via_branch_ = branch;
       }
       return {};
     }
@@ -455,7 +484,8 @@ Status MessageParser::validate(Message& m, const ParseOptions& o) {
   for (const Message::Field& f : m.headers_) {
     uint8_t& s = seen[static_cast<size_t>(f.id)];
     if (s < 255) ++s;
-    if (s > 1 && is_single_instance(f.id) && f.id != HeaderId::kContentLength) {
+    if (s > 1 && header_is_single(static_cast<uint8_t>(f.id)) &&
+        f.id != HeaderId::kContentLength) {
       std::string_view h = canonical_name(f.id);
       return make_error(ErrorKind::kDuplicateHeader,
                         std::string(h) + ": header given more than once", h);

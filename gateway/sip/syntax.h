@@ -54,6 +54,14 @@ constexpr std::array<uint16_t, 256> make_char_table() {
 
 inline constexpr std::array<uint16_t, 256> kCharTable = make_char_table();
 
+// Per-HeaderId flags (indexed by the id's value; defined in headers.cc) so
+// the parser's hot path needs no call for is_list_header() and
+// is_single_instance().
+inline constexpr uint8_t kHeaderFlagList = 1, kHeaderFlagSingle = 2;
+extern const std::array<uint8_t, 256> kHeaderFlags;
+inline bool header_is_list(uint8_t id) { return (kHeaderFlags[id] & kHeaderFlagList) != 0; }
+inline bool header_is_single(uint8_t id) { return (kHeaderFlags[id] & kHeaderFlagSingle) != 0; }
+
 constexpr bool is(char c, uint16_t cls) {
   return (kCharTable[static_cast<unsigned char>(c)] & cls) != 0;
 }
@@ -68,8 +76,12 @@ constexpr char lower(char c) {
 
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
+  const char* p = a.data();
+  const char* q = b.data();
+  for (size_t i = 0, n = a.size(); i < n; ++i) {
+    char x = p[i], y = q[i];
+    if (x != y && lower(x) != lower(y)) return false;  // equal bytes: the common case
+  }
   return true;
 }
 

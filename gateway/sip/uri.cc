@@ -1,5 +1,7 @@
 #include "gateway/sip/uri.h"
 
+#include <array>
+
 #include "gateway/sip/syntax.h"
 
 namespace fedgw::sip {
@@ -124,25 +126,48 @@ bool is_valid_ipv6(std::string_view s) {
   return dcolon ? groups <= 7 : groups == 8;
 }
 
+namespace {
+// Byte classes for is_valid_hostname().
+enum : uint8_t { kHnOther = 0, kHnAlnum = 1, kHnDash = 2, kHnDot = 3 };
+constexpr std::array<uint8_t, 256> make_hostname_table() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    if (is(static_cast<char>(c), kAlnum)) t[c] = kHnAlnum;
+  t['-'] = kHnDash;
+  t['.'] = kHnDot;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kHostnameClass = make_hostname_table();
+}  // namespace
+
 bool is_valid_hostname(std::string_view s) {
+  // hostname = *( domainlabel "." ) toplabel [ "." ]; labels of 1-63
+  // alphanum / "-", starting and ending with alphanum; the last label starts
+  // with a letter. One pass over the bytes.
   if (s.empty() || s.size() > 255) return false;
   if (s.back() == '.') s.remove_suffix(1);
   if (s.empty()) return false;
-  size_t i = 0;
-  bool last_alpha_start = false;
-  while (i <= s.size()) {
-    size_t j = s.find('.', i);
-    if (j == std::string_view::npos) j = s.size();
-    std::string_view label = s.substr(i, j - i);
-    if (label.empty() || label.size() > 63) return false;
-    if (!is(label.front(), kAlnum) || !is(label.back(), kAlnum)) return false;
-    for (char c : label)
-      if (!is(c, kAlnum) && c != '-') return false;
-    last_alpha_start = is_alpha(label.front());
-    i = j + 1;
-    if (j == s.size()) break;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t label = 0;  // start of the current label
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t t = kHostnameClass[p[i]];
+    if (t == kHnAlnum) continue;
+    if (t != kHnDot) {
+      if (t == kHnDash) continue;
+      return false;
+    }
+    size_t len = i - label;
+    if (len == 0 || len > 63 || kHostnameClass[p[label]] != kHnAlnum ||
+        kHostnameClass[p[i - 1]] != kHnAlnum)
+      return false;
+    label = i + 1;
   }
-  return last_alpha_start;
+  size_t len = n - label;
+  if (len == 0 || len > 63 || kHostnameClass[p[label]] != kHnAlnum ||
+      kHostnameClass[p[n - 1]] != kHnAlnum)
+    return false;
+  return is_alpha(static_cast<char>(p[label]));
 }
 
 HostType classify_host(std::string_view s) {
@@ -267,6 +292,14 @@ bool valid_uri_headers(std::string_view s) {
   }
 }
 
+// Bytes that end the host of a sip/sips URI.
+constexpr std::array<bool, 256> make_host_end() {
+  std::array<bool, 256> t{};
+  t[':'] = t[';'] = t['?'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kHostEnd = make_host_end();
+
 Result<Uri> parse_sip(std::string_view text, Uri u) {
   std::string_view rest = u.opaque;
   size_t at = rest.find('@');
@@ -293,7 +326,9 @@ Result<Uri> parse_sip(std::string_view text, Uri u) {
     hend = rb + 1;
   } else {
     hend = 0;
-    while (hend < rest.size() && rest[hend] != ':' && rest[hend] != ';' && rest[hend] != '?') ++hend;
+    const char* r = rest.data();
+    const size_t rn = rest.size();
+    while (hend < rn && !kHostEnd[static_cast<unsigned char>(r[hend])]) ++hend;
   }
   u.host = rest.substr(0, hend);
   if (u.host.empty()) return uri_error(text, "missing host");

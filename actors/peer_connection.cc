@@ -1,0 +1,439 @@
+#include "actors/peer_connection.h"
+
+#include <chrono>
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+
+#include "actors/proxy_core.h"
+#include "actors/socket_bridge.h"
+#include "gateway/sip/framer.h"
+#include "gateway/sip/response.h"
+#include "gateway/tls/tls_stream.h"
+
+namespace fedgw {
+
+namespace {
+
+using tick_atom_t = caf::tick_atom;
+using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
+
+struct queued_request {
+  std::string wire;
+  caf::actor shard;
+  std::string branch;
+};
+
+struct connection_state {
+  peer_connection_options options;
+  tls::contexts_ptr contexts;  // taken from options.tls at the start
+  bool inbound = true;
+  conn_id conn = 0;
+  std::string address;
+  std::string domain;  // outbound: the partner domain
+  std::unique_ptr<tls::tls_stream> tls;
+  std::unique_ptr<sip::StreamFramer> framer;
+  bool established = false;  // TCP up and, with TLS, handshake done and peer verified
+  std::vector<std::string> identities;
+  std::deque<queued_request> queue;
+  std::unordered_map<std::string, caf::actor> in_flight;  // branch -> shard
+  int64_t last_activity_ms = 0;
+  int64_t since_ms = 0;
+  // Outbound target walk.
+  dns::resolution resolution;
+  size_t target = 0, address_index = 0;
+  uint64_t attempt = 0;
+  std::vector<std::string> attempt_errors;
+  bool closed = false;
+};
+
+using self_ptr = caf::stateful_actor<connection_state>*;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string label(self_ptr self) {
+  auto& st = self->state;
+  std::string who = st.domain.empty() ? std::string(proxy::side_name(st.options.where)) : st.domain;
+  return who + " " + st.address;
+}
+
+void log(self_ptr self, severity level, const std::string& text) {
+  report(self->state.options.log, level, "peer", text);
+}
+
+// Writes bytes to the socket, through TLS when the connection has it.
+void write_wire(self_ptr self, std::string_view bytes) {
+  auto& st = self->state;
+  if (st.conn == 0) return;
+  if (st.tls) {
+    std::string out;
+    auto r = st.tls->send(bytes, out);
+    if (!out.empty()) st.options.reactor->write(st.conn, out);
+    if (r.failed) st.options.reactor->close(st.conn);
+    return;
+  }
+  if (!st.options.reactor->write(st.conn, bytes)) {
+    log(self, severity::error, label(self) + ": output buffer full, closing the connection");
+    st.options.reactor->close(st.conn, false);
+  }
+}
+
+void fail_pending(self_ptr self, int status, const std::string& reason) {
+  auto& st = self->state;
+  for (auto& q : st.queue) caf::anon_send(q.shard, fail_atom::value, q.branch, status, reason);
+  st.queue.clear();
+  for (auto& [branch, shard] : st.in_flight) caf::anon_send(shard, fail_atom::value, branch, status, reason);
+  st.in_flight.clear();
+}
+
+void send_request(self_ptr self, std::string& wire, const caf::actor& shard, const std::string& branch) {
+  auto& st = self->state;
+  st.in_flight.emplace(branch, shard);
+  write_wire(self, wire);
+}
+
+peer_info info(self_ptr self) {
+  auto& st = self->state;
+  peer_info i;
+  i.domain = st.domain;
+  i.address = st.address;
+  i.direction = st.inbound ? "inbound" : "outbound";
+  i.tls = st.tls ? st.tls->description() : "TCP";
+  i.state = st.established ? "up" : "connecting";
+  i.since_ms = st.since_ms;
+  return i;
+}
+
+void became_established(self_ptr self) {
+  auto& st = self->state;
+  st.established = true;
+  st.since_ms = now_ms();
+  if (st.options.where == proxy::side::internal) {
+    caf::anon_send(st.options.registry, internal_atom::value, caf::actor_cast<caf::actor>(self));
+    log(self, severity::info, "internal connection up from " + st.address);
+  } else {
+    std::string names;
+    for (const auto& n : st.identities) names += (names.empty() ? "" : ", ") + n;
+    log(self, severity::info,
+        std::string(st.inbound ? "inbound" : "outbound") + " connection up: " + (st.domain.empty() ? names : st.domain) +
+          " at " + st.address + " (" + (st.tls ? st.tls->description() : std::string("TCP")) +
+          (st.inbound ? ", certificate names " + names : std::string()) + ")");
+    // RFC 5923: a verified connection serves its peer's domains in both directions.
+    auto domains = st.identities;
+    if (!st.domain.empty() && std::find(domains.begin(), domains.end(), st.domain) == domains.end())
+      domains.push_back(st.domain);
+    caf::anon_send(st.options.registry, up_atom::value, domains, caf::actor_cast<caf::actor>(self), info(self));
+  }
+  while (!st.queue.empty()) {
+    auto q = std::move(st.queue.front());
+    st.queue.pop_front();
+    send_request(self, q.wire, q.shard, q.branch);
+  }
+}
+
+// The first lines of a response to a request that failed validation, copied
+// from its raw text (the parser could not give us the headers).
+std::string response_from_raw(std::string_view raw, int status, const std::string& reason) {
+  std::string out = "SIP/2.0 " + std::to_string(status) + " " + reason + "\r\n";
+  size_t pos = raw.find("\r\n");
+  bool has_to = false;
+  while (pos != std::string_view::npos && pos + 2 < raw.size()) {
+    size_t start = pos + 2;
+    size_t end = raw.find("\r\n", start);
+    if (end == std::string_view::npos || end == start) break;
+    auto line = raw.substr(start, end - start);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string name;
+      for (char c : line.substr(0, colon))
+        if (c != ' ' && c != '\t') name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      if (name == "via" || name == "v" || name == "from" || name == "f" || name == "call-id" || name == "i" ||
+          name == "cseq" || name == "to" || name == "t") {
+        out.append(line).append("\r\n");
+        has_to |= name == "to" || name == "t";
+      }
+    }
+    pos = end;
+  }
+  if (!has_to) return {};
+  return out + "Server: fedgw\r\nContent-Length: 0\r\n\r\n";
+}
+
+struct framer_events : sip::StreamFramer::Callbacks {
+  self_ptr self;
+  explicit framer_events(self_ptr s) : self(s) {}
+
+  void on_message(sip::Message&& m) override {
+    auto& st = self->state;
+    st.last_activity_ms = now_ms();
+    if (m.is_request()) {
+      sip_origin origin{caf::actor_cast<caf::actor>(self), st.options.where, st.identities, st.address};
+      auto shard = shard_for_call(m.call_id(), st.options.shards.size());
+      caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
+      return;
+    }
+    auto branch = m.top_via().branch();
+    auto shard = branch ? proxy::shard_of_branch(*branch, *st.options.settings) : std::nullopt;
+    if (!shard || *shard >= st.options.shards.size()) {
+      log(self, severity::warning, label(self) + ": response " + std::to_string(m.status_code()) +
+                                     " does not belong to this gateway (Via branch), dropped");
+      return;
+    }
+    if (m.status_code() >= 200) st.in_flight.erase(std::string(*branch));
+    caf::anon_send(st.options.shards[*shard], response_atom::value, std::move(m));
+  }
+  void on_message_error(const sip::Error& error, std::string_view raw) override {
+    if (raw.substr(0, 4) == "SIP/") {
+      log(self, severity::warning, label(self) + ": malformed response dropped: " + error.message);
+      return;
+    }
+    log(self, severity::warning, label(self) + ": malformed request answered " + std::to_string(error.status) + ": " +
+                                   error.message);
+    auto response = response_from_raw(raw, error.status, error.reason);
+    if (!response.empty()) write_wire(self, response);
+  }
+  void on_ping() override { write_wire(self, sip::StreamFramer::kPong); }
+  void on_stream_error(const sip::Error& error) override {
+    log(self, severity::error, label(self) + ": " + error.message + "; closing the connection");
+    auto& st = self->state;
+    // A request head with a body over the limit still gets its final response.
+    st.options.reactor->close(st.conn);
+  }
+};
+
+void on_plaintext(self_ptr self, std::string_view bytes) {
+  auto& st = self->state;
+  framer_events events(self);
+  if (!st.framer->feed(bytes, events)) st.options.reactor->close(st.conn);
+}
+
+void handshake_done(self_ptr self) {
+  auto& st = self->state;
+  SSL* ssl = st.tls->session();
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  st.identities.clear();
+  if (peer)
+    for (const auto& n : tls::certificate_identities(peer))
+      if (n.ignored.empty() && !n.host.empty() &&
+          std::find(st.identities.begin(), st.identities.end(), n.host) == st.identities.end())
+        st.identities.push_back(n.host);
+  if (!st.inbound) {
+    auto id = st.contexts->check_peer(ssl, st.domain);
+    if (!id.ok) {
+      auto text = "TLS: " + st.domain + " at " + st.address + ": " + id.reason;
+      log(self, severity::error, text);
+      st.attempt_errors.push_back(text);
+      st.options.reactor->close(st.conn);
+      return;
+    }
+  }
+  became_established(self);
+}
+
+void try_next_target(self_ptr self);
+
+void give_up(self_ptr self) {
+  auto& st = self->state;
+  std::string reasons;
+  for (const auto& e : st.attempt_errors) reasons += (reasons.empty() ? "" : "; ") + e;
+  auto text = "no target of " + st.domain + " reachable: " + (reasons.empty() ? "no address" : reasons);
+  log(self, severity::error, text);
+  fail_pending(self, 503, "Service Unavailable - " + text);
+  caf::anon_send(st.options.registry, failed_atom::value, st.domain, text);
+  st.closed = true;
+  self->quit();
+}
+
+void try_next_target(self_ptr self) {
+  auto& st = self->state;
+  const auto& targets = st.resolution.targets;
+  while (st.target < targets.size() && st.address_index >= targets[st.target].addresses.size()) {
+    ++st.target;
+    st.address_index = 0;
+  }
+  if (st.target >= targets.size()) return give_up(self);
+  const auto& t = targets[st.target];
+  const auto& a = t.addresses[st.address_index++];
+  net::endpoint where{a.ip, t.port};
+  st.address = where.to_string();
+  std::string error;
+  // Leave from the open-federation interface, so partners see the address our records name.
+  const auto& local = st.options.settings->external.host;
+  bool bind_local = net::is_ip(local) && local != "0.0.0.0" && local != "::" &&
+                    net::is_ipv6(local) == net::is_ipv6(a.ip);
+  auto conn = st.options.reactor->connect_tcp(where, bind_local ? local : std::string(),
+                                              std::make_shared<socket_bridge>(caf::actor_cast<caf::actor>(self)), error);
+  if (conn == 0) {
+    st.attempt_errors.push_back(error);
+    return try_next_target(self);
+  }
+  st.conn = conn;
+  ++st.attempt;
+  st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, true});
+  st.tls.reset();
+  if (t.proto == dns::transport::tls) {
+    if (!st.contexts) {
+      st.attempt_errors.push_back("no certificate in use: TLS connections are not possible");
+      st.options.reactor->close(conn, false);
+      return;
+    }
+    st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(st.domain));
+  }
+  self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
+}
+
+caf::behavior connection_impl(self_ptr self, peer_connection_options options, bool inbound, conn_id conn,
+                              std::string address, std::string domain) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.inbound = inbound;
+  st.conn = conn;
+  st.address = std::move(address);
+  st.domain = std::move(domain);
+  st.last_activity_ms = now_ms();
+  st.since_ms = now_ms();
+  if (st.options.tls) st.contexts = st.options.tls->get();
+  if (inbound) {
+    st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, true});
+    if (st.options.tls && !st.contexts) {
+      log(self, severity::error, "TLS connection from " + st.address + " refused: no certificate in use");
+      st.options.reactor->close(conn, false);
+    } else if (st.contexts) {
+      st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_server_session(st.options.client_certs));
+    } else {
+      became_established(self);
+    }
+  } else {
+    self->request(st.options.dns, std::chrono::seconds(60), resolve_atom::value, st.domain)
+      .then(
+        [=](dns::resolution& r) {
+          auto& s = self->state;
+          if (!r.ok()) {
+            auto status = r.sip_status();
+            auto text = r.error.empty() ? std::string("DNS: ") + s.domain + ": no usable record" : r.error;
+            log(self, severity::error, text);
+            fail_pending(self, status,
+                         std::string(status == 404 ? "Not Found - no federation DNS record: " : "Service Unavailable - ") + text);
+            caf::anon_send(s.options.registry, failed_atom::value, s.domain, text);
+            s.closed = true;
+            self->quit();
+            return;
+          }
+          s.resolution = std::move(r);
+          try_next_target(self);
+        },
+        [=](const caf::error& e) {
+          fail_pending(self, 503, "Service Unavailable - DNS resolver: " + self->system().render(e));
+          self->quit();
+        });
+  }
+  self->delayed_send(self, st.options.keepalive, tick_atom_t::value);
+  return {
+    [=](data_atom, conn_id c, std::string& bytes) {
+      auto& s = self->state;
+      if (c != s.conn) return;
+      s.options.reactor->consumed(c, bytes.size());
+      s.last_activity_ms = now_ms();
+      if (!s.tls) return on_plaintext(self, bytes);
+      std::string plain, out;
+      auto r = s.tls->receive(bytes, plain, out);
+      if (!out.empty()) s.options.reactor->write(c, out);
+      if (r.failed) {
+        auto text = "TLS handshake with " + (s.domain.empty() ? std::string("peer") : s.domain) + " at " + s.address +
+                    " failed: " + r.error;
+        log(self, severity::error, text);
+        s.attempt_errors.push_back(text);
+        s.options.reactor->close(c);
+        return;
+      }
+      if (r.handshake_completed) handshake_done(self);
+      if (!plain.empty() && s.established) on_plaintext(self, plain);
+    },
+    [=](connected_atom, conn_id c) {
+      auto& s = self->state;
+      if (c != s.conn) return;
+      if (!s.tls) return became_established(self);
+      std::string out;
+      s.tls->start(out);
+      s.options.reactor->write(c, out);
+    },
+    [=](closed_atom, conn_id c, const std::string& reason) {
+      auto& s = self->state;
+      if (c != s.conn) return;
+      s.conn = 0;
+      if (!s.inbound && !s.established) {
+        // Connect or handshake failed: the next address, then the next target.
+        s.attempt_errors.push_back(s.address + ": " + reason);
+        if (!s.resolution.targets.empty() && s.target < s.resolution.targets.size()) {
+          auto colon = s.address.rfind(':');
+          caf::anon_send(s.options.dns, unreach_atom::value, s.address.substr(0, colon),
+                         static_cast<uint16_t>(s.resolution.targets[s.target].port));
+        }
+        return try_next_target(self);
+      }
+      if (s.established && s.options.where == proxy::side::external)
+        log(self, severity::info, "connection down: " + label(self) + " (" + reason + ")");
+      fail_pending(self, 503, "Service Unavailable - connection to " + label(self) + " lost (" + reason + ")");
+      caf::anon_send(s.options.registry, down_atom::value, caf::actor_cast<caf::actor>(self), reason);
+      s.closed = true;
+      self->quit();
+    },
+    [=](send_atom, const std::string& wire) { write_wire(self, wire); },
+    [=](send_atom, std::string& wire, const caf::actor& shard, const std::string& branch) {
+      auto& s = self->state;
+      if (s.established) return send_request(self, wire, shard, branch);
+      if (s.queue.size() >= s.options.max_queued)
+        return caf::anon_send(shard, fail_atom::value, branch, 503,
+                              std::string("Service Unavailable - too many requests queued for ") + s.domain);
+      s.queue.push_back({std::move(wire), shard, branch});
+    },
+    [=](connect_timeout_atom, uint64_t attempt) {
+      auto& s = self->state;
+      if (attempt != s.attempt || s.established || s.conn == 0) return;
+      s.attempt_errors.push_back(s.address + ": no connection/handshake within " +
+                                 std::to_string(s.options.connect_timeout.count()) + " s");
+      s.options.reactor->close(s.conn, false);
+    },
+    [=](tick_atom_t) {
+      auto& s = self->state;
+      if (s.closed) return;
+      auto idle = now_ms() - s.last_activity_ms;
+      if (s.established && s.options.where == proxy::side::external && s.in_flight.empty() &&
+          idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.idle_timeout).count()) {
+        log(self, severity::info, label(self) + ": idle for " + std::to_string(idle / 1000) + " s, closing");
+        if (s.tls) {
+          std::string out;
+          s.tls->shutdown(out);
+          s.options.reactor->write(s.conn, out);
+        }
+        s.options.reactor->close(s.conn);
+      } else if (s.established && idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.keepalive).count()) {
+        write_wire(self, sip::StreamFramer::kPing);  // RFC 5626 keep-alive
+      }
+      self->delayed_send(self, s.options.keepalive, tick_atom_t::value);
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
+                                    std::string peer_address) {
+  return system.spawn(connection_impl, std::move(options), true, conn, std::move(peer_address), std::string());
+}
+
+caf::actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options, std::string domain) {
+  return system.spawn(connection_impl, std::move(options), false, conn_id{0}, std::string(), std::move(domain));
+}
+
+net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_connection_options options) {
+  return [&system, options](conn_id conn, const std::string& peer) -> std::shared_ptr<net::reactor::handler> {
+    auto actor = spawn_inbound_connection(system, options, conn, peer);
+    return std::make_shared<socket_bridge>(actor);
+  };
+}
+
+}  // namespace fedgw

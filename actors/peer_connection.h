@@ -1,0 +1,75 @@
+// One actor per SIP connection (internal UC server, inbound partner, or
+// outbound partner). The reactor only moves bytes; this actor does TLS
+// (gateway/tls/tls_stream) and SIP framing/parsing (gateway/sip) on whichever
+// CAF worker runs it, so many connections use many cores.
+//
+// Accepts:
+//   (data_atom, conn_id, bytes), (connected_atom, conn_id), (closed_atom, conn_id, reason)  from the reactor
+//   (send_atom, wire)                                   a response to send
+//   (send_atom, wire, caf::actor shard, branch)         a request to send; failures go to the shard
+//   (tick_atom)                                         keep-alive / idle timer (internal)
+//
+// Requests it receives go to the proxy core shard of their Call-ID as
+// (request_atom, sip_origin, sip::Message); responses to the shard named by
+// the branch of their top Via. Malformed requests are answered here (400, 413, ...).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "actors/dns_resolver.h"
+#include "actors/proxy_messages.h"
+#include "actors/status_log.h"
+#include "gateway/net/reactor.h"
+#include "gateway/tls/contexts.h"
+
+namespace fedgw {
+
+// The TLS contexts new connections use; the supervisor swaps them after a
+// certificate reload (established connections keep theirs).
+class tls_source {
+public:
+  tls::contexts_ptr get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_;
+  }
+  void set(tls::contexts_ptr contexts) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_ = std::move(contexts);
+  }
+
+private:
+  mutable std::mutex mutex_;
+  tls::contexts_ptr current_;
+};
+
+struct peer_connection_options {
+  proxy::side where = proxy::side::internal;
+  std::shared_ptr<net::reactor> reactor;
+  std::shared_ptr<const proxy::settings> settings;
+  std::vector<caf::actor> shards;
+  caf::actor registry;
+  status_log_actor log;
+  dns_resolver_actor dns;          // outbound only
+  std::shared_ptr<tls_source> tls; // null: plain TCP
+  tls::client_cert_mode client_certs = tls::client_cert_mode::require;  // inbound TLS
+  sip::Limits limits;
+  uint32_t max_queued = 1000;      // requests held while connecting
+  std::chrono::seconds idle_timeout{600};
+  std::chrono::seconds keepalive{30};
+  std::chrono::seconds connect_timeout{5};
+};
+
+// An accepted connection (`conn` already registered with the reactor through a socket_bridge).
+caf::actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
+                                    std::string peer_address);
+// An outbound connection to a partner domain: DNS, then the targets in order.
+caf::actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options,
+                                     std::string domain);
+
+// Creates the actor first, then hands its socket_bridge to the reactor (used as the accept callback).
+net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_connection_options options);
+
+}  // namespace fedgw

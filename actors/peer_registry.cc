@@ -1,0 +1,164 @@
+#include "actors/peer_registry.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+
+namespace fedgw {
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct domain_entry {
+  caf::actor connection;  // invalid while none
+  peer_info info;
+  std::chrono::milliseconds backoff{0};
+  // Token bucket of the discovered-partner rate limit.
+  double tokens = 0;
+  int64_t tokens_at_ms = 0;
+};
+
+struct registry_state {
+  peer_registry_options options;
+  std::map<std::string, domain_entry> domains;
+  std::vector<caf::actor> internal;
+  size_t next_internal = 0;
+  std::mt19937 random{std::random_device{}()};
+  std::map<std::string, int64_t> rate_logged_minute;
+};
+
+using self_ptr = caf::stateful_actor<registry_state>*;
+
+void fail(const caf::actor& shard, const std::string& branch, int status, const std::string& reason) {
+  caf::anon_send(shard, fail_atom::value, branch, status, reason);
+}
+
+bool allow_listed(self_ptr self, const std::string& domain) {
+  const auto& allowed = self->state.options.allowed;
+  return std::find(allowed.begin(), allowed.end(), domain) != allowed.end();
+}
+
+// Token bucket: `discovered_rate_limit` per second, bursts up to one second's worth.
+bool take_token(self_ptr self, domain_entry& e) {
+  double rate = self->state.options.discovered_rate_limit;
+  auto now = now_ms();
+  if (e.tokens_at_ms == 0) e.tokens = rate;
+  e.tokens = std::min(rate, e.tokens + (now - e.tokens_at_ms) * rate / 1000.0);
+  e.tokens_at_ms = now;
+  if (e.tokens < 1) return false;
+  e.tokens -= 1;
+  return true;
+}
+
+caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
+  self->state.options = std::move(options);
+  self->set_down_handler([=](const caf::down_msg& down) {
+    auto& st = self->state;
+    st.internal.erase(std::remove_if(st.internal.begin(), st.internal.end(),
+                                     [&](const caf::actor& a) { return a.address() == down.source; }),
+                      st.internal.end());
+    for (auto& [domain, e] : st.domains)
+      if (e.connection && e.connection.address() == down.source) {
+        e.connection = nullptr;
+        if (e.info.state != "backoff") e.info.state = "down";
+      }
+  });
+  return {
+    [=](send_atom, const std::string& domain, std::string& wire, const caf::actor& shard, const std::string& branch) {
+      auto& st = self->state;
+      auto& e = st.domains[domain];
+      e.info.domain = domain;
+      if (!allow_listed(self, domain) && !take_token(self, e)) {
+        auto minute = now_ms() / 60000;
+        if (st.rate_logged_minute[domain] != minute) {
+          st.rate_logged_minute[domain] = minute;
+          report(st.options.log, severity::warning, "policy",
+                 domain + ": more than " + std::to_string(st.options.discovered_rate_limit) +
+                   " requests/s to a discovered partner; answering 503 (logged once a minute)");
+        }
+        return fail(shard, branch, 503, "Service Unavailable - rate limit for " + domain);
+      }
+      if (!e.connection) {
+        auto now = now_ms();
+        if (e.info.state == "backoff" && now < e.info.backoff_until_ms)
+          return fail(shard, branch, 503,
+                      "Service Unavailable - " + domain + " unreachable (" + e.info.last_error + "); next attempt in " +
+                        std::to_string((e.info.backoff_until_ms - now + 999) / 1000) + " s");
+        e.connection = st.options.connect(domain);
+        self->monitor(e.connection);
+        e.info.state = "connecting";
+        e.info.direction = "outbound";
+        e.info.since_ms = now;
+      }
+      if (e.info.state == "connecting") ++e.info.queued;
+      caf::anon_send(e.connection, send_atom::value, std::move(wire), shard, branch);
+    },
+    [=](internal_atom, std::string& wire, const caf::actor& shard, const std::string& branch) {
+      auto& st = self->state;
+      if (st.internal.empty())
+        return fail(shard, branch, 503, "Service Unavailable - the internal UC server is not connected");
+      auto& c = st.internal[st.next_internal++ % st.internal.size()];
+      caf::anon_send(c, send_atom::value, std::move(wire), shard, branch);
+    },
+    [=](internal_atom, const caf::actor& connection) {
+      self->monitor(connection);
+      self->state.internal.push_back(connection);
+    },
+    [=](up_atom, const std::vector<std::string>& domains, const caf::actor& connection, const peer_info& info) {
+      auto& st = self->state;
+      for (const auto& d : domains) {
+        auto& e = st.domains[d];
+        // An established connection is kept; a new one is only taken when none is up.
+        if (e.connection && e.connection != connection && e.info.state == "up") continue;
+        if (e.connection != connection) self->monitor(connection);
+        e.connection = connection;
+        auto failures = e.info.failures;
+        e.info = info;
+        e.info.domain = d;
+        e.info.state = "up";
+        e.info.failures = failures;
+        e.backoff = std::chrono::milliseconds(0);
+      }
+    },
+    [=](down_atom, const caf::actor& connection, const std::string& reason) {
+      for (auto& [domain, e] : self->state.domains)
+        if (e.connection == connection) {
+          e.connection = nullptr;
+          e.info.state = "down";
+          e.info.last_error = reason;
+        }
+    },
+    [=](failed_atom, const std::string& domain, const std::string& reason) {
+      auto& st = self->state;
+      auto& e = st.domains[domain];
+      e.connection = nullptr;
+      e.info.state = "backoff";
+      e.info.last_error = reason;
+      e.info.failures += 1;
+      e.info.queued = 0;
+      // Exponential back-off with jitter (50..100 % of the step).
+      auto step = e.backoff.count() == 0 ? st.options.backoff_initial : std::min(st.options.backoff_max, e.backoff * 2);
+      e.backoff = step;
+      std::uniform_int_distribution<int64_t> jitter(step.count() / 2, step.count());
+      e.info.backoff_until_ms = now_ms() + jitter(st.random);
+    },
+    [=](peers_atom) {
+      std::vector<peer_info> out;
+      for (auto& [domain, e] : self->state.domains) out.push_back(e.info);
+      return out;
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options) {
+  return system.spawn(registry_impl, std::move(options));
+}
+
+}  // namespace fedgw

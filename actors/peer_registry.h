@@ -1,0 +1,39 @@
+// Knows every SIP connection: the internal UC server's connections and one
+// connection per partner domain (outbound, or an inbound one whose certificate
+// was verified: RFC 5923 style reuse). Starts outbound connections on demand,
+// keeps the back-off state of domains that failed, and rate-limits requests to
+// discovered (not allow-listed) partners.
+//
+// Accepts:
+//   (send_atom, domain, wire, caf::actor shard, branch)   a request for a partner domain
+//   (internal_atom, wire, caf::actor shard, branch)       a request for the internal UC server
+//   (internal_atom, caf::actor connection)                an internal connection is up
+//   (up_atom, std::vector<std::string> domains, caf::actor connection, peer_info)
+//   (down_atom, caf::actor connection, std::string reason)
+//   (failed_atom, std::string domain, std::string reason) an outbound connection gave up
+//   (peers_atom) -> std::vector<peer_info>
+//   (config_atom, config::Config)                         new partner settings
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "actors/proxy_messages.h"
+#include "actors/status_log.h"
+
+namespace fedgw {
+
+struct peer_registry_options {
+  status_log_actor log;
+  // Spawns the outbound connection actor for a domain.
+  std::function<caf::actor(const std::string& domain)> connect;
+  uint32_t max_queued_per_domain = 1000;
+  uint32_t discovered_rate_limit = 20;  // requests/s per discovered domain
+  std::vector<std::string> allowed;     // allow-listed domains are not rate limited
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{60000};
+};
+
+caf::actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options);
+
+}  // namespace fedgw

@@ -1,0 +1,174 @@
+#include "actors/proxy_core.h"
+
+#include <chrono>
+#include <functional>
+#include <unordered_map>
+
+#include "gateway/sip/response.h"
+
+namespace fedgw {
+
+namespace {
+
+struct transaction {
+  caf::actor origin;
+  sip::Message request;  // as forwarded; raw() keeps the bytes as received
+  bool invite = false;
+};
+
+struct core_state {
+  proxy_core_options options;
+  std::unordered_map<std::string, transaction> transactions;
+  uint64_t sequence = 0;
+  control::Counters counters;
+  // Policy refusals are logged once per domain and minute, not per request.
+  std::unordered_map<std::string, int64_t> refusal_logged_minute;
+};
+
+using self_ptr = caf::stateful_actor<core_state>*;
+
+int64_t now_minute() {
+  return std::chrono::duration_cast<std::chrono::minutes>(std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+void count_response(control::Counters& c, int code) {
+  switch (code / 100) {
+    case 1: c.set_responses_1xx(c.responses_1xx() + 1); break;
+    case 2: c.set_responses_2xx(c.responses_2xx() + 1); break;
+    case 3: c.set_responses_3xx(c.responses_3xx() + 1); break;
+    case 4: c.set_responses_4xx(c.responses_4xx() + 1); break;
+    case 5: c.set_responses_5xx(c.responses_5xx() + 1); break;
+    default: c.set_responses_6xx(c.responses_6xx() + 1); break;
+  }
+}
+
+// A response of the gateway's own to `request` (built from the bytes as received).
+void respond(self_ptr self, const caf::actor& to, const sip::Message& request, int code, std::string reason,
+             std::string_view extra_name = {}, std::string_view extra_value = {}) {
+  if (request.method() == "ACK") return;  // ACK is never answered
+  auto original = sip::parse_message(request.raw(), {{}, true, false});
+  auto response = sip::make_response(original ? *original : request, code, reason);
+  if (!response) return;
+  if (!extra_name.empty()) response->add_header(extra_name, extra_value);
+  response->add_header("Server", "fedgw");
+  count_response(self->state.counters, code);
+  caf::anon_send(to, send_atom::value, response->serialize());
+}
+
+void log_refusal(self_ptr self, const std::string& domain, const std::string& text) {
+  auto& last = self->state.refusal_logged_minute[domain];
+  auto minute = now_minute();
+  if (last == minute) return;
+  last = minute;
+  report(self->state.options.log, severity::warning, "policy", text + " (further refusals for " + domain +
+                                                                  " this minute are not logged)");
+}
+
+bool answers_locally(const sip::Message& request, const proxy::settings& s) {
+  // OPTIONS to a served domain or to the gateway itself (no user part): a connectivity test.
+  if (request.method() != "OPTIONS") return false;
+  auto uri = sip::parse_uri(request.request_uri());
+  if (!uri || !uri->is_sip() || !uri->user.empty()) return false;
+  auto host = std::string(uri->host_unbracketed());
+  return s.serves(host) || host == s.internal.host || host == s.external.host;
+}
+
+void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
+  auto& st = self->state;
+  const auto& s = *st.options.settings;
+  st.counters.set_requests_in(st.counters.requests_in() + 1);
+  auto mf = sip::check_max_forwards(request);
+  if (!mf.ok()) return respond(self, origin.connection, request, 483, "Too Many Hops");
+  if (proxy::is_looped(request, s)) return respond(self, origin.connection, request, 482, "Loop Detected");
+  if (!sip::unsupported_option_tags(request, sip::HeaderId::kProxyRequire, {}).empty()) {
+    auto bad = sip::make_bad_extension_response(request, sip::HeaderId::kProxyRequire, {});
+    if (bad) {
+      count_response(st.counters, 420);
+      caf::anon_send(origin.connection, send_atom::value, bad->serialize());
+    }
+    return;
+  }
+  if (answers_locally(request, s)) {
+    return respond(self, origin.connection, request, 200, "OK", "Allow",
+                   "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, INFO");
+  }
+  auto d = proxy::route_request(request, origin.from, origin.identities, s);
+  if (d.status != 0) {
+    if (d.policy_refusal)
+      log_refusal(self, d.domain.empty() ? proxy::uri_domain(request.from().uri_text) : d.domain,
+                  std::string(request.method()) + " from " + proxy::side_name(origin.from) + " " +
+                    origin.address + " refused: " + d.reason);
+    return respond(self, origin.connection, request, d.status, d.reason);
+  }
+  for (size_t i = 0; i < d.routes_to_pop; ++i) request.remove_top_route();
+  request.decrement_max_forwards();
+  const auto& in_iface = s.facing(origin.from);
+  const auto& out_iface = s.facing(d.to);
+  if (d.record_route) {
+    // RFC 5658 double Record-Route: the value facing the next hop ends up on top.
+    auto origin_domain = origin.from == proxy::side::external ? d.domain : std::string();
+    auto target_domain = d.to == proxy::side::external ? d.domain : std::string();
+    request.prepend_record_route(proxy::record_route_value(in_iface, origin.from, origin_domain));
+    request.prepend_record_route(proxy::record_route_value(out_iface, d.to, target_domain));
+  }
+  auto branch = proxy::make_branch(s, st.options.shard, ++st.sequence);
+  request.prepend_via(proxy::via_value(out_iface, branch));
+  auto wire = request.serialize();
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  st.counters.set_requests_out(st.counters.requests_out() + 1);
+  if (d.to == proxy::side::external)
+    self->send(st.options.registry, send_atom::value, d.domain, std::move(wire), me, branch);
+  else
+    self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch);
+  if (request.method() == "ACK") return;  // no transaction, no response
+  bool invite = request.method() == "INVITE";
+  if (invite) respond(self, origin.connection, request, 100, "Trying");
+  st.transactions.emplace(branch, transaction{origin.connection, std::move(request), invite});
+  self->delayed_send(self, st.options.transaction_timeout, timeout_atom::value, branch);
+}
+
+caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
+  self->state.options = std::move(options);
+  return {
+    [=](request_atom, sip_origin& origin, sip::Message& request) { handle_request(self, origin, request); },
+    [=](response_atom, sip::Message& response) {
+      auto& st = self->state;
+      auto branch = response.top_via().branch();
+      if (!branch) return;
+      auto it = st.transactions.find(std::string(*branch));
+      if (it == st.transactions.end()) return;  // late or duplicate: the transaction is over
+      response.remove_top_via();
+      count_response(st.counters, response.status_code());
+      caf::anon_send(it->second.origin, send_atom::value, response.serialize());
+      if (response.status_code() >= 200) st.transactions.erase(it);
+    },
+    [=](fail_atom, const std::string& branch, int status, const std::string& reason) {
+      auto& st = self->state;
+      auto it = st.transactions.find(branch);
+      if (it == st.transactions.end()) return;
+      respond(self, it->second.origin, it->second.request, status, reason);
+      st.transactions.erase(it);
+    },
+    [=](timeout_atom, const std::string& branch) {
+      auto& st = self->state;
+      auto it = st.transactions.find(branch);
+      if (it == st.transactions.end()) return;
+      respond(self, it->second.origin, it->second.request, 408, "Request Timeout - no final response from the next hop");
+      st.transactions.erase(it);
+    },
+    [=](counters_atom) { return self->state.counters; },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options) {
+  return system.spawn(proxy_core_impl, std::move(options));
+}
+
+size_t shard_for_call(std::string_view call_id, size_t shards) {
+  return shards == 0 ? 0 : std::hash<std::string_view>{}(call_id) % shards;
+}
+
+}  // namespace fedgw

@@ -1,0 +1,106 @@
+#include "gateway/data_path.h"
+
+#include <unistd.h>
+
+#include "actors/peer_registry.h"
+#include "gateway/config/config.h"
+#include "actors/proxy_core.h"
+
+namespace fedgw {
+
+namespace {
+
+peer_connection_options connection_options(const config::Config& config, const data_path& path,
+                                           const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
+                                           const dns_resolver_actor& dns) {
+  peer_connection_options o;
+  o.reactor = reactor;
+  o.settings = path.settings;
+  o.shards = path.shards;
+  o.registry = path.registry;
+  o.log = log;
+  o.dns = dns;
+  const auto& l = config.limits();
+  o.limits.max_header_bytes = l.max_header_bytes();
+  o.limits.max_body_bytes = l.max_body_bytes();
+  o.limits.max_header_count = l.max_header_count();
+  o.limits.max_line_bytes = l.max_header_line_bytes();
+  o.max_queued = l.max_queued_per_domain();
+  o.idle_timeout = std::chrono::seconds(l.idle_timeout_s());
+  return o;
+}
+
+tls::client_cert_mode client_certs(const config::Listener& l) {
+  if (l.transport() == config::MTLS) return tls::client_cert_mode::require;
+  return l.request_client_cert() ? tls::client_cert_mode::request : tls::client_cert_mode::none;
+}
+
+}  // namespace
+
+void data_path::stop(net::reactor& reactor) {
+  for (auto id : listeners) reactor.stop_listening(id);
+  for (auto& s : shards) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  if (registry) caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+}
+
+bool start_data_path(caf::actor_system& system, const config::Config& config, size_t shard_count,
+                     const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
+                     const dns_resolver_actor& dns, const cert_manager_actor& certificates, data_path& out,
+                     std::string& error) {
+  out.settings = std::make_shared<const proxy::settings>(
+    proxy::settings::from_config(config, std::to_string(getpid() % 100000)));
+  out.tls = std::make_shared<tls_source>();
+  {
+    caf::scoped_actor self{system};
+    self->request(certificates, std::chrono::seconds(10), caf::get_atom::value)
+      .receive([&](const tls::contexts_ptr& contexts) { out.tls->set(contexts); }, [](const caf::error&) {});
+  }
+  // The registry spawns outbound connections with the same options as inbound ones.
+  auto connect_options = std::make_shared<peer_connection_options>();
+  peer_registry_options registry_options;
+  registry_options.log = log;
+  registry_options.max_queued_per_domain = config.limits().max_queued_per_domain();
+  registry_options.discovered_rate_limit = config.partners().discovered_rate_limit();
+  registry_options.allowed.assign(config.partners().allowed().begin(), config.partners().allowed().end());
+  registry_options.connect = [&system, connect_options](const std::string& domain) {
+    auto o = *connect_options;
+    o.where = proxy::side::external;
+    return spawn_outbound_connection(system, std::move(o), domain);
+  };
+  out.registry = spawn_peer_registry(system, std::move(registry_options));
+  for (size_t i = 0; i < shard_count; ++i)
+    out.shards.push_back(spawn_proxy_core(
+      system, {out.settings, i, out.registry, log, std::chrono::milliseconds(config.limits().transaction_timeout_ms())}));
+  *connect_options = connection_options(config, out, reactor, log, dns);
+  connect_options->tls = out.tls;
+
+  auto open = [&](const char* name, const config::Listener& l, proxy::side where) {
+    auto o = connection_options(config, out, reactor, log, dns);
+    o.where = where;
+    if (l.transport() != config::TCP) o.tls = out.tls;
+    o.client_certs = client_certs(l);
+    net::endpoint at{l.bind_ip(), static_cast<uint16_t>(l.port())};
+    auto id = reactor->listen_tcp(at, accept_connections(system, std::move(o)), error);
+    if (id == 0) {
+      error = std::string(name) + ": " + error;
+      return false;
+    }
+    out.listeners.push_back(id);
+    control::ListenerStatus status;
+    status.set_name(name);
+    status.set_address(at.to_string());
+    status.set_transport(l.transport());
+    status.set_state("listening");
+    out.listener_status.push_back(status);
+    report(log, severity::info, "listener",
+           std::string(name) + " listening on " + at.to_string() + " (" + config::transport_name(l.transport()) + ")");
+    return true;
+  };
+  if (!open("internal", config.internal_listener(), proxy::side::internal)) return false;
+  if (config.has_federation_listener() &&
+      !open("federation", config.federation_listener(), proxy::side::external))
+    return false;
+  return true;
+}
+
+}  // namespace fedgw

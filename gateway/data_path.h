@@ -1,0 +1,35 @@
+// Builds the SIP data path of a running fedgw: proxy core shards, the peer
+// registry, and the internal and open-federation listeners.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/cert_manager.h"
+#include "actors/dns_resolver.h"
+#include "actors/peer_connection.h"
+#include "actors/status_log.h"
+#include "gateway/net/reactor.h"
+
+namespace fedgw {
+
+struct data_path {
+  std::shared_ptr<const proxy::settings> settings;
+  std::shared_ptr<tls_source> tls;
+  std::vector<caf::actor> shards;
+  caf::actor registry;
+  std::vector<uint64_t> listeners;
+  std::vector<control::ListenerStatus> listener_status;
+
+  void stop(net::reactor& reactor);
+};
+
+// Spawns the actors and opens the listeners; false with `error` when a
+// listener cannot be opened.
+bool start_data_path(caf::actor_system& system, const config::Config& config, size_t shards,
+                     const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
+                     const dns_resolver_actor& dns, const cert_manager_actor& certificates, data_path& out,
+                     std::string& error);
+
+}  // namespace fedgw
