@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "actors/proxy_messages.h"
 #include "actors/socket_bridge.h"
 #include "gateway/control/frame.h"
 #include "gateway/net/interfaces.h"
@@ -175,9 +176,49 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
           },
           on_error(self, conn, id, "cert reload"));
       break;
+    case control::Request::kPeers:
+      self->request(st.options.supervisor, request_timeout, peers_atom::value)
+        .then(
+          [=](const std::vector<peer_info>& peers) {
+            control::Response response;
+            response.set_id(id);
+            auto* list = response.mutable_peers();
+            for (const auto& p : peers) {
+              auto* out = list->add_peers();
+              out->set_domain(p.domain);
+              out->set_address(p.address);
+              out->set_direction(p.direction);
+              out->set_tls(p.tls);
+              out->set_state(p.state);
+              out->set_since_unix_ms(p.since_ms);
+              out->set_queued(p.queued);
+              out->set_backoff_until_unix_ms(p.backoff_until_ms);
+              out->set_failures(p.failures);
+              out->set_last_error(p.last_error);
+            }
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "peers"));
+      break;
+    case control::Request::kSendTest: {
+      auto domain = request.send_test().domain();
+      // DNS answers and timer F may take long: wait for the gateway's own final response.
+      self->request(st.options.supervisor, std::chrono::seconds(120), send_test_atom::value, domain)
+        .then(
+          [=](const send_test_result& r) {
+            control::Response response;
+            response.set_id(id);
+            response.mutable_send_test()->set_status(r.status);
+            response.mutable_send_test()->set_reason(r.reason);
+            response.mutable_send_test()->set_milliseconds(r.milliseconds);
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "send-test"));
+      break;
+    }
     case control::Request::COMMAND_NOT_SET:
       send_error(self, conn, id, "request carries no command (this fedgw understands status, log, "
-                                 "config_show, config_check, config_apply, interfaces, check, cert_reload)");
+                                 "config_show, config_check, config_apply, interfaces, check, cert_reload, peers, send_test)");
       break;
   }
 }

@@ -202,6 +202,19 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       }
       return promise;
     },
+    [=](send_test_atom, const std::string& domain) -> caf::result<send_test_result> {
+      auto& st = self->state;
+      if (st.options.shards.empty()) return send_test_result{503, "the data path is not running", 0};
+      auto from = st.options.config.domains().empty() ? std::string("localhost") : st.options.config.domains(0);
+      auto test = spawn_send_test(self->system(), st.options.shards, from, domain);
+      auto promise = self->make_response_promise<send_test_result>();
+      // Longer than timer F, so the gateway's own 408 arrives first.
+      auto limit = std::chrono::milliseconds(st.options.config.limits().transaction_timeout_ms()) + std::chrono::seconds(5);
+      self->request(test, limit, send_test_atom::value)
+        .then([=](send_test_result& r) mutable { promise.deliver(std::move(r)); },
+              [=](const caf::error& e) mutable { promise.deliver(e); });
+      return promise;
+    },
     [=](peers_atom) -> caf::result<std::vector<peer_info>> {
       auto& st = self->state;
       if (!st.options.registry) return std::vector<peer_info>{};

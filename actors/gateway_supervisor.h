@@ -12,6 +12,7 @@
 #include "actors/messages.h"
 #include "actors/peer_connection.h"
 #include "actors/readiness_check.h"
+#include "actors/send_test.h"
 #include "actors/status_log.h"
 
 namespace fedgw {
@@ -20,6 +21,8 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<control::GatewayStatus>,
   // every known partner domain (fedctl peers)
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>,
+  // an OPTIONS to a partner domain through the data path (fedctl send-test)
+  caf::replies_to<send_test_atom, std::string>::with<send_test_result>,
   caf::replies_to<config_atom>::with<std::string>,  // running config, passwords masked
   // (text, source name) → every problem found; empty means valid
   caf::replies_to<check_atom, std::string, std::string>::with<std::vector<std::string>>,

@@ -242,7 +242,7 @@ void give_up(self_ptr self) {
   auto text = "no target of " + st.domain + " reachable: " + (reasons.empty() ? "no address" : reasons);
   log(self, severity::error, text);
   fail_pending(self, 503, "Service Unavailable - " + text);
-  caf::anon_send(st.options.registry, failed_atom::value, st.domain, text);
+  caf::anon_send(st.options.registry, failed_atom::value, st.domain, text, 503);
   st.closed = true;
   self->quit();
 }
@@ -317,7 +317,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
             log(self, severity::error, text);
             fail_pending(self, status,
                          std::string(status == 404 ? "Not Found - no federation DNS record: " : "Service Unavailable - ") + text);
-            caf::anon_send(s.options.registry, failed_atom::value, s.domain, text);
+            caf::anon_send(s.options.registry, failed_atom::value, s.domain, text, status);
             s.closed = true;
             self->quit();
             return;

@@ -17,6 +17,7 @@ int64_t now_ms() {
 struct domain_entry {
   caf::actor connection;  // invalid while none
   peer_info info;
+  int failure_status = 503;  // what requests get during back-off (404: no DNS record)
   std::chrono::milliseconds backoff{0};
   // Token bucket of the discovered-partner rate limit.
   double tokens = 0;
@@ -85,10 +86,12 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       }
       if (!e.connection) {
         auto now = now_ms();
-        if (e.info.state == "backoff" && now < e.info.backoff_until_ms)
+        if (e.info.state == "backoff" && now < e.info.backoff_until_ms) {
+          if (e.failure_status == 404) return fail(shard, branch, 404, "Not Found - " + e.info.last_error);
           return fail(shard, branch, 503,
                       "Service Unavailable - " + domain + " unreachable (" + e.info.last_error + "); next attempt in " +
                         std::to_string((e.info.backoff_until_ms - now + 999) / 1000) + " s");
+        }
         e.connection = st.options.connect(domain);
         self->monitor(e.connection);
         e.info.state = "connecting";
@@ -133,9 +136,10 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
           e.info.last_error = reason;
         }
     },
-    [=](failed_atom, const std::string& domain, const std::string& reason) {
+    [=](failed_atom, const std::string& domain, const std::string& reason, int status) {
       auto& st = self->state;
       auto& e = st.domains[domain];
+      e.failure_status = status;
       e.connection = nullptr;
       e.info.state = "backoff";
       e.info.last_error = reason;

@@ -10,7 +10,8 @@
 //   (internal_atom, caf::actor connection)                an internal connection is up
 //   (up_atom, std::vector<std::string> domains, caf::actor connection, peer_info)
 //   (down_atom, caf::actor connection, std::string reason)
-//   (failed_atom, std::string domain, std::string reason) an outbound connection gave up
+//   (failed_atom, std::string domain, std::string reason, int status)
+//                                                         an outbound connection gave up (404: no DNS record)
 //   (peers_atom) -> std::vector<peer_info>
 //   (config_atom, config::Config)                         new partner settings
 #pragma once

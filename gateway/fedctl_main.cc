@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -31,6 +32,8 @@ constexpr const char* usage =
   "  interfaces           network interfaces and addresses to bind to\n"
   "  check                federation readiness: certificate, DNS SRV host IP and port, listener\n"
   "  cert reload          read the certificate files again (the old one stays if the new one is bad)\n"
+  "  peers                partner domains: address, direction, TLS, state, uptime, queue, back-off\n"
+  "  send-test DOMAIN     send an OPTIONS to DOMAIN through the gateway and show the answer\n"
   "the default socket is /run/fedgw/control.sock (control_socket in the config)\n";
 
 enum exit_code { ok = 0, failed = 1, bad_usage = 2, unreachable = 3 };
@@ -210,6 +213,12 @@ int run(int argc, char** argv) {
   } else if (command == "check") {
     expect_args(1);
     request.mutable_check();
+  } else if (command == "peers") {
+    expect_args(1);
+    request.mutable_peers();
+  } else if (command == "send-test") {
+    expect_args(2);
+    request.mutable_send_test()->set_domain(args[1]);
   } else if (command == "cert") {
     if (args.size() != 2 || args[1] != "reload") throw failure{bad_usage, "cert takes: reload"};
     request.mutable_cert_reload();
@@ -231,7 +240,8 @@ int run(int argc, char** argv) {
 
   connection conn(socket_path);
   conn.send(request);
-  auto response = conn.receive(15000);
+  // A send-test may wait for DNS and the transaction timeout (timer F).
+  auto response = conn.receive(request.has_send_test() ? 120000 : 15000);
   if (!response.error().empty()) throw failure{failed, response.error()};
   switch (response.payload_case()) {
     case control::Response::kStatus:
@@ -256,6 +266,32 @@ int run(int argc, char** argv) {
         std::cout << (addresses.empty() ? "(no address)" : addresses) << "\n";
       }
       break;
+    case control::Response::kPeers: {
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+      const auto& peers = response.peers().peers();
+      if (peers.empty()) std::cout << "no partner domains known yet\n";
+      for (const auto& p : peers) {
+        std::cout << std::left << std::setw(20) << p.domain() << " " << std::setw(10) << p.state() << " "
+                  << std::setw(9) << p.direction() << " " << std::setw(22) << (p.address().empty() ? "-" : p.address())
+                  << " " << (p.tls().empty() ? "-" : p.tls());
+        if (p.since_unix_ms() > 0 && p.state() == "up")
+          std::cout << ", up " << duration(static_cast<uint64_t>((now - p.since_unix_ms()) / 1000));
+        if (p.queued() > 0) std::cout << ", queued " << p.queued();
+        if (p.state() == "backoff" && p.backoff_until_unix_ms() > now)
+          std::cout << ", next attempt in " << (p.backoff_until_unix_ms() - now + 999) / 1000 << " s";
+        if (p.failures() > 0) std::cout << ", failures " << p.failures();
+        if (!p.last_error().empty()) std::cout << ", last error: " << p.last_error();
+        std::cout << "\n";
+      }
+      break;
+    }
+    case control::Response::kSendTest: {
+      const auto& r = response.send_test();
+      std::cout << "OPTIONS sip:" << request.send_test().domain() << " -> " << r.status() << " " << r.reason()
+                << " (" << std::fixed << std::setprecision(1) << r.milliseconds() << " ms)\n";
+      return r.status() >= 200 && r.status() < 300 ? ok : failed;
+    }
     case control::Response::kReadiness:
       for (const auto& line : response.readiness().lines()) std::cout << line << "\n";
       return response.readiness().consistent() ? ok : failed;
