@@ -112,7 +112,7 @@ void became_established(self_ptr self) {
   st.established = true;
   st.since_ms = now_ms();
   if (st.options.where == proxy::side::internal) {
-    caf::anon_send(st.options.registry, internal_atom::value, caf::actor_cast<caf::actor>(self));
+    caf::anon_send(st.options.registry, internal_atom::value, caf::actor_cast<caf::actor>(self), st.address);
     log(self, severity::info, "internal connection up from " + st.address);
   } else {
     std::string names;

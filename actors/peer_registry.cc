@@ -28,6 +28,7 @@ struct registry_state {
   peer_registry_options options;
   std::map<std::string, domain_entry> domains;
   std::vector<caf::actor> internal;
+  std::map<std::string, caf::actor> internal_by_address;  // peer ip:port -> connection
   size_t next_internal = 0;
   std::mt19937 random{std::random_device{}()};
   std::map<std::string, int64_t> rate_logged_minute;
@@ -63,6 +64,8 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
     st.internal.erase(std::remove_if(st.internal.begin(), st.internal.end(),
                                      [&](const caf::actor& a) { return a.address() == down.source; }),
                       st.internal.end());
+    for (auto it = st.internal_by_address.begin(); it != st.internal_by_address.end();)
+      it = it->second.address() == down.source ? st.internal_by_address.erase(it) : std::next(it);
     for (auto& [domain, e] : st.domains)
       if (e.connection && e.connection.address() == down.source) {
         e.connection = nullptr;
@@ -101,16 +104,22 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       if (e.info.state == "connecting") ++e.info.queued;
       caf::anon_send(e.connection, send_atom::value, std::move(wire), shard, branch);
     },
-    [=](internal_atom, std::string& wire, const caf::actor& shard, const std::string& branch) {
+    [=](internal_atom, std::string& wire, const caf::actor& shard, const std::string& branch,
+        const std::string& target_address) {
       auto& st = self->state;
       if (st.internal.empty())
         return fail(shard, branch, 503, "Service Unavailable - the internal UC server is not connected");
-      auto& c = st.internal[st.next_internal++ % st.internal.size()];
+      // A Request-URI naming the address of an internal connection (an in-dialog
+      // request to a Contact) goes over that connection; others are spread.
+      auto flow = st.internal_by_address.find(target_address);
+      const auto& c = flow != st.internal_by_address.end() ? flow->second
+                                                          : st.internal[st.next_internal++ % st.internal.size()];
       caf::anon_send(c, send_atom::value, std::move(wire), shard, branch);
     },
-    [=](internal_atom, const caf::actor& connection) {
+    [=](internal_atom, const caf::actor& connection, const std::string& address) {
       self->monitor(connection);
       self->state.internal.push_back(connection);
+      self->state.internal_by_address[address] = connection;
     },
     [=](up_atom, const std::vector<std::string>& domains, const caf::actor& connection, const peer_info& info) {
       auto& st = self->state;

@@ -6,8 +6,9 @@
 //
 // Accepts:
 //   (send_atom, domain, wire, caf::actor shard, branch)   a request for a partner domain
-//   (internal_atom, wire, caf::actor shard, branch)       a request for the internal UC server
-//   (internal_atom, caf::actor connection)                an internal connection is up
+//   (internal_atom, wire, caf::actor shard, branch, target ip:port)
+//                                                         a request for the internal UC server
+//   (internal_atom, caf::actor connection, ip:port)       an internal connection is up
 //   (up_atom, std::vector<std::string> domains, caf::actor connection, peer_info)
 //   (down_atom, caf::actor connection, std::string reason)
 //   (failed_atom, std::string domain, std::string reason, int status)

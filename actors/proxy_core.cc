@@ -4,6 +4,7 @@
 #include <functional>
 #include <unordered_map>
 
+#include "gateway/net/address.h"
 #include "gateway/sip/response.h"
 
 namespace fedgw {
@@ -65,6 +66,15 @@ void log_refusal(self_ptr self, const std::string& domain, const std::string& te
                                                                   " this minute are not logged)");
 }
 
+// "ip:port" of a Request-URI that names an address (a Contact), else "".
+std::string request_target_address(const sip::Message& request) {
+  auto uri = request.parse_request_uri();
+  if (!uri || !uri->is_sip() || uri->port == 0) return {};
+  auto host = std::string(uri->host_unbracketed());
+  if (!net::is_ip(host)) return {};
+  return net::endpoint{host, uri->port}.to_string();
+}
+
 bool answers_locally(const sip::Message& request, const proxy::settings& s) {
   // OPTIONS to a served domain or to the gateway itself (no user part): a connectivity test.
   if (request.method() != "OPTIONS") return false;
@@ -120,7 +130,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   if (d.to == proxy::side::external)
     self->send(st.options.registry, send_atom::value, d.domain, std::move(wire), me, branch);
   else
-    self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch);
+    self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch, request_target_address(request));
   if (request.method() == "ACK") return;  // no transaction, no response
   bool invite = request.method() == "INVITE";
   if (invite) respond(self, origin.connection, request, 100, "Trying");
