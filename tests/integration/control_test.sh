@@ -67,7 +67,7 @@ check "control_socket change refused" contains "$out" "control_socket: changing"
 # log --follow sees the next entry; a valid apply is applied and logged.
 "${CTL[@]}" log --follow > "$D/follow.out" &
 FOLLOW=$!
-FEDGW_TEST_PIDS+=("$FOLLOW")
+LAB_PIDS+=("$FOLLOW")
 sleep 0.3
 sed 's/domains: "example.com"/domains: "example.com"\ndomains: "second.example"/' "$D/gw.textproto" > "$D/good.textproto"
 check "valid apply succeeds" "${CTL[@]}" config apply "$D/good.textproto"

@@ -9,7 +9,7 @@ CTL=("$BIN/fedctl" --socket "$SOCK")
 
 make_certs "$D/certs"
 # a.test publishes its federation record; b.test publishes nothing.
-start_dnsmasq \
+start_dnsmasq "$D" \
   --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 \
   --host-record=gw.a.test,127.0.0.2
 
@@ -43,17 +43,19 @@ for _ in $(seq 1 50); do grep -q "federation readiness (start-up)" "$D/fedgw.log
 check "start-up check logged" grep -q "INFO  check: federation readiness (start-up): consistent" "$D/fedgw.log"
 check "start-up check logged the fields" grep -q "INFO  check: a.test: DNS host IP 127.0.0.2, DNS port 5061" "$D/fedgw.log"
 
-# Port mismatch, after a config apply (which re-runs the check and logs it).
+# Port mismatch (listener changes need a restart: apply refuses them).
 config port good 5062
-check "apply with another listener port" "${CTL[@]}" config apply "$D/port.textproto"
+rc=0; out=$("${CTL[@]}" config apply "$D/port.textproto" 2>&1) || rc=$?
+check "listener change refused by apply" contains "$out" "federation_listener: changing 127.0.0.2:5061 MTLS to 127.0.0.2:5062 MTLS needs a restart"
+stop_pid "$PID" TERM || true
+start_fedgw "$BIN" "$D/port.textproto" "$D/fedgw-port.log"
+PID=$FEDGW_LAST_PID
 rc=0; out=$("${CTL[@]}" check) || rc=$?
 check "port mismatch: check exits 1" [ "$rc" -eq 1 ]
 check "port mismatch named" contains "$out" "a.test: DNS port 5061 differs from the open-federation listener port 5062"
-for _ in $(seq 1 50); do grep -q "federation readiness (config applied)" "$D/fedgw.log" && break; sleep 0.1; done
-check "check after apply logged" grep -q "WARN  check: federation readiness (config applied): NOT consistent" "$D/fedgw.log"
 
 # A certificate whose domain has no federation record: nothing found, queries listed.
-config other peer 5061 'domains: "b.test"'
+config other peer 5062 'domains: "b.test"'
 sed -i 's/domains: "a.test"//' "$D/other.textproto"
 check "apply with the b.test certificate" "${CTL[@]}" config apply "$D/other.textproto"
 rc=0; out=$("${CTL[@]}" check) || rc=$?
@@ -61,9 +63,11 @@ check "no record: check exits 1" [ "$rc" -eq 1 ]
 check "no record explained" contains "$out" "nothing found: the DNS-SRV record may not match the certificate or may not be present"
 check "queries listed" contains "$out" "query: DNS: _sipfederationtls._tcp.b.test SRV: NXDOMAIN"
 check "fallback queries listed" contains "$out" "query: DNS: _sips._tcp.b.test SRV: NXDOMAIN"
+for _ in $(seq 1 50); do grep -q "federation readiness (config applied)" "$D/fedgw-port.log" && break; sleep 0.1; done
+check "check after apply logged" grep -q "WARN  check: federation readiness (config applied): NOT consistent" "$D/fedgw-port.log"
 
 # An expired certificate is refused by apply as a whole; the running config stays.
-config expired expired 5061
+config expired expired 5062
 before=$("${CTL[@]}" config show)
 rc=0; out=$("${CTL[@]}" config apply "$D/expired.textproto" 2>&1) || rc=$?
 check "expired certificate refused" [ "$rc" -eq 1 ]
@@ -71,7 +75,7 @@ check "expiry named" contains "$out" "certificate: certificate expired"
 check "running config unchanged" [ "$before" = "$("${CTL[@]}" config show)" ]
 
 # A certificate without clientAuth: mutual TLS needs it.
-config noclient noclient 5061
+config noclient noclient 5062
 rc=0; out=$("${CTL[@]}" config apply "$D/noclient.textproto" 2>&1) || rc=$?
 check "no-clientAuth certificate refused" contains "$out" "clientAuth"
 

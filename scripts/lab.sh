@@ -1,0 +1,97 @@
+# A loopback federation lab, sourced by the demo and the integration tests:
+# a test CA with certificates, a real DNS server (dnsmasq) for the *.test zone,
+# fedgw gateways. Every process started here is recorded in LAB_PIDS and
+# stopped by PID in lab_stop. Only loopback addresses are used.
+
+LAB_PIDS=()
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+lab_stop() {
+  local pid
+  for pid in "${LAB_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${LAB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  LAB_PIDS=()
+}
+
+# make_certs DIR: test CA and certificates (tests/gateway/tls/make_test_certs.sh):
+# good.pem = a.test, gw.a.test; peer.pem = b.test; ca.pem the trusted root.
+make_certs() {
+  sh "$LAB_ROOT/tests/gateway/tls/make_test_certs.sh" "$1" >/dev/null
+}
+
+# start_dnsmasq DIR RECORD_OPTION...: dnsmasq on 127.0.0.1:<free port> for the
+# *.test zone only (no upstream); sets DNSMASQ_PORT and DNSMASQ_LOG.
+start_dnsmasq() {
+  local dir=$1 attempt port pid
+  shift
+  DNSMASQ_LOG=$dir/dnsmasq.log
+  for attempt in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 30000))
+    /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+      --bind-interfaces --listen-address=127.0.0.1 --port="$port" --local=/test/ \
+      --log-queries --log-facility="$DNSMASQ_LOG" --pid-file= --cache-size=0 --user=root "$@" \
+      2>>"$dir/dnsmasq.err" &
+    pid=$!
+    sleep 0.2
+    if kill -0 "$pid" 2>/dev/null; then
+      LAB_PIDS+=("$pid")
+      DNSMASQ_PORT=$port
+      return 0
+    fi
+  done
+  echo "dnsmasq did not start:" >&2
+  cat "$dir/dnsmasq.err" >&2
+  return 1
+}
+
+# start_fedgw BIN CONFIG LOG: starts fedgw and waits until its control socket
+# answers; sets FEDGW_LAST_PID.
+start_fedgw() {
+  local bin=$1 config=$2 log=$3 socket
+  socket=$(sed -n 's/^control_socket: *"\(.*\)"/\1/p' "$config")
+  "$bin/fedgw" --config "$config" 2>"$log" &
+  FEDGW_LAST_PID=$!
+  LAB_PIDS+=("$FEDGW_LAST_PID")
+  for _ in $(seq 1 100); do
+    "$bin/fedctl" --socket "$socket" status >/dev/null 2>&1 && return 0
+    kill -0 "$FEDGW_LAST_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "fedgw did not come up; its log:" >&2
+  cat "$log" >&2
+  return 1
+}
+
+# gateway_config DIR NAME DOMAIN IP CERT [EXTRA...]: DIR/NAME.textproto for a
+# DIRECT gateway serving DOMAIN: internal TCP IP:5060, federation MTLS IP:5061.
+gateway_config() {
+  local dir=$1 name=$2 domain=$3 ip=$4 cert=$5
+  shift 5
+  cat > "$dir/$name.textproto" <<CFG
+mode: DIRECT
+domains: "$domain"
+certificate { cert_file: "$dir/certs/$cert.pem" key_file: "$dir/certs/$cert.key" ca_bundle: "$dir/certs/ca.pem" }
+internal_listener { bind_ip: "$ip" port: 5060 transport: TCP }
+federation_listener { bind_ip: "$ip" port: 5061 transport: MTLS }
+dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 2 }
+limits { transaction_timeout_ms: ${LAB_TIMER_MS:-4000} }
+control_socket: "$dir/$name.sock"
+$(printf '%s\n' "$@")
+CFG
+}
+
+# lab_federation BIN DIR: a.test (127.0.1.1) and b.test (127.0.2.1), each with
+# its gateway, certificates from one test CA, federation SRV records in DNS.
+lab_federation() {
+  local bin=$1 dir=$2
+  make_certs "$dir/certs"
+  start_dnsmasq "$dir" \
+    --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,127.0.1.1 \
+    --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,127.0.2.1 || return 1
+  gateway_config "$dir" a a.test 127.0.1.1 good
+  gateway_config "$dir" b b.test 127.0.2.1 peer
+  start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1
+  GW_A_PID=$FEDGW_LAST_PID
+  start_fedgw "$bin" "$dir/b.textproto" "$dir/b.log" || return 1
+  GW_B_PID=$FEDGW_LAST_PID
+}
