@@ -296,6 +296,16 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
   st.last_activity_ms = now_ms();
   st.since_ms = now_ms();
   if (st.options.tls) st.contexts = st.options.tls->get();
+  // The registry lives as long as the data path: when it stops (shutdown), so do we.
+  self->monitor(st.options.registry);
+  self->set_down_handler([=](const caf::down_msg& down) {
+    auto& s = self->state;
+    if (down.source != s.options.registry.address()) return;
+    if (s.conn != 0) s.options.reactor->close(s.conn, false);
+    fail_pending(self, 503, "Service Unavailable - the gateway is shutting down");
+    s.closed = true;
+    self->quit();
+  });
   if (inbound) {
     st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, true});
     if (st.options.tls && !st.contexts) {

@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
     self->request(log, std::chrono::seconds(5), caf::get_atom::value)
       .receive([](const std::vector<fedgw::status_entry>&) {}, [](const caf::error&) {});
     caf::anon_send_exit(log, caf::exit_reason::user_shutdown);
-    reactor.reset();
+    // Join the I/O threads now: actors may still hold the reactor, and a thread
+    // that spawned actors keeps CAF's logger alive until it ends.
+    reactor->stop();
   };
 
   if (!data_path_ok) {

@@ -1,33 +1,63 @@
 #!/usr/bin/env bash
-# The demo: installs dependencies, builds, starts fedgw with the shipped default
-# configuration, shows it through fedctl, and stops it cleanly.
+# The demo: installs dependencies, builds, then runs a real federation on
+# loopback: gateways for a.test (127.0.1.1) and b.test (127.0.2.1) with
+# certificates from a test CA made on the spot, a real DNS server (dnsmasq)
+# publishing their _sipfederationtls._tcp records, and a fedua UC server
+# behind each gateway. alice@a.test and bob@b.test chat both ways, alice
+# watches bob's presence change; then both message windows are shown and
+# everything is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
+source scripts/lab.sh
 
-CONFIG=gateway/config/default.textproto
-SOCKET=$(sed -n 's/^control_socket: *"\(.*\)"/\1/p' "$CONFIG")
-LOG=$(mktemp /tmp/fedgw-demo-XXXXXX.log)
-echo "==> starting build/bin/fedgw --config $CONFIG (its log: $LOG)"
-build/bin/fedgw --config "$CONFIG" 2>"$LOG" &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  build/bin/fedctl --socket "$SOCKET" status >/dev/null 2>&1 && break
-  kill -0 $PID 2>/dev/null || { cat "$LOG"; exit 1; }
-  sleep 0.05
-done
-run() { echo; echo "\$ $*"; "$@"; }
-run build/bin/fedctl status
-run build/bin/fedctl config check "$CONFIG"
-run build/bin/fedctl interfaces
-run build/bin/fedctl log
-echo
-echo "==> stopping fedgw (SIGTERM)"
-kill -TERM $PID
-rc=0; wait $PID || rc=$?
-trap - EXIT
-echo "==> fedgw exited with status $rc; its last lines:"
-tail -n 2 "$LOG"
-exit $rc
+BIN=build/bin
+DIR=$(mktemp -d /tmp/fedgw-demo-XXXXXX)
+trap 'lab_stop; rm -rf "$DIR"' EXIT
+step() { printf '\n==> %s\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+step "certificates, DNS (dnsmasq on 127.0.0.1), gateways for a.test and b.test (files in $DIR)"
+lab_federation "$BIN" "$DIR"
+A=("$BIN/fedctl" --socket "$DIR/a.sock")
+B=("$BIN/fedctl" --socket "$DIR/b.sock")
+run "${A[@]}" check
+
+step "the UC servers of both companies connect to their gateways"
+"$BIN/fedua" --gateway 127.0.1.1:5060 --domain a.test serve 60 > "$DIR/uc-a.out" 2>&1 &
+LAB_PIDS+=($!)
+"$BIN/fedua" --gateway 127.0.2.1:5060 --domain b.test --presence open --note "Available" \
+  --change-after 3 --change-note "In a meeting" serve 60 > "$DIR/uc-b.out" 2>&1 &
+LAB_PIDS+=($!)
+sleep 0.5
+
+step "alice@a.test chats with bob@b.test, and bob answers"
+run "$BIN/fedua" --gateway 127.0.1.1:5060 --domain a.test --user alice --name "Alice" \
+  send bob@b.test "Hello Bob, lunch at noon?"
+run "$BIN/fedua" --gateway 127.0.2.1:5060 --domain b.test --user bob --name "Bob" \
+  send alice@a.test "Sure, see you at noon."
+run "$BIN/fedua" --gateway 127.0.1.1:5060 --domain a.test --user alice \
+  chat bob@b.test "This one goes inside an IM session (INVITE, MESSAGE, BYE)."
+
+step "alice watches bob's presence for 6 s (it changes after 3 s)"
+run "$BIN/fedua" --gateway 127.0.1.1:5060 --domain a.test --user alice subscribe bob@b.test 6
+
+step "what the UC server of b.test received"
+grep -E "received|SUBSCRIBE|NOTIFY|INVITE|BYE" "$DIR/uc-b.out" || true
+step "what the UC server of a.test received"
+grep -E "received|SUBSCRIBE|NOTIFY|INVITE|BYE" "$DIR/uc-a.out" || true
+
+step "partner connections and counters"
+run "${A[@]}" peers
+run "${B[@]}" peers
+run "${A[@]}" status
+
+step "message window of the a.test gateway"
+"${A[@]}" log
+step "message window of the b.test gateway"
+"${B[@]}" log
+
+step "stopping everything"
+lab_stop
+echo "demo finished"

@@ -81,13 +81,15 @@ CFG
 }
 
 # lab_federation BIN DIR: a.test (127.0.1.1) and b.test (127.0.2.1), each with
-# its gateway, certificates from one test CA, federation SRV records in DNS.
+# its gateway, certificates from one test CA, federation SRV records in DNS
+# (and mismatch.test, whose record names b.test's server: a certificate mismatch).
 lab_federation() {
   local bin=$1 dir=$2
   make_certs "$dir/certs"
   start_dnsmasq "$dir" \
     --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,127.0.1.1 \
-    --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,127.0.2.1 || return 1
+    --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,127.0.2.1 \
+    --srv-host=_sipfederationtls._tcp.mismatch.test,b.test,5061,10,10 || return 1
   gateway_config "$dir" a a.test 127.0.1.1 good
   gateway_config "$dir" b b.test 127.0.2.1 peer
   start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1

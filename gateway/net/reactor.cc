@@ -99,18 +99,33 @@ reactor::reactor(options opts) : opts_(opts) {
   for (auto& t : threads_) t->thread = std::thread([this, raw = t.get()] { run(*raw); });
 }
 
-reactor::~reactor() {
-  stopping_ = true;
+reactor::~reactor() { stop(); }
+
+void reactor::stop() {
+  if (stopping_.exchange(true)) return;
   for (auto& t : threads_) t->post([] {});
   for (auto& t : threads_) t->thread.join();
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [id, c] : connections_)
+  std::unordered_map<conn_id, std::shared_ptr<connection>> connections;
+  std::unordered_map<uint64_t, std::unique_ptr<listener>> listeners;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    connections.swap(connections_);
+    listeners.swap(listeners_);
+  }
+  for (auto& [id, c] : connections) {
+    std::lock_guard<std::mutex> lock(c->mutex);
     if (c->fd >= 0) ::close(c->fd);
-  for (auto& [id, l] : listeners_) {
+    c->fd = -1;
+    c->closed = true;
+  }
+  for (auto& [id, l] : listeners) {
     if (l->fd >= 0) ::close(l->fd);
     if (l->unix_socket) ::unlink(l->path.c_str());
   }
+  retired_listeners_.clear();
   for (auto& t : threads_) {
+    t->graveyard.clear();
+    t->tasks.clear();
     ::close(t->epoll_fd);
     ::close(t->wake_fd);
   }
@@ -214,6 +229,7 @@ uint64_t reactor::listen_unix(const std::string& path, mode_t mode, accept_fn on
 }
 
 void reactor::stop_listening(uint64_t id) {
+  if (stopping_) return;
   threads_[0]->post([this, id] {
     std::unique_ptr<listener> l;
     {
@@ -375,6 +391,7 @@ void reactor::close(conn_id conn, bool flush) {
       return;  // the I/O thread closes once the output is sent
     }
   }
+  if (stopping_) return;
   c->owner->post([this, c] { finish(c, "closed locally"); });
 }
 

@@ -46,7 +46,10 @@ public:
   };
 
   explicit reactor(options opts);
-  ~reactor();
+  ~reactor();  // stop()
+  // Stops and joins the I/O threads, closes every socket and drops every
+  // handler and accept callback. Idempotent; afterwards writes fail.
+  void stop();
   reactor(const reactor&) = delete;
   reactor& operator=(const reactor&) = delete;
 

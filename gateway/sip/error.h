@@ -59,7 +59,8 @@ Error make_error(ErrorKind kind, std::string message, std::string_view header = 
 template <class T>
 class Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(const T& value) : v_(std::in_place_index<0>, value) {}  // NOLINT
+  Result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }

@@ -369,7 +369,8 @@ OutRequest Dialog::request(std::string method, uint32_t cseq) {
   r.method = std::move(method);
   bool loose = true;
   if (!route_set.empty()) {
-    auto u = sip::parse_uri(value_uri(route_set.front()));
+    std::string first = value_uri(route_set.front());  // the Uri views into it
+    auto u = sip::parse_uri(first);
     loose = u && u->lr();
   }
   if (loose) {
@@ -429,8 +430,8 @@ void refresh_target(Dialog& d, const sip::Message& m) {
 }
 
 std::string Reply::summary() const {
-  if (message) return std::to_string(code) + " " + reason + " (" + fixed(ms, 1) + " ms)";
-  return failure + " (" + fixed(ms, 1) + " ms)";
+  if (message) return std::to_string(code) + " " + reason + " (" + fixed(ms, 2) + " ms)";
+  return failure + " (" + fixed(ms, 2) + " ms)";
 }
 
 std::string Reply::failure_text(double timeout_s) const {
@@ -440,7 +441,9 @@ std::string Reply::failure_text(double timeout_s) const {
   }
   std::string s = std::to_string(code) + " " + reason;
   std::string detail = failure_detail(*message);
-  if (!detail.empty()) s += " - " + one_line(detail);
+  // fedgw puts the detail into the reason phrase ("Not Found - ..."); add a
+  // Warning/Reason text only when it says something more.
+  if (!detail.empty() && reason.find(detail) == std::string::npos) s += " - " + one_line(detail);
   return s;
 }
 
@@ -548,13 +551,7 @@ OutRequest UserAgent::new_request(std::string method, const std::string& to_uri)
 std::string UserAgent::send_request(const OutRequest& r, ReplyFn fn, double timeout_s) {
   std::string branch = "z9hG4bK" + random_hex(20);
   Clock::time_point now = Clock::now();
-  if (fd_ < 0) {
-    Reply rep;
-    rep.failure = close_reason_.empty() ? "connection closed" : close_reason_;
-    fn(rep);
-    return branch;
-  }
-  send_raw(build_request(r, sent_by(), branch));
+  send_raw(build_request(r, sent_by(), branch));  // nothing when closed
   auto timeout = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(timeout_s));
   txs_.emplace(branch, Tx{r, std::move(fn), now, now + timeout});
@@ -573,6 +570,17 @@ void UserAgent::respond(const sip::Message& request, int code, std::string_view 
     std::fprintf(stderr, "fedua: cannot answer %.*s: %s\n", static_cast<int>(request.method().size()),
                  request.method().data(), r.error().message.c_str());
     return;
+  }
+  // RFC 3261 §12.1.1: a response that establishes a dialog carries the
+  // request's Record-Route (the gateway record-routes itself; without it,
+  // in-dialog requests would target our private Contact).
+  std::string_view method = request.method();
+  if (code >= 101 && code < 300 &&
+      (method == "INVITE" || method == "SUBSCRIBE" || method == "NOTIFY" || method == "REFER")) {
+    for (size_t i = 0; i < request.header_count(); ++i) {
+      auto h = request.header(i);
+      if (h.id == sip::HeaderId::kRecordRoute) (void)r->add_header("Record-Route", h.value);
+    }
   }
   for (const auto& [name, value] : headers) (void)r->add_header(name, value);
   (void)r->add_header("Server", "fedua");
@@ -646,6 +654,9 @@ void UserAgent::read_some() {
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       return;
+    } else if (errno == ECONNRESET) {
+      close("connection reset by the gateway");
+      return;
     } else {
       close(std::string("read failed: ") + std::strerror(errno));
       return;
@@ -658,12 +669,16 @@ void UserAgent::close(std::string reason) {
   ::close(fd_);
   fd_ = -1;
   close_reason_ = std::move(reason);
+  // The transactions fail in the next run_until(), never inside a send.
+}
+
+void UserAgent::fail_all() {
   auto txs = std::move(txs_);
   txs_.clear();
   Clock::time_point now = Clock::now();
   for (auto& [branch, tx] : txs) {
     Reply rep;
-    rep.failure = close_reason_;
+    rep.failure = close_reason_.empty() ? "connection closed" : close_reason_;
     rep.ms = ms_between(tx.start, now);
     tx.fn(rep);
   }
@@ -734,8 +749,11 @@ void UserAgent::expire(Clock::time_point now) {
 
 bool UserAgent::run_until(const std::function<bool()>& done, Clock::time_point deadline) {
   for (;;) {
+    if (fd_ < 0) {
+      fail_all();
+      return done();
+    }
     if (done()) return true;
-    if (fd_ < 0) return false;
     Clock::time_point now = Clock::now();
     expire(now);
     if (done()) return true;
@@ -748,7 +766,7 @@ bool UserAgent::run_until(const std::function<bool()>& done, Clock::time_point d
     if (n < 0) {
       if (errno == EINTR) continue;
       close(std::string("poll failed: ") + std::strerror(errno));
-      return done();
+      continue;
     }
     if (n == 0) continue;
     if (p.revents & POLLOUT) write_some();

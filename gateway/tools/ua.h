@@ -126,7 +126,7 @@ struct Reply {
   double ms = 0;
   std::string failure;  // "timeout" or "connection closed" when message is null
   bool ok() const { return code >= 200 && code < 300; }
-  // "200 OK (1.2 ms)" / "timeout (10000.0 ms)"
+  // "200 OK (1.23 ms)" / "timeout (10000.00 ms)"
   std::string summary() const;
   // "404 Not Found - detail" / "no final response within 10 s" ...
   std::string failure_text(double timeout_s) const;
@@ -167,12 +167,14 @@ class UserAgent : public sip::StreamFramer::Callbacks {
   OutRequest new_request(std::string method, const std::string& to_uri) const;
 
   // Sends `r` in a new client transaction; `fn` gets exactly one Reply (final
-  // response, timeout after timeout_s, or connection closed). A non-2xx
-  // final response to INVITE is ACKed here. Returns the branch.
+  // response, timeout after timeout_s, or connection closed), always from
+  // run_until(), never from inside this call. A non-2xx final response to
+  // INVITE is ACKed here. Returns the branch.
   std::string send_request(const OutRequest& r, ReplyFn fn, double timeout_s);
   // Sends a request outside any transaction (ACK for a 2xx).
   void send_stateless(const OutRequest& r);
-  // Sends a response built with make_response() plus extra headers and body.
+  // Sends a response built with make_response() plus extra headers and body;
+  // a 2xx to INVITE/SUBSCRIBE/NOTIFY/REFER copies the Record-Route lines.
   void respond(const sip::Message& request, int code, std::string_view reason,
                const HeaderList& headers = {}, std::string_view content_type = {},
                std::string_view body = {}, std::string_view to_tag = {});
@@ -181,10 +183,15 @@ class UserAgent : public sip::StreamFramer::Callbacks {
   void set_request_handler(RequestFn fn) { on_request_ = std::move(fn); }
 
   // Polls until done() is true (checked after every event), the deadline
-  // passes or the connection closes. Returns done().
+  // passes or the connection closes. Returns done(). Callbacks (replies,
+  // timeouts, requests) run only in here; once the connection is closed,
+  // every pending transaction fails here with the close reason.
   bool run_until(const std::function<bool()>& done, Clock::time_point deadline);
   // Flushes pending output (bounded by the deadline).
   void flush(Clock::time_point deadline);
+
+  // Forgets every client transaction without calling its callback.
+  void drop_transactions() { txs_.clear(); }
 
   bool closed() const { return fd_ < 0; }
   const std::string& close_reason() const { return close_reason_; }
@@ -207,6 +214,7 @@ class UserAgent : public sip::StreamFramer::Callbacks {
   void write_some();
   void read_some();
   void close(std::string reason);
+  void fail_all();
   void expire(Clock::time_point now);
   void trace(std::string_view dir, std::string_view data) const;
 

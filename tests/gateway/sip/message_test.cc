@@ -407,6 +407,60 @@ TEST(Parse, LineStructureErrors) {
   EXPECT_EQ(parse_error("\r\n\r\n").kind, ErrorKind::kMalformedStartLine);
 }
 
+// The line scanner finds CR and LF in one pass; error precedence must not
+// depend on where in a 16-byte block a CR or LF falls.
+TEST(Parse, LineStructureErrorPrecedence) {
+  std::string good = simple_request("");
+  const std::string bare_cr_msg = "bare CR inside a header line";
+  // A bare CR is reported after the whole header section was scanned, so a
+  // later bare LF wins.
+  std::string both = good;
+  both.insert(both.find("abc123") + 3, "\r");
+  both.replace(both.find("\r\nCSeq"), 2, "\n");
+  Error e = parse_error(both);
+  EXPECT_EQ(e.message, "header line not terminated by CRLF (bare LF)");
+  // ... and so does a malformed header line after it.
+  auto h = base_headers();
+  h[4] = "Call-ID: abc\r123@a.example.com";
+  h.push_back("NoColonHere");
+  e = parse_error(make_request(h));
+  EXPECT_NE(e.message.find("without colon"), std::string::npos) << e.message;
+  // CR CR LF, CR at the very end of the value, CR as the last byte before
+  // the blank line, and a bare CR at every offset of a long value.
+  for (const char* v : {"abc\r", "\rabc", "a\rb\rc"}) {
+    auto hh = base_headers();
+    hh.push_back(std::string("Subject: ") + v);
+    EXPECT_EQ(parse_error(make_request(hh)).message, bare_cr_msg) << v;
+  }
+  for (size_t at = 0; at <= 40; ++at) {
+    auto hh = base_headers();
+    std::string value(40, 'x');
+    value.insert(at, "\r");
+    hh.push_back("Subject: " + value);
+    EXPECT_EQ(parse_error(make_request(hh)).message, bare_cr_msg) << at;
+  }
+  // A CR right before the end of the searched region: unterminated.
+  EXPECT_EQ(parse_error(good.substr(0, good.size() - 1)).kind, ErrorKind::kMalformedHeader);
+  // Long folded lines with CRLFs at every block offset parse fine.
+  for (size_t pad = 0; pad < 20; ++pad) {
+    auto hh = base_headers();
+    hh.push_back("Subject: a" + std::string(pad, 'y') + "\r\n  folded " + std::string(pad, 'z') + "b");
+    auto r = parse_message(make_request(hh));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->get("Subject"), "a" + std::string(pad, 'y') + " folded " + std::string(pad, 'z') + "b");
+  }
+}
+
+TEST(Parse, TopViaBranchFromFirstValueOnly) {
+  auto h = base_headers();
+  h[0] = "Via: SIP/2.0/UDP a.example.com;BRANCH=z9hG4bK1, SIP/2.0/UDP b.example.com";
+  EXPECT_TRUE(parse_message(make_request(h)).ok());
+  h[0] = "Via: SIP/2.0/UDP a.example.com;received=192.0.2.1, SIP/2.0/UDP b.example.com;branch=z9hG4bK2";
+  EXPECT_EQ(parse_error(make_request(h)).message, "Via: missing branch");
+  h[0] = "Via: SIP/2.0/UDP a.example.com;branchx=1;xbranch=2";
+  EXPECT_EQ(parse_error(make_request(h)).message, "Via: missing branch");
+}
+
 TEST(Limits, HeaderSectionTooLarge) {
   Limits l;
   l.max_header_bytes = 300;

@@ -1,6 +1,9 @@
 // URI, host, parameter and header-value grammar tests.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+
 #include "gateway/sip/grammar.h"
 #include "gateway/sip/headers.h"
 #include "gateway/sip/uri.h"
@@ -191,6 +194,36 @@ TEST(HeaderNames, CompactForms) {
   EXPECT_EQ(header_id("www-authenticate"), HeaderId::kWWWAuthenticate);
   EXPECT_EQ(header_id("X-Custom"), HeaderId::kOther);
   EXPECT_EQ(header_id("q"), HeaderId::kOther);
+  // Case-insensitive for letters only; every other byte must match exactly.
+  EXPECT_EQ(header_id("cALL-iD"), HeaderId::kCallId);
+  EXPECT_EQ(header_id("Call_ID"), HeaderId::kOther);
+  EXPECT_EQ(header_id("Call\rID"), HeaderId::kOther);
+  EXPECT_EQ(header_id(std::string_view("Call\0ID", 7)), HeaderId::kOther);
+  EXPECT_EQ(header_id("Call-I\x04"), HeaderId::kOther);  // 'D' ^ 0x40
+  EXPECT_EQ(header_id("Vi\x01"), HeaderId::kOther);
+  EXPECT_EQ(header_id("TO"), HeaderId::kTo);
+  EXPECT_EQ(header_id("To "), HeaderId::kOther);
+  EXPECT_EQ(header_id("P-ASSERTED-IDENTITY"), HeaderId::kPAssertedIdentity);
+  EXPECT_EQ(header_id("p-asserted-identitz"), HeaderId::kOther);
+  EXPECT_EQ(header_id("q-asserted-identity"), HeaderId::kOther);
+  EXPECT_EQ(header_id("Content-Lengti"), HeaderId::kOther);
+  EXPECT_EQ(header_id("Content-Type"), HeaderId::kContentType);
+  EXPECT_EQ(header_id("Content-Typ"), HeaderId::kOther);
+  EXPECT_EQ(header_id(""), HeaderId::kOther);
+  EXPECT_EQ(header_id("\xc1"), HeaderId::kOther);
+  // Every registry name, in any case, maps back to its id.
+  for (size_t i = 1; i < static_cast<size_t>(HeaderId::kCount_); ++i) {
+    HeaderId id = static_cast<HeaderId>(i);
+    std::string n(canonical_name(id)), up = n, low = n;
+    for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(header_id(n), id) << n;
+    EXPECT_EQ(header_id(up), id) << up;
+    EXPECT_EQ(header_id(low), id) << low;
+    std::string last = n;
+    last.back() = static_cast<char>(last.back() ^ 0x40);
+    EXPECT_EQ(header_id(last), HeaderId::kOther) << last;
+  }
   EXPECT_EQ(canonical_name(HeaderId::kCallId), "Call-ID");
   EXPECT_TRUE(is_list_header(HeaderId::kVia));
   EXPECT_FALSE(is_list_header(HeaderId::kWWWAuthenticate));
@@ -337,6 +370,26 @@ TEST(Hosts, Helpers) {
   EXPECT_FALSE(is_valid_ipv4("1.2.3."));
   EXPECT_TRUE(is_valid_ipv6("fe80::1"));
   EXPECT_FALSE(is_valid_ipv6("fe80::1%eth0"));
+}
+
+TEST(Hosts, Hostnames) {
+  for (const char* ok : {"a", "example.com", "example.com.", "a-b.c-d.org", "x1.y2.z", "A.B.C",
+                         "9a.example", "a.b9a"})
+    EXPECT_TRUE(is_valid_hostname(ok)) << ok;
+  for (const char* bad : {"", ".", "..", "a..b", ".a", "a.b..", "-a.com", "a-.com", "a.-b",
+                          "a.b-", "a.9b", "123", "a.1", "a_b.com", "a b", "a.b:5060",
+                          "ex\xc3\xa9.com", "a.com\r"})
+    EXPECT_FALSE(is_valid_hostname(bad)) << bad;
+  std::string label63(63, 'a'), label64(64, 'a');
+  EXPECT_TRUE(is_valid_hostname(label63 + ".com"));
+  EXPECT_FALSE(is_valid_hostname(label64 + ".com"));
+  EXPECT_TRUE(is_valid_hostname("x." + label63));
+  EXPECT_FALSE(is_valid_hostname("x." + label64));
+  std::string long_name;
+  while (long_name.size() < 260) long_name += "abcd.";
+  long_name += "xyz";
+  EXPECT_FALSE(is_valid_hostname(long_name));  // over 255 bytes
+  EXPECT_TRUE(is_valid_hostname(long_name.substr(long_name.size() - 255)));
 }
 
 }  // namespace

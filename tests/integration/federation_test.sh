@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Open federation end to end: two real gateways (a.test, b.test) on loopback
+# with mutual TLS, a real DNS server, fedua UC servers, raw TLS peers for the
+# policy cases. usage: federation_test.sh BIN_DIR
+source "$(dirname "$0")/lib.sh"
+BIN=$1
+D=$FEDGW_TEST_DIR
+HERE=$(cd "$(dirname "$0")" && pwd)
+LAB_TIMER_MS=3000
+lab_federation "$BIN" "$D"
+A=("$BIN/fedctl" --socket "$D/a.sock")
+B=("$BIN/fedctl" --socket "$D/b.sock")
+UA_A=("$BIN/fedua" --gateway 127.0.1.1:5060 --domain a.test --timeout 10)
+UA_B=("$BIN/fedua" --gateway 127.0.2.1:5060 --domain b.test --timeout 10)
+
+check "a.test readiness consistent" "${A[@]}" check
+check "b.test readiness consistent" "${B[@]}" check
+
+serve_b() {
+  "${UA_B[@]}" --presence open --note Available --change-after 2 --change-note "In a meeting" serve 120 \
+    > "$D/uc-b.out" 2>&1 &
+  UC_B=$!
+  LAB_PIDS+=("$UC_B")
+}
+"${UA_A[@]}" serve 120 > "$D/uc-a.out" 2>&1 &
+LAB_PIDS+=($!)
+serve_b
+sleep 0.5
+
+# Chat both ways.
+out=$("${UA_A[@]}" --user alice send bob@b.test "hello bob" 2>&1) || true
+check "alice -> bob: 200" contains "$out" "-> 200 OK"
+check "bob's UC server got it" grep -q "received MESSAGE from sip:alice@a.test: hello bob" "$D/uc-b.out"
+out=$("${UA_B[@]}" --user bob send alice@a.test "hello alice" 2>&1) || true
+check "bob -> alice: 200" contains "$out" "-> 200 OK"
+check "alice's UC server got it" grep -q "received MESSAGE from sip:bob@b.test: hello alice" "$D/uc-a.out"
+peers=$("${B[@]}" peers)
+check "b.test reuses a.test's verified inbound connection (RFC 5923)" contains "$peers" "a.test               up         inbound"
+
+# Presence: SUBSCRIBE, NOTIFY open, then the change.
+out=$("${UA_A[@]}" --user alice subscribe bob@b.test 4 2>&1) || true
+check "SUBSCRIBE answered 200" contains "$out" "SUBSCRIBE sip:bob@b.test -> 200"
+check "NOTIFY with open presence" contains "$out" 'basic=open note="Available"'
+check "NOTIFY with changed presence" contains "$out" 'note="In a meeting"'
+
+# Microsoft-style IM session.
+check "INVITE session chat" "${UA_A[@]}" --user alice chat bob@b.test "inside a session"
+
+# DNS: no federation record -> 404.
+out=$("${UA_A[@]}" --user alice send carol@nowhere.test "hi" 2>&1) || true
+check "NXDOMAIN -> 404" contains "$out" "404 Not Found"
+
+# Policy: internal-to-internal and blocked partner.
+out=$("${UA_A[@]}" --user alice send ann@a.test "hi" 2>&1) || true
+check "own domain from inside -> 403" contains "$out" "403"
+sed 's/^limits {/partners { blocked: "blocked.test" }\nlimits {/' "$D/a.textproto" > "$D/a-blocked.textproto"
+check "apply a block list" "${A[@]}" config apply "$D/a-blocked.textproto"
+out=$("${UA_A[@]}" --user alice send x@blocked.test "hi" 2>&1) || true
+check "blocked domain -> 403" contains "$out" "403 Forbidden - federation with blocked.test is blocked"
+
+# Raw TLS peers presenting a.test's certificate to b.test's federation listener.
+peer() { python3 "$HERE/sip_peer.py" 127.0.2.1:5061 --tls "$D/certs/good.pem" "$D/certs/good.key" "$D/certs/ca.pem" "$@"; }
+request() {  # request FILE METHOD RURI FROM
+  printf '%s %s SIP/2.0\nVia: SIP/2.0/TLS 127.0.1.1:5061;branch=z9hG4bK%s\nMax-Forwards: 70\nFrom: <%s>;tag=1\nTo: <%s>\nCall-ID: %s@test\nCSeq: 1 %s\n\nhi' \
+    "$2" "$3" "$RANDOM$RANDOM" "$4" "$3" "$RANDOM$RANDOM" "$2" > "$1"
+}
+request "$D/relay.sip" MESSAGE sip:x@c.test sip:alice@a.test
+check "external-to-external -> 403" contains "$(peer "$D/relay.sip")" "403 Forbidden - relaying to c.test is not allowed"
+request "$D/spoof.sip" MESSAGE sip:bob@b.test sip:mallory@evil.test
+check "spoofed From domain -> 403" contains "$(peer "$D/spoof.sip")" "403 From domain evil.test is not an identity of the peer certificate"
+request "$D/ok.sip" MESSAGE sip:bob@b.test sip:alice@a.test
+check "raw peer with a verified From -> 200" contains "$(peer "$D/ok.sip")" "SIP/2.0 200"
+printf 'GARBAGE\r\n\r\n' > "$D/garbage.sip"
+out=$(peer --raw "$D/garbage.sip")
+check "garbage from a peer: connection closed" contains "$out" "closed"
+check "garbage logged" grep -q "peer: a.test.*127.0.1.1\|peer: external" "$D/b.log"
+out=$("${UA_A[@]}" --user alice send bob@b.test "still there?" 2>&1) || true
+check "other traffic unaffected by the garbage" contains "$out" "-> 200 OK"
+# No client certificate at all: the MTLS listener refuses the handshake.
+out=$(python3 "$HERE/sip_peer.py" 127.0.2.1:5061 --tls /dev/null /dev/null "$D/certs/ca.pem" "$D/ok.sip" 2>&1 || true)
+check "no client certificate: refused" bash -c '! grep -q "SIP/2.0 200" <<<"$1"' _ "$out"
+
+# Malformed request from the internal side: 400 naming the problem.
+printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: garbage\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:bob@b.test>\r\nCall-ID: bad@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n' > "$D/bad.sip"
+check "malformed Via -> 400 with reason" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/bad.sip")" "SIP/2.0 400"
+
+# Certificate name mismatch: DNS sends mismatch.test to b.test's listener.
+out=$("${UA_A[@]}" --user alice send x@mismatch.test "hi" 2>&1) || true
+check "certificate mismatch -> 503" contains "$out" "503"
+check "mismatch reason logged" grep -q "certificate name mismatch: expected mismatch.test, found b.test" "$D/a.log"
+
+# A partner that never answers: b.test's UC server is replaced by a silent one -> 408.
+kill "$UC_B"; wait "$UC_B" 2>/dev/null || true
+python3 -c 'import socket,time; s=socket.create_connection(("127.0.2.1",5060)); time.sleep(30)' &
+SILENT=$!
+LAB_PIDS+=("$SILENT")
+sleep 0.3
+out=$("${UA_A[@]}" --user alice send bob@b.test "anyone?" 2>&1) || true
+check "no answer -> 408" contains "$out" "408"
+kill "$SILENT"; wait "$SILENT" 2>/dev/null || true
+serve_b
+sleep 0.3
+
+# Peer down: b.test's gateway stops -> 503 after trying every target; it comes back.
+kill "$GW_B_PID"; wait "$GW_B_PID" 2>/dev/null || true
+out=$("${UA_A[@]}" --user alice send bob@b.test "are you down?" 2>&1) || true
+check "peer down -> 503" contains "$out" "503"
+check "back-off visible in fedctl peers" contains "$("${A[@]}" peers)" "b.test               backoff"
+start_fedgw "$BIN" "$D/b.textproto" "$D/b2.log"
+GW_B_PID=$FEDGW_LAST_PID
+kill "$UC_B" 2>/dev/null; wait "$UC_B" 2>/dev/null || true
+serve_b
+sleep 2.5  # longer than the first back-off step
+out=$("${UA_A[@]}" --user alice send bob@b.test "back again?" 2>&1) || true
+check "after restart -> 200" contains "$out" "-> 200 OK"
+
+# Nothing lost: 3000 requests while b.test's gateway is killed and restarted.
+"${UA_A[@]}" --user alice --timeout 60 --window 32 load bob@b.test 3000 1500 > "$D/load.out" 2>&1 &
+LOAD=$!
+sleep 0.7
+kill "$GW_B_PID"; wait "$GW_B_PID" 2>/dev/null || true
+sleep 0.5
+start_fedgw "$BIN" "$D/b.textproto" "$D/b3.log"
+GW_B_PID=$FEDGW_LAST_PID
+kill "$UC_B" 2>/dev/null; wait "$UC_B" 2>/dev/null || true
+serve_b
+rc=0; wait "$LOAD" || rc=$?
+cat "$D/load.out"
+check "every one of 3000 requests got a final response" [ "$rc" -eq 0 ]
+check "load saw no timeouts" grep -q "timeouts 0" "$D/load.out"
+check "load: 3000 sent" grep -q "sent 3000" "$D/load.out"
+
+status=$("${A[@]}" status)
+check "counters in fedctl status" contains "$status" "requests in"
+finish

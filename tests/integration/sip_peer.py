@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""A raw SIP peer for the integration tests: sends one request over TCP or
+TLS (with a client certificate) and prints the first line of every response
+until a final one arrives, or 'closed' when the gateway closes the connection.
+
+usage: sip_peer.py HOST:PORT [--tls CERT KEY CA] [--raw] REQUEST_FILE
+The request file is sent as is (with --raw) or with CRLF line ends and a
+Content-Length added."""
+import socket, ssl, sys, time
+
+def main():
+    args = sys.argv[1:]
+    host, port = args.pop(0).rsplit(":", 1)
+    tls = None
+    raw = False
+    while args[0].startswith("--"):
+        flag = args.pop(0)
+        if flag == "--tls":
+            tls = (args.pop(0), args.pop(0), args.pop(0))
+        elif flag == "--raw":
+            raw = True
+    text = open(args[0], "rb").read()
+    if not raw:
+        head, _, body = text.decode().partition("\n\n")
+        lines = [l for l in head.split("\n") if l]
+        lines.append("Content-Length: %d" % len(body.encode()))
+        text = ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    if tls:
+        ctx = ssl.create_default_context(cafile=tls[2])
+        ctx.check_hostname = False
+        ctx.load_cert_chain(tls[0], tls[1])
+        sock = ctx.wrap_socket(sock)
+    sock.sendall(text)
+    buf = b""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            data = sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLError, socket.timeout):
+            data = b""
+        if not data:
+            print("closed")
+            return
+        buf += data
+        while b"\r\n\r\n" in buf:
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            buf = rest
+            first = head.split(b"\r\n")[0].decode(errors="replace")
+            if not first:
+                continue
+            print(first, flush=True)
+            code = int(first.split(" ")[1]) if first.startswith("SIP/2.0 ") else 0
+            if code >= 200:
+                return
+    print("timeout")
+
+main()
