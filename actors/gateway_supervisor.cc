@@ -134,6 +134,16 @@ void commit(self_ptr self, config::Config next, const std::string& source) {
   report(st.options.log, severity::info, "config",
          "applied " + source + " (" + summary(st.options.config) + "; " + changes + ")");
   if (dns_changed) caf::anon_send(st.options.dns, config_atom::value, st.options.config.dns());
+  // Domains and partner policy take effect for the next request.
+  if (st.options.proxy_settings) {
+    st.options.proxy_settings = std::make_shared<const proxy::settings>(
+      proxy::settings::from_config(st.options.config, st.options.proxy_settings->instance));
+    for (const auto& shard : st.options.shards) caf::anon_send(shard, config_atom::value, st.options.proxy_settings);
+    const auto& partners = st.options.config.partners();
+    caf::anon_send(st.options.registry, config_atom::value,
+                   std::vector<std::string>(partners.allowed().begin(), partners.allowed().end()),
+                   partners.discovered_rate_limit());
+  }
   if (certificate_changed) {
     self->request(st.options.certificates, ask_timeout, apply_atom::value, st.options.config.certificate())
       .then(

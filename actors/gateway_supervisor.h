@@ -45,6 +45,7 @@ struct supervisor_options {
   // The data path: where new connections get their TLS contexts, the proxy
   // shards (counters), the peer registry (fedctl peers) and the listeners.
   std::shared_ptr<tls_source> tls;
+  std::shared_ptr<const proxy::settings> proxy_settings;
   std::vector<caf::actor> shards;
   caf::actor registry;
   std::vector<control::ListenerStatus> listeners;

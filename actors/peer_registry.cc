@@ -160,6 +160,10 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       std::uniform_int_distribution<int64_t> jitter(step.count() / 2, step.count());
       e.info.backoff_until_ms = now_ms() + jitter(st.random);
     },
+    [=](config_atom, const std::vector<std::string>& allowed, uint32_t discovered_rate_limit) {
+      self->state.options.allowed = allowed;
+      self->state.options.discovered_rate_limit = discovered_rate_limit;
+    },
     [=](peers_atom) {
       std::vector<peer_info> out;
       for (auto& [domain, e] : self->state.domains) out.push_back(e.info);

@@ -14,7 +14,8 @@
 //   (failed_atom, std::string domain, std::string reason, int status)
 //                                                         an outbound connection gave up (404: no DNS record)
 //   (peers_atom) -> std::vector<peer_info>
-//   (config_atom, config::Config)                         new partner settings
+//   (config_atom, std::vector<std::string> allowed, uint32_t discovered_rate_limit)
+//                                                         new partner settings (config apply)
 #pragma once
 
 #include <functional>

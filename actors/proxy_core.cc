@@ -168,6 +168,7 @@ caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
       st.transactions.erase(it);
     },
     [=](counters_atom) { return self->state.counters; },
+    [=](config_atom, std::shared_ptr<const proxy::settings>& settings) { self->state.options.settings = std::move(settings); },
   };
 }
 

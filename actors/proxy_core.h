@@ -10,6 +10,7 @@
 //                                                        the request could not be delivered
 //   (timeout_atom, std::string branch)                   timer B/F (internal)
 //   (counters_atom) -> control::Counters                 requests and responses so far
+//   (config_atom, std::shared_ptr<const proxy::settings>) new domains and partner lists (config apply)
 #pragma once
 
 #include <memory>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "gateway/net/address.h"
 #include "gateway/sip/grammar.h"
 #include "gateway/sip/uri.h"
 
@@ -114,7 +115,8 @@ decision route_request(const sip::Message& request, side origin,
     return d;
   };
   auto method = request.method();
-  const bool dialog_creating = method == "INVITE" || method == "SUBSCRIBE" || method == "REFER";
+  // NOTIFY too: at the subscriber it may create the dialog (RFC 6665 §4.3).
+  const bool dialog_creating = method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "NOTIFY";
 
   // Our own Route values (double Record-Route, RFC 5658): the last one popped
   // faces the side the request leaves on.
@@ -149,13 +151,19 @@ decision route_request(const sip::Message& request, side origin,
     if (d.to == side::external) {
       d.domain = route_domain;
       if (d.domain.empty()) return refuse(400, "Bad Request - Route names no partner domain");
+    } else if (origin == side::external) {
+      d.domain = from_domain;
     }
+    d.record_route = method == "NOTIFY";
     return d;
   }
 
   // Initial (or out-of-dialog) request: the Request-URI's domain decides.
   auto target = uri_domain(request.request_uri());
   if (target.empty()) return refuse(416, "Unsupported URI Scheme");
+  if (net::is_ip(target) || (target.front() == '[' && target.back() == ']'))
+    return refuse(404, "Not Found - the Request-URI names an address (" + target +
+                         "), not a domain, and no Route of this gateway");
   bool ours = s.serves(target);
   if (origin == side::internal) {
     if (ours) return refuse(403, "Forbidden - " + target + " is served internally, not federated", true);

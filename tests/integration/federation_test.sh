@@ -90,7 +90,7 @@ check "certificate mismatch -> 503" contains "$out" "503"
 check "mismatch reason logged" grep -q "certificate name mismatch: expected mismatch.test, found b.test" "$D/a.log"
 
 # A partner that never answers: b.test's UC server is replaced by a silent one -> 408.
-kill "$UC_B"; wait "$UC_B" 2>/dev/null || true
+kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true
 python3 -c 'import socket,time; s=socket.create_connection(("127.0.2.1",5060)); time.sleep(30)' &
 SILENT=$!
 LAB_PIDS+=("$SILENT")
@@ -108,13 +108,21 @@ check "peer down -> 503" contains "$out" "503"
 check "back-off visible in fedctl peers" contains "$("${A[@]}" peers)" "b.test               backoff"
 start_fedgw "$BIN" "$D/b.textproto" "$D/b2.log"
 GW_B_PID=$FEDGW_LAST_PID
-kill "$UC_B" 2>/dev/null; wait "$UC_B" 2>/dev/null || true
+kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true
 serve_b
 sleep 2.5  # longer than the first back-off step
 out=$("${UA_A[@]}" --user alice send bob@b.test "back again?" 2>&1) || true
 check "after restart -> 200" contains "$out" "-> 200 OK"
 
-# Nothing lost: 3000 requests while b.test's gateway is killed and restarted.
+# Rate limit of discovered partners: 20/s, 503 beyond, logged once a minute.
+out=$("${UA_A[@]}" --user alice --timeout 20 load bob@b.test 200 2>&1) || true
+check "discovered partner rate-limited with 503" contains "$out" "503="
+check "rate limit logged once" [ "$(grep -c 'b.test: more than 20 requests/s to a discovered partner' "$D/a.log")" -eq 1 ]
+
+# Nothing lost: 3000 requests while b.test's gateway is killed and restarted
+# (b.test allow-listed, so the rate limit does not apply).
+sed 's/^limits {/partners { allowed: "b.test" }\nlimits {/' "$D/a.textproto" > "$D/a-allowed.textproto"
+check "apply an allow list" "${A[@]}" config apply "$D/a-allowed.textproto"
 "${UA_A[@]}" --user alice --timeout 60 --window 32 load bob@b.test 3000 1500 > "$D/load.out" 2>&1 &
 LOAD=$!
 sleep 0.7
@@ -122,13 +130,15 @@ kill "$GW_B_PID"; wait "$GW_B_PID" 2>/dev/null || true
 sleep 0.5
 start_fedgw "$BIN" "$D/b.textproto" "$D/b3.log"
 GW_B_PID=$FEDGW_LAST_PID
-kill "$UC_B" 2>/dev/null; wait "$UC_B" 2>/dev/null || true
+kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true
 serve_b
 rc=0; wait "$LOAD" || rc=$?
 cat "$D/load.out"
 check "every one of 3000 requests got a final response" [ "$rc" -eq 0 ]
 check "load saw no timeouts" grep -q "timeouts 0" "$D/load.out"
 check "load: 3000 sent" grep -q "sent 3000" "$D/load.out"
+check "load: answered by bob while b.test was up" grep -Eq "2xx [1-9]" "$D/load.out"
+check "load: 503 while b.test was down" grep -Eq "5xx [1-9]" "$D/load.out"
 
 status=$("${A[@]}" status)
 check "counters in fedctl status" contains "$status" "requests in"
