@@ -83,15 +83,16 @@ CFG
 # lab_federation BIN DIR: a.test (127.0.1.1) and b.test (127.0.2.1), each with
 # its gateway, certificates from one test CA, federation SRV records in DNS
 # (and mismatch.test, whose record names b.test's server: a certificate mismatch).
+# LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs.
 lab_federation() {
-  local bin=$1 dir=$2
+  local bin=$1 dir=$2 ip_a=${LAB_IP_A:-127.0.1.1} ip_b=${LAB_IP_B:-127.0.2.1}
   make_certs "$dir/certs"
   start_dnsmasq "$dir" \
-    --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,127.0.1.1 \
-    --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,127.0.2.1 \
+    --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,"$ip_a" \
+    --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,"$ip_b" \
     --srv-host=_sipfederationtls._tcp.mismatch.test,b.test,5061,10,10 || return 1
-  gateway_config "$dir" a a.test 127.0.1.1 good
-  gateway_config "$dir" b b.test 127.0.2.1 peer
+  gateway_config "$dir" a a.test "$ip_a" good "${LAB_EXTRA_CONFIG:-}"
+  gateway_config "$dir" b b.test "$ip_b" peer "${LAB_EXTRA_CONFIG:-}"
   start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1
   GW_A_PID=$FEDGW_LAST_PID
   start_fedgw "$bin" "$dir/b.textproto" "$dir/b.log" || return 1
