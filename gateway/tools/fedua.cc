@@ -725,12 +725,17 @@ int cmd_subscribe(Context& c, const std::string& to, double seconds) {
     say("subscribe: " + o.reply.failure_text(c.timeout));
     return kExitFailed;
   }
+  // The NOTIFY may have been read before the 2xx; the 2xx's Record-Route
+  // (the route set of the SUBSCRIBE dialog) wins over a NOTIFY without one.
+  auto from_2xx = dialog_as_uac(sub, *o.response);
   if (!dialog) {
-    dialog = dialog_as_uac(sub, *o.response);
+    dialog = from_2xx;
     if (!dialog) {
       say("subscribe: the 2xx to SUBSCRIBE has an unusable To, Contact or Record-Route");
       return kExitFailed;
     }
+  } else if (from_2xx && dialog->route_set.empty()) {
+    dialog->route_set = from_2xx->route_set;
   }
   c.ua.run_until([&] { return g_stop || terminated; }, after(seconds));
   if (!terminated && !c.ua.closed()) {

@@ -9,7 +9,9 @@ SOCK=$D/run/control.sock
 CTL=("$BIN/fedctl" --socket "$SOCK")
 
 # The shipped default, with the socket in the test's directory and DNS on loopback only.
+# Its own loopback address, so that tests running in parallel do not collide.
 sed -e "s|/run/fedgw/control.sock|$SOCK|" -e 's|# servers: "127.0.0.1:53"|servers: "127.0.0.1:9"|' \
+  -e 's|bind_ip: "127.0.0.1"|bind_ip: "127.0.9.1"|' \
   "$SRC/gateway/config/default.textproto" > "$D/gw.textproto"
 
 # A bad config is refused at start with the field and value named.
@@ -32,7 +34,7 @@ PID=$FEDGW_LAST_PID
 check "control socket is mode 0600" [ "$(stat -c %a "$SOCK")" = 600 ]
 status=$("${CTL[@]}" status)
 check "status shows mode" contains "$status" "mode:      DIRECT"
-check "status shows listeners" contains "$status" "internal            127.0.0.1:5060"
+check "status shows listeners" contains "$status" "internal            127.0.9.1:5060              TCP   listening"
 check "status shows counters" contains "$status" "control requests"
 
 log=$("${CTL[@]}" log)

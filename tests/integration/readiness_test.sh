@@ -19,7 +19,7 @@ config() {
 mode: DIRECT
 domains: "a.test"
 certificate { cert_file: "$D/certs/$2.pem" key_file: "$D/certs/$2.key" ca_bundle: "$D/certs/ca.pem" }
-internal_listener { bind_ip: "127.0.0.1" port: 5060 transport: TCP }
+internal_listener { bind_ip: "127.0.10.1" port: 5060 transport: TCP }
 federation_listener { bind_ip: "127.0.0.2" port: $3 transport: MTLS }
 dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 1 }
 control_socket: "$SOCK"
