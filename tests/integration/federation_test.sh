@@ -46,6 +46,16 @@ check "NOTIFY with changed presence" contains "$out" 'note="In a meeting"'
 # Microsoft-style IM session.
 check "INVITE session chat" "${UA_A[@]}" --user alice chat bob@b.test "inside a session"
 
+# fedctl send-test: an OPTIONS through the data path.
+out=$("${A[@]}" send-test b.test 2>&1) || true
+check "send-test b.test -> 200" contains "$out" "OPTIONS sip:b.test -> 200 OK"
+rc=0; out=$("${A[@]}" send-test nowhere.test 2>&1) || rc=$?
+check "send-test nowhere.test -> 404, exit 1" bash -c '[ "$1" -eq 1 ] && grep -q "404 Not Found" <<<"$2"' _ "$rc" "$out"
+
+# Max-Forwards 0 from the internal side: 483.
+printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKmf0\r\nMax-Forwards: 0\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:bob@b.test>\r\nCall-ID: mf0@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n' > "$D/mf0.sip"
+check "Max-Forwards 0 -> 483" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/mf0.sip")" "SIP/2.0 483"
+
 # DNS: no federation record -> 404.
 out=$("${UA_A[@]}" --user alice send carol@nowhere.test "hi" 2>&1) || true
 check "NXDOMAIN -> 404" contains "$out" "404 Not Found"
