@@ -9,7 +9,7 @@ PACKAGES=(
   # tests, fuzzing, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real peers the tests and the demo start on loopback
-  dnsmasq-base openssl python3 iproute2 procps sip-tester
+  dnsmasq-base openssl python3 iproute2 procps sip-tester kamailio kamailio-tls-modules
 )
 
 missing=()

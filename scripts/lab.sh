@@ -83,14 +83,15 @@ CFG
 # lab_federation BIN DIR: a.test (127.0.1.1) and b.test (127.0.2.1), each with
 # its gateway, certificates from one test CA, federation SRV records in DNS
 # (and mismatch.test, whose record names b.test's server: a certificate mismatch).
-# LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs.
+# LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs;
+# LAB_EXTRA_DNS adds dnsmasq record options (split on spaces).
 lab_federation() {
   local bin=$1 dir=$2 ip_a=${LAB_IP_A:-127.0.1.1} ip_b=${LAB_IP_B:-127.0.2.1}
   make_certs "$dir/certs"
   start_dnsmasq "$dir" \
     --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,"$ip_a" \
     --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,"$ip_b" \
-    --srv-host=_sipfederationtls._tcp.mismatch.test,b.test,5061,10,10 || return 1
+    --srv-host=_sipfederationtls._tcp.mismatch.test,b.test,5061,10,10 ${LAB_EXTRA_DNS:-} || return 1
   gateway_config "$dir" a a.test "$ip_a" good "${LAB_EXTRA_CONFIG:-}"
   gateway_config "$dir" b b.test "$ip_b" peer "${LAB_EXTRA_CONFIG:-}"
   start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1
