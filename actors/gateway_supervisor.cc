@@ -139,6 +139,7 @@ void commit(self_ptr self, config::Config next, const std::string& source) {
     st.options.proxy_settings = std::make_shared<const proxy::settings>(
       proxy::settings::from_config(st.options.config, st.options.proxy_settings->instance));
     for (const auto& shard : st.options.shards) caf::anon_send(shard, config_atom::value, st.options.proxy_settings);
+    if (st.options.policy) st.options.policy->set(st.options.proxy_settings);
     const auto& partners = st.options.config.partners();
     caf::anon_send(st.options.registry, config_atom::value,
                    std::vector<std::string>(partners.allowed().begin(), partners.allowed().end()),

@@ -46,6 +46,7 @@ struct supervisor_options {
   // shards (counters), the peer registry (fedctl peers) and the listeners.
   std::shared_ptr<tls_source> tls;
   std::shared_ptr<const proxy::settings> proxy_settings;
+  std::shared_ptr<policy_source> policy;
   std::vector<caf::actor> shards;
   caf::actor registry;
   std::vector<control::ListenerStatus> listeners;

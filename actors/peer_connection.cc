@@ -7,6 +7,7 @@
 
 #include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
+#include "gateway/proxy/rate_limit.h"
 #include "gateway/sip/framer.h"
 #include "gateway/sip/response.h"
 #include "gateway/tls/tls_stream.h"
@@ -45,6 +46,9 @@ struct connection_state {
   uint64_t attempt = 0;
   std::vector<std::string> attempt_errors;
   bool closed = false;
+  // Inbound requests from discovered (not allow-listed) partners, per From domain.
+  std::unordered_map<std::string, proxy::token_bucket> rate;
+  std::unordered_map<std::string, int64_t> rate_logged_minute;
 };
 
 using self_ptr = caf::stateful_actor<connection_state>*;
@@ -169,6 +173,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
   void on_message(sip::Message&& m) override {
     auto& st = self->state;
     st.last_activity_ms = now_ms();
+    if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
     if (m.is_request()) {
       sip_origin origin{caf::actor_cast<caf::actor>(self), st.options.where, st.identities, st.address};
       auto shard = shard_for_call(m.call_id(), st.options.shards.size());
@@ -185,6 +190,30 @@ struct framer_events : sip::StreamFramer::Callbacks {
     if (m.status_code() >= 200) st.in_flight.erase(std::string(*branch));
     caf::anon_send(st.options.shards[*shard], response_atom::value, std::move(m));
   }
+  // Discovered partners get `discovered_rate_limit` requests/s; beyond, 503 with Retry-After.
+  bool rate_limited(const sip::Message& m) {
+    auto& st = self->state;
+    auto policy = st.options.policy ? st.options.policy->get() : st.options.settings;
+    const auto& settings = *policy;
+    auto domain = proxy::uri_domain(m.from().uri_text);
+    if (domain.empty() || settings.allow_listed(domain) || m.method() == "ACK") return false;
+    auto now = now_ms();
+    if (st.rate[domain].take(settings.discovered_rate_limit, now)) return false;
+    auto& logged = st.rate_logged_minute[domain];
+    if (logged != now / 60000) {
+      logged = now / 60000;
+      report(st.options.log, severity::warning, "policy",
+             domain + ": more than " + std::to_string(settings.discovered_rate_limit) +
+               " requests/s from a discovered partner; answering 503 (logged once a minute)");
+    }
+    auto response = sip::make_response(m, 503, "Service Unavailable - rate limit for " + domain);
+    if (response) {
+      response->add_header("Retry-After", "1");
+      write_wire(self, response->serialize());
+    }
+    return true;
+  }
+
   void on_message_error(const sip::Error& error, std::string_view raw) override {
     if (raw.substr(0, 4) == "SIP/") {
       log(self, severity::warning, label(self) + ": malformed response dropped: " + error.message);

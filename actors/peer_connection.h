@@ -27,28 +27,35 @@
 
 namespace fedgw {
 
-// The TLS contexts new connections use; the supervisor swaps them after a
-// certificate reload (established connections keep theirs).
-class tls_source {
+// A pointer the supervisor swaps at run time (config apply, certificate
+// reload) while connection actors read it; readers keep what they took.
+template <class Ptr>
+class live_pointer {
 public:
-  tls::contexts_ptr get() const {
+  Ptr get() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return current_;
   }
-  void set(tls::contexts_ptr contexts) {
+  void set(Ptr value) {
     std::lock_guard<std::mutex> lock(mutex_);
-    current_ = std::move(contexts);
+    current_ = std::move(value);
   }
 
 private:
   mutable std::mutex mutex_;
-  tls::contexts_ptr current_;
+  Ptr current_;
 };
+
+// The TLS contexts new connections use (established connections keep theirs).
+using tls_source = live_pointer<tls::contexts_ptr>;
+// Domains and partner policy as last applied (the inbound rate limit reads it).
+using policy_source = live_pointer<std::shared_ptr<const proxy::settings>>;
 
 struct peer_connection_options {
   proxy::side where = proxy::side::internal;
   std::shared_ptr<net::reactor> reactor;
-  std::shared_ptr<const proxy::settings> settings;
+  std::shared_ptr<const proxy::settings> settings;  // interfaces and branch instance (fixed)
+  std::shared_ptr<policy_source> policy;
   std::vector<caf::actor> shards;
   caf::actor registry;
   status_log_actor log;

@@ -1,5 +1,7 @@
 #include "actors/peer_registry.h"
 
+#include "gateway/proxy/rate_limit.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -19,9 +21,7 @@ struct domain_entry {
   peer_info info;
   int failure_status = 503;  // what requests get during back-off (404: no DNS record)
   std::chrono::milliseconds backoff{0};
-  // Token bucket of the discovered-partner rate limit.
-  double tokens = 0;
-  int64_t tokens_at_ms = 0;
+  proxy::token_bucket rate;  // discovered-partner rate limit
 };
 
 struct registry_state {
@@ -45,18 +45,6 @@ bool allow_listed(self_ptr self, const std::string& domain) {
   return std::find(allowed.begin(), allowed.end(), domain) != allowed.end();
 }
 
-// Token bucket: `discovered_rate_limit` per second, bursts up to one second's worth.
-bool take_token(self_ptr self, domain_entry& e) {
-  double rate = self->state.options.discovered_rate_limit;
-  auto now = now_ms();
-  if (e.tokens_at_ms == 0) e.tokens = rate;
-  e.tokens = std::min(rate, e.tokens + (now - e.tokens_at_ms) * rate / 1000.0);
-  e.tokens_at_ms = now;
-  if (e.tokens < 1) return false;
-  e.tokens -= 1;
-  return true;
-}
-
 caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
   self->state.options = std::move(options);
   self->set_down_handler([=](const caf::down_msg& down) {
@@ -77,7 +65,7 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       auto& st = self->state;
       auto& e = st.domains[domain];
       e.info.domain = domain;
-      if (!allow_listed(self, domain) && !take_token(self, e)) {
+      if (!allow_listed(self, domain) && !e.rate.take(st.options.discovered_rate_limit, now_ms())) {
         auto minute = now_ms() / 60000;
         if (st.rate_logged_minute[domain] != minute) {
           st.rate_logged_minute[domain] = minute;

@@ -16,6 +16,7 @@ peer_connection_options connection_options(const config::Config& config, const d
   peer_connection_options o;
   o.reactor = reactor;
   o.settings = path.settings;
+  o.policy = path.policy;
   o.shards = path.shards;
   o.registry = path.registry;
   o.log = log;
@@ -50,6 +51,8 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   out.settings = std::make_shared<const proxy::settings>(
     proxy::settings::from_config(config, std::to_string(getpid() % 100000)));
   out.tls = std::make_shared<tls_source>();
+  out.policy = std::make_shared<policy_source>();
+  out.policy->set(out.settings);
   {
     caf::scoped_actor self{system};
     self->request(certificates, std::chrono::seconds(10), caf::get_atom::value)

@@ -17,6 +17,7 @@ namespace fedgw {
 struct data_path {
   std::shared_ptr<const proxy::settings> settings;
   std::shared_ptr<tls_source> tls;
+  std::shared_ptr<policy_source> policy;
   std::vector<caf::actor> shards;
   caf::actor registry;
   std::vector<uint64_t> listeners;

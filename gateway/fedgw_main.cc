@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   std::string error;
   bool data_path_ok = fedgw::start_data_path(system, config, workers, reactor, log, dns, certificates, path, error);
   auto supervisor = fedgw::spawn_gateway_supervisor(
-    system, {config, config_path, workers, log, certificates, dns, path.tls, path.settings, path.shards,
+    system, {config, config_path, workers, log, certificates, dns, path.tls, path.settings, path.policy, path.shards,
              path.registry, path.listener_status});
   auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
 

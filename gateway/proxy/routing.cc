@@ -50,6 +50,7 @@ settings settings::from_config(const config::Config& c, std::string instance) {
   auto iface = [](const config::Listener& l) {
     return interface{l.bind_ip(), static_cast<uint16_t>(l.port()), l.transport() == config::TCP ? "TCP" : "TLS"};
   };
+  s.discovered_rate_limit = c.partners().discovered_rate_limit();
   s.internal = iface(c.internal_listener());
   s.external = c.has_federation_listener() ? iface(c.federation_listener()) : interface{"0.0.0.0", 5061, "TLS"};
   s.instance = std::move(instance);
@@ -57,6 +58,7 @@ settings settings::from_config(const config::Config& c, std::string instance) {
 }
 
 bool settings::serves(std::string_view domain) const { return contains(domains, lower(domain)); }
+bool settings::allow_listed(std::string_view domain) const { return contains(allowed, lower(domain)); }
 
 std::string uri_domain(std::string_view uri_text) {
   auto uri = sip::parse_uri(uri_text);

@@ -29,12 +29,14 @@ struct settings {
   std::vector<std::string> domains;   // served domains, lower case
   std::vector<std::string> allowed;   // partner allow list (empty: all)
   std::vector<std::string> blocked;   // partner block list
+  uint32_t discovered_rate_limit = 20; // requests/s from/to a partner not on the allow list
   interface internal;                 // towards the UC server
   interface external;                 // towards partner domains
   std::string instance;               // distinguishes this gateway's branches (loop detection)
 
   static settings from_config(const config::Config& config, std::string instance);
   bool serves(std::string_view domain) const;
+  bool allow_listed(std::string_view domain) const;
   const interface& facing(side s) const { return s == side::internal ? internal : external; }
 };
 

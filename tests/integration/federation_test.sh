@@ -80,6 +80,12 @@ request "$D/spoof.sip" MESSAGE sip:bob@b.test sip:mallory@evil.test
 check "spoofed From domain -> 403" contains "$(peer "$D/spoof.sip")" "403 From domain evil.test is not an identity of the peer certificate"
 request "$D/ok.sip" MESSAGE sip:bob@b.test sip:alice@a.test
 check "raw peer with a verified From -> 200" contains "$(peer "$D/ok.sip")" "SIP/2.0 200"
+# A burst from a discovered partner (a.test is not on b.test's allow list): 20/s, then 503.
+printf 'MESSAGE sip:bob@b.test SIP/2.0\nVia: SIP/2.0/TLS 127.0.1.1:5061;branch=z9hG4bKburst{n}\nMax-Forwards: 70\nFrom: <sip:alice@a.test>;tag=1\nTo: <sip:bob@b.test>\nCall-ID: burst{n}@test\nCSeq: 1 MESSAGE\n\nhi' > "$D/burst.sip"
+out=$(peer --repeat 60 "$D/burst.sip")
+echo "    burst: $out"
+check "inbound burst from a discovered partner: some 503" bash -c 'grep -Eq "503=[1-9]" <<<"$1" && grep -Eq "200=[1-9]" <<<"$1"' _ "$out"
+check "inbound rate limit logged" grep -q "a.test: more than 20 requests/s from a discovered partner" "$D/b.log"
 printf 'GARBAGE\r\n\r\n' > "$D/garbage.sip"
 out=$(peer --raw "$D/garbage.sip")
 check "garbage from a peer: connection closed" contains "$out" "closed"

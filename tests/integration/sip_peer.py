@@ -3,9 +3,10 @@
 TLS (with a client certificate) and prints the first line of every response
 until a final one arrives, or 'closed' when the gateway closes the connection.
 
-usage: sip_peer.py HOST:PORT [--tls CERT KEY CA] [--raw] REQUEST_FILE
+usage: sip_peer.py HOST:PORT [--tls CERT KEY CA] [--raw] [--repeat N] REQUEST_FILE
 The request file is sent as is (with --raw) or with CRLF line ends and a
-Content-Length added."""
+Content-Length added. With --repeat N it is sent N times ("{n}" in it is
+replaced by the number) and the final responses are counted by code."""
 import socket, ssl, sys, time
 
 def main():
@@ -13,12 +14,15 @@ def main():
     host, port = args.pop(0).rsplit(":", 1)
     tls = None
     raw = False
+    repeat = 0
     while args[0].startswith("--"):
         flag = args.pop(0)
         if flag == "--tls":
             tls = (args.pop(0), args.pop(0), args.pop(0))
         elif flag == "--raw":
             raw = True
+        elif flag == "--repeat":
+            repeat = int(args.pop(0))
     text = open(args[0], "rb").read()
     if not raw:
         head, _, body = text.decode().partition("\n\n")
@@ -31,6 +35,27 @@ def main():
         ctx.check_hostname = False
         ctx.load_cert_chain(tls[0], tls[1])
         sock = ctx.wrap_socket(sock)
+    if repeat:
+        for i in range(repeat):
+            sock.sendall(text.replace(b"{n}", str(i).encode()))
+        counts = {}
+        buf = b""
+        finals = 0
+        deadline = time.time() + 20
+        while finals < repeat and time.time() < deadline:
+            data = sock.recv(65536)
+            if not data:
+                break
+            buf += data
+            while b"\r\n\r\n" in buf:
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                first = head.split(b"\r\n")[0].decode(errors="replace")
+                if first.startswith("SIP/2.0 ") and int(first.split(" ")[1]) >= 200:
+                    code = first.split(" ")[1]
+                    counts[code] = counts.get(code, 0) + 1
+                    finals += 1
+        print("finals: " + " ".join("%s=%d" % kv for kv in sorted(counts.items())))
+        return
     sock.sendall(text)
     buf = b""
     deadline = time.time() + 10
