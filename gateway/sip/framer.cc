@@ -26,6 +26,8 @@ bool StreamFramer::start_message(std::string_view head, Callbacks& cb) {
   pending_ = Message();
   Status st = framer_parse_head(pending_, head, options_);
   if (!st.ok()) {
+    // Kept so that the owner can still answer the request (e.g. 413) before closing.
+    failed_head_.assign(head);
     fail(cb, st.error());
     return false;
   }

@@ -65,6 +65,10 @@ class StreamFramer {
   // the input as a pong at once instead of waiting.
   void set_awaiting_pong(bool on) { awaiting_pong_ = on; }
   const ParseOptions& options() const { return options_; }
+  // After on_stream_error caused by a complete but unacceptable header section
+  // (body too large, bad Content-Length, ...): that header section, so the
+  // owner can answer the request before closing. Empty otherwise.
+  std::string_view failed_head() const { return failed_head_; }
 
  private:
   enum class State { kIdle, kCR, kCRLF, kCRLFCR, kHead, kBody, kClosed };
@@ -78,6 +82,7 @@ class StreamFramer {
   State state_ = State::kIdle;
   bool awaiting_pong_ = false;
   std::string buf_;       // partial message
+  std::string failed_head_;
   size_t head_len_ = 0;   // once the head is complete
   size_t total_len_ = 0;  // head + body
   Message pending_;

@@ -174,17 +174,6 @@ std::string format_utc(int64_t unix_seconds) {
   return buf;
 }
 
-std::string last_openssl_error(const char* fallback) {
-  unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0) return fallback;
-  const char* reason = ERR_reason_error_string(code);
-  if (reason) return reason;
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
-
 bool validation_result::ok() const {
   if (!loaded()) return false;
   for (const auto& p : problems)

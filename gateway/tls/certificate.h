@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/tls/openssl_ptr.h"
+#include "gateway/tls/errors.h"
 #include "proto/config.pb.h"
 
 namespace fedgw::tls {
@@ -86,7 +87,5 @@ validation_result load_and_validate(const config::Certificate& cfg, const valida
 // The options of a Certificate config (expiry_warning_days, allow_wildcards).
 validate_options options_for(const config::Certificate& cfg, bool mutual_tls = true);
 
-// The most recent OpenSSL error of this thread as text (and clears the queue); `fallback` when there is none.
-std::string last_openssl_error(const char* fallback = "unknown OpenSSL error");
 
 }  // namespace fedgw::tls

@@ -145,20 +145,4 @@ build_result build_contexts(const config::Certificate& cfg, const validate_optio
   return r;
 }
 
-std::string handshake_error(const SSL* ssl, int ret) {
-  long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
-  int err = ssl ? SSL_get_error(ssl, ret) : SSL_ERROR_SSL;
-  std::string detail = last_openssl_error("");
-  if (verify != X509_V_OK)
-    return std::string("peer certificate verification failed: ") + X509_verify_cert_error_string(verify);
-  if (!detail.empty()) return "TLS handshake failed: " + detail;
-  switch (err) {
-    case SSL_ERROR_ZERO_RETURN: return "TLS handshake failed: the peer closed the connection";
-    case SSL_ERROR_SYSCALL: return "TLS handshake failed: connection closed or I/O error";
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE: return "TLS handshake incomplete (waiting for data)";
-    default: return "TLS handshake failed (SSL error " + std::to_string(err) + ")";
-  }
-}
-
 }  // namespace fedgw::tls

@@ -80,9 +80,5 @@ contexts_ptr make_contexts(const credentials& creds, validation_result certifica
 // Load, validate, build: all or nothing. Contexts only when the certificate has no error.
 build_result build_contexts(const config::Certificate& cfg, const validate_options& options, uint64_t generation);
 
-// Why a handshake step failed, for logs: the verification result ("peer certificate verification failed:
-// unable to get local issuer certificate"), or the TLS alert / OpenSSL reason. Call right after the failing
-// SSL call with its return value; clears this thread's OpenSSL error queue.
-std::string handshake_error(const SSL* ssl, int ret);
 
 }  // namespace fedgw::tls

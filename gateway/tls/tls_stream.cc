@@ -3,7 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "gateway/tls/contexts.h"
+#include "gateway/tls/errors.h"
 
 namespace fedgw::tls {
 

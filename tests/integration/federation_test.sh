@@ -56,6 +56,10 @@ check "send-test nowhere.test -> 404, exit 1" bash -c '[ "$1" -eq 1 ] && grep -q
 printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKmf0\r\nMax-Forwards: 0\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:bob@b.test>\r\nCall-ID: mf0@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n' > "$D/mf0.sip"
 check "Max-Forwards 0 -> 483" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/mf0.sip")" "SIP/2.0 483"
 
+# A body over limits.max_body_bytes: 413, then the connection closes.
+printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKbig\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:bob@b.test>\r\nCall-ID: big@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 70000\r\n\r\n' > "$D/big.sip"
+check "oversized body -> 413" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/big.sip")" "SIP/2.0 413"
+
 # DNS: no federation record -> 404.
 out=$("${UA_A[@]}" --user alice send carol@nowhere.test "hi" 2>&1) || true
 check "NXDOMAIN -> 404" contains "$out" "404 Not Found"

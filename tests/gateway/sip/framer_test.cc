@@ -133,6 +133,12 @@ TEST(Framer, FatalFramingErrorsCloseTheConnection) {
     EXPECT_TRUE(rec.errors[0].close_connection) << c.name;
     EXPECT_TRUE(rec.messages.empty()) << c.name;
     EXPECT_TRUE(f.closed());
+    // A complete header section that was refused stays readable for the reply.
+    if (c.data.rfind("MESSAGE", 0) == 0 && c.kind != ErrorKind::kMalformedStartLine) {
+      EXPECT_EQ(f.failed_head().substr(0, 27), "MESSAGE sip:b@x.org SIP/2.0") << c.name;
+    } else if (c.kind == ErrorKind::kInvalidStreamData) {
+      EXPECT_TRUE(f.failed_head().empty()) << c.name;
+    }
     // Dead stream: nothing more comes out.
     EXPECT_FALSE(f.feed(simple_request("x"), rec));
     EXPECT_EQ(rec.events.size(), 1u);
