@@ -228,7 +228,13 @@ struct framer_events : sip::StreamFramer::Callbacks {
   void on_stream_error(const sip::Error& error) override {
     log(self, severity::error, label(self) + ": " + error.message + "; closing the connection");
     auto& st = self->state;
-    // A request head with a body over the limit still gets its final response.
+    // A request whose head was read (e.g. a body over the limit) still gets its
+    // final response (413, 400) before the connection closes.
+    auto head = st.framer->failed_head();
+    if (!head.empty() && head.substr(0, 4) != "SIP/" && error.status > 0) {
+      auto response = response_from_raw(head, error.status, error.reason);
+      if (!response.empty()) write_wire(self, response);
+    }
     st.options.reactor->close(st.conn);
   }
 };

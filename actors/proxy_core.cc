@@ -15,11 +15,18 @@ struct transaction {
   caf::actor origin;
   sip::Message request;  // as forwarded; raw() keeps the bytes as received
   bool invite = false;
+  // INVITE only: where it went, so that a CANCEL can follow it.
+  std::string origin_branch;
+  proxy::side to = proxy::side::external;
+  std::string domain;
+  std::string target_address;
 };
 
 struct core_state {
   proxy_core_options options;
   std::unordered_map<std::string, transaction> transactions;
+  // Pending INVITEs by the branch of the Via they arrived with (RFC 3261 §9.2 CANCEL matching).
+  std::unordered_map<std::string, std::string> invites_by_origin_branch;
   uint64_t sequence = 0;
   control::Counters counters;
   // Policy refusals are logged once per domain and minute, not per request.
@@ -84,6 +91,42 @@ bool answers_locally(const sip::Message& request, const proxy::settings& s) {
   return s.serves(host) || host == s.internal.host || host == s.external.host;
 }
 
+void forward(self_ptr self, proxy::side to, const std::string& domain, std::string wire, const std::string& branch,
+             const std::string& target_address) {
+  auto& st = self->state;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  st.counters.set_requests_out(st.counters.requests_out() + 1);
+  if (to == proxy::side::external)
+    self->send(st.options.registry, send_atom::value, domain, std::move(wire), me, branch);
+  else
+    self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch, target_address);
+}
+
+// RFC 3261 §16.10: a CANCEL is answered here and follows the pending INVITE
+// to where it went (same Request-URI, Call-ID, From, To, CSeq number, Route and our Via).
+void handle_cancel(self_ptr self, const sip_origin& origin, const sip::Message& cancel) {
+  auto& st = self->state;
+  auto branch = cancel.top_via().branch();
+  auto found = branch ? st.invites_by_origin_branch.find(std::string(*branch)) : st.invites_by_origin_branch.end();
+  if (found == st.invites_by_origin_branch.end())
+    return respond(self, origin.connection, cancel, 481, "Call/Transaction Does Not Exist");
+  auto t = st.transactions.find(found->second);
+  if (t == st.transactions.end())
+    return respond(self, origin.connection, cancel, 481, "Call/Transaction Does Not Exist");
+  respond(self, origin.connection, cancel, 200, "OK");
+  const auto& invite = t->second.request;
+  std::string text = "CANCEL " + std::string(invite.request_uri()) + " SIP/2.0\r\n";
+  text += "Via: " + std::string(invite.get_all("Via").front()) + "\r\n";
+  for (auto route : invite.get_all("Route")) text += "Route: " + std::string(route) + "\r\n";
+  text += "Max-Forwards: 70\r\n";
+  text += "From: " + std::string(invite.get("From").value_or("")) + "\r\n";
+  text += "To: " + std::string(invite.get("To").value_or("")) + "\r\n";
+  text += "Call-ID: " + std::string(invite.call_id()) + "\r\n";
+  text += "CSeq: " + std::to_string(invite.cseq().number) + " CANCEL\r\n";
+  text += "Content-Length: 0\r\n\r\n";
+  forward(self, t->second.to, t->second.domain, std::move(text), t->first, t->second.target_address);
+}
+
 void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   auto& st = self->state;
   const auto& s = *st.options.settings;
@@ -99,6 +142,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
     }
     return;
   }
+  if (request.method() == "CANCEL") return handle_cancel(self, origin, request);
   if (answers_locally(request, s)) {
     return respond(self, origin.connection, request, 200, "OK", "Allow",
                    "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, INFO");
@@ -124,18 +168,28 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   }
   auto branch = proxy::make_branch(s, st.options.shard, ++st.sequence);
   request.prepend_via(proxy::via_value(out_iface, branch));
-  auto wire = request.serialize();
-  caf::actor me = caf::actor_cast<caf::actor>(self);
-  st.counters.set_requests_out(st.counters.requests_out() + 1);
-  if (d.to == proxy::side::external)
-    self->send(st.options.registry, send_atom::value, d.domain, std::move(wire), me, branch);
-  else
-    self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch, request_target_address(request));
+  auto target_address = request_target_address(request);
+  forward(self, d.to, d.domain, request.serialize(), branch, target_address);
   if (request.method() == "ACK") return;  // no transaction, no response
   bool invite = request.method() == "INVITE";
-  if (invite) respond(self, origin.connection, request, 100, "Trying");
-  st.transactions.emplace(branch, transaction{origin.connection, std::move(request), invite});
+  transaction t{origin.connection, std::move(request), invite, {}, d.to, d.domain, target_address};
+  if (invite) {
+    respond(self, origin.connection, t.request, 100, "Trying");
+    // The second Via (the one the INVITE arrived with) identifies it for CANCEL.
+    auto vias = t.request.vias();
+    if (vias.size() >= 2 && vias[1].branch()) {
+      t.origin_branch = std::string(*vias[1].branch());
+      st.invites_by_origin_branch[t.origin_branch] = branch;
+    }
+  }
+  st.transactions.emplace(branch, std::move(t));
   self->delayed_send(self, st.options.transaction_timeout, timeout_atom::value, branch);
+}
+
+void finish_transaction(self_ptr self, std::unordered_map<std::string, transaction>::iterator it) {
+  auto& st = self->state;
+  if (!it->second.origin_branch.empty()) st.invites_by_origin_branch.erase(it->second.origin_branch);
+  st.transactions.erase(it);
 }
 
 caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
@@ -148,24 +202,25 @@ caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
       if (!branch) return;
       auto it = st.transactions.find(std::string(*branch));
       if (it == st.transactions.end()) return;  // late or duplicate: the transaction is over
+      if (response.cseq().method == "CANCEL") return;  // our hop-by-hop CANCEL, answered already
       response.remove_top_via();
       count_response(st.counters, response.status_code());
       caf::anon_send(it->second.origin, send_atom::value, response.serialize());
-      if (response.status_code() >= 200) st.transactions.erase(it);
+      if (response.status_code() >= 200) finish_transaction(self, it);
     },
     [=](fail_atom, const std::string& branch, int status, const std::string& reason) {
       auto& st = self->state;
       auto it = st.transactions.find(branch);
       if (it == st.transactions.end()) return;
       respond(self, it->second.origin, it->second.request, status, reason);
-      st.transactions.erase(it);
+      finish_transaction(self, it);
     },
     [=](timeout_atom, const std::string& branch) {
       auto& st = self->state;
       auto it = st.transactions.find(branch);
       if (it == st.transactions.end()) return;
       respond(self, it->second.origin, it->second.request, 408, "Request Timeout - no final response from the next hop");
-      st.transactions.erase(it);
+      finish_transaction(self, it);
     },
     [=](counters_atom) { return self->state.counters; },
     [=](config_atom, std::shared_ptr<const proxy::settings>& settings) { self->state.options.settings = std::move(settings); },

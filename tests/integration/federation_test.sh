@@ -58,7 +58,9 @@ check "Max-Forwards 0 -> 483" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:
 
 # A body over limits.max_body_bytes: 413, then the connection closes.
 printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKbig\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:bob@b.test>\r\nCall-ID: big@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 70000\r\n\r\n' > "$D/big.sip"
-check "oversized body -> 413" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/big.sip")" "SIP/2.0 413"
+out=$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/big.sip" 2>&1)
+check "oversized body -> 413" contains "$out" "SIP/2.0 413" || true
+contains "$out" "SIP/2.0 413" || { echo "    sip_peer said: $out"; grep -i "body\|413\|Content-Length" "$D/a.log" | tail -5; }
 
 # DNS: no federation record -> 404.
 out=$("${UA_A[@]}" --user alice send carol@nowhere.test "hi" 2>&1) || true
@@ -111,12 +113,54 @@ check "mismatch reason logged" grep -q "certificate name mismatch: expected mism
 
 # A partner that never answers: b.test's UC server is replaced by a silent one -> 408.
 kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true
-python3 -c 'import socket,time; s=socket.create_connection(("127.0.2.1",5060)); time.sleep(30)' &
+python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.2.1", 5060)); s.settimeout(0.2)
+out = open(sys.argv[1], "wb"); end = time.time() + 30
+while time.time() < end:
+    try:
+        d = s.recv(65536)
+    except socket.timeout:
+        continue
+    if not d: break
+    out.write(d); out.flush()
+' "$D/silent.in" &
 SILENT=$!
 LAB_PIDS+=("$SILENT")
 sleep 0.3
 out=$("${UA_A[@]}" --user alice send bob@b.test "anyone?" 2>&1) || true
 check "no answer -> 408" contains "$out" "408"
+# CANCEL of a pending INVITE: answered 200 by the gateway, follows the INVITE
+# through both gateways; the INVITE then ends (408 from the timer here).
+python3 - "$D/cancel.out" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.1.1", 5060)); s.settimeout(8)
+head = ("%s sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKcancel1\r\nMax-Forwards: 70\r\n"
+        "From: <sip:alice@a.test>;tag=c1\r\nTo: <sip:bob@b.test>\r\nCall-ID: cancel1@test\r\nCSeq: 1 %s\r\n"
+        "Contact: <sip:alice@127.0.0.1:9;transport=tcp>\r\nContent-Length: 0\r\n\r\n")
+s.sendall((head % ("INVITE", "INVITE")).encode())
+buf = b""; lines = []
+def read_until(pred):
+    global buf
+    end = time.time() + 8
+    while time.time() < end:
+        while b"\r\n\r\n" in buf:
+            h, _, buf = buf.partition(b"\r\n\r\n")
+            lines.append(h.split(b"\r\n")[0].decode() + " / " + [l for l in h.split(b"\r\n") if l.startswith(b"CSeq")][0].decode())
+            if pred(lines[-1]): return
+        d = s.recv(65536)
+        if not d: return
+        buf += d
+read_until(lambda l: l.startswith("SIP/2.0 100"))
+time.sleep(0.3)
+s.sendall((head % ("CANCEL", "CANCEL")).encode())
+read_until(lambda l: "INVITE" in l.split(" / ")[1] and not l.startswith("SIP/2.0 1"))
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+check "CANCEL answered 200 by the gateway" grep -q "SIP/2.0 200 OK / CSeq: 1 CANCEL" "$D/cancel.out"
+check "the INVITE still gets its final response" grep -Eq "SIP/2.0 (408|487).* / CSeq: 1 INVITE" "$D/cancel.out"
+check "the CANCEL followed the INVITE to the UC server" grep -q "^CANCEL sip:bob@b.test SIP/2.0" "$D/silent.in"
+check "unknown CANCEL -> 481" contains "$(printf 'CANCEL sip:x@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnone\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:x@b.test>\r\nCall-ID: none@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n' > "$D/c481.sip"; python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/c481.sip")" "SIP/2.0 481"
 kill "$SILENT"; wait "$SILENT" 2>/dev/null || true
 serve_b
 sleep 0.3
