@@ -71,7 +71,7 @@ gateway_config() {
 mode: DIRECT
 domains: "$domain"
 certificate { cert_file: "$dir/certs/$cert.pem" key_file: "$dir/certs/$cert.key" ca_bundle: "$dir/certs/ca.pem" }
-internal_listener { bind_ip: "$ip" port: 5060 transport: TCP }
+internal_listener { bind_ip: "$ip" port: 5060 transport: ${LAB_INTERNAL_TRANSPORT:-TCP} }
 federation_listener { bind_ip: "$ip" port: 5061 transport: MTLS }
 dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 2 }
 limits { transaction_timeout_ms: ${LAB_TIMER_MS:-4000} }
@@ -84,7 +84,8 @@ CFG
 # its gateway, certificates from one test CA, federation SRV records in DNS
 # (and mismatch.test, whose record names b.test's server: a certificate mismatch).
 # LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs;
-# LAB_EXTRA_DNS adds dnsmasq record options (split on spaces).
+# LAB_EXTRA_DNS adds dnsmasq record options (split on spaces); LAB_INTERNAL_TRANSPORT_A sets
+# the transport of a.test's internal listener (TCP, TLS or MTLS).
 lab_federation() {
   local bin=$1 dir=$2 ip_a=${LAB_IP_A:-127.0.1.1} ip_b=${LAB_IP_B:-127.0.2.1}
   make_certs "$dir/certs"
@@ -92,7 +93,7 @@ lab_federation() {
     --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,"$ip_a" \
     --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,"$ip_b" \
     --srv-host=_sipfederationtls._tcp.mismatch.test,b.test,5061,10,10 ${LAB_EXTRA_DNS:-} || return 1
-  gateway_config "$dir" a a.test "$ip_a" good "${LAB_EXTRA_CONFIG:-}"
+  LAB_INTERNAL_TRANSPORT=${LAB_INTERNAL_TRANSPORT_A:-TCP} gateway_config "$dir" a a.test "$ip_a" good "${LAB_EXTRA_CONFIG:-}"
   gateway_config "$dir" b b.test "$ip_b" peer "${LAB_EXTRA_CONFIG:-}"
   start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1
   GW_A_PID=$FEDGW_LAST_PID
