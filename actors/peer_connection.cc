@@ -95,7 +95,7 @@ void fail_pending(self_ptr self, int status, const std::string& reason) {
 
 void send_request(self_ptr self, std::string& wire, const caf::actor& shard, const std::string& branch) {
   auto& st = self->state;
-  st.in_flight.emplace(branch, shard);
+  if (!branch.empty()) st.in_flight.emplace(branch, shard);  // ACKs (no branch) get no response
   write_wire(self, wire);
 }
 

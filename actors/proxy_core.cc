@@ -27,6 +27,9 @@ struct core_state {
   std::unordered_map<std::string, transaction> transactions;
   // Pending INVITEs by the branch of the Via they arrived with (RFC 3261 §9.2 CANCEL matching).
   std::unordered_map<std::string, std::string> invites_by_origin_branch;
+  // INVITEs that ended with a non-2xx answer, by origin branch: the gateway sent the
+  // downstream ACK itself; the upstream ACK (same branch) is absorbed (RFC 3261 §17.1.1.3).
+  std::unordered_map<std::string, int64_t> acked_until_ms;
   uint64_t sequence = 0;
   control::Counters counters;
   // Policy refusals are logged once per domain and minute, not per request.
@@ -143,6 +146,14 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
     return;
   }
   if (request.method() == "CANCEL") return handle_cancel(self, origin, request);
+  if (request.method() == "ACK") {
+    auto branch = request.top_via().branch();
+    auto acked = branch ? st.acked_until_ms.find(std::string(*branch)) : st.acked_until_ms.end();
+    if (acked != st.acked_until_ms.end()) {
+      st.acked_until_ms.erase(acked);
+      return;  // the ACK of a non-2xx answer: hop-by-hop, already sent downstream
+    }
+  }
   if (answers_locally(request, s)) {
     return respond(self, origin.connection, request, 200, "OK", "Allow",
                    "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, INFO");
@@ -186,8 +197,37 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   self->delayed_send(self, st.options.transaction_timeout, timeout_atom::value, branch);
 }
 
-void finish_transaction(self_ptr self, std::unordered_map<std::string, transaction>::iterator it) {
+// RFC 3261 §17.1.1.3: the client transaction of an INVITE that got a non-2xx
+// final answer sends the ACK itself (same branch, Request-URI, Route; To with the answer's tag).
+void ack_downstream(self_ptr self, const std::string& branch, transaction& t, const sip::Message& response) {
   auto& st = self->state;
+  const auto& invite = t.request;
+  std::string text = "ACK " + std::string(invite.request_uri()) + " SIP/2.0\r\n";
+  text += "Via: " + std::string(invite.get_all("Via").front()) + "\r\n";
+  for (auto route : invite.get_all("Route")) text += "Route: " + std::string(route) + "\r\n";
+  text += "Max-Forwards: 70\r\n";
+  text += "From: " + std::string(invite.get("From").value_or("")) + "\r\n";
+  text += "To: " + std::string(response.get("To").value_or("")) + "\r\n";
+  text += "Call-ID: " + std::string(invite.call_id()) + "\r\n";
+  text += "CSeq: " + std::to_string(invite.cseq().number) + " ACK\r\n";
+  text += "Content-Length: 0\r\n\r\n";
+  (void)branch;
+  (void)st;
+  // No branch to track: an ACK gets no response.
+  forward(self, t.to, t.domain, std::move(text), std::string(), t.target_address);
+}
+
+// Ends a transaction. For an INVITE answered non-2xx, the upstream ACK that
+// follows (same branch as the INVITE) is absorbed for a while.
+void finish_transaction(self_ptr self, std::unordered_map<std::string, transaction>::iterator it, int status) {
+  auto& st = self->state;
+  if (it->second.invite && status >= 300 && !it->second.origin_branch.empty()) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch()).count();
+    for (auto i = st.acked_until_ms.begin(); i != st.acked_until_ms.end();)
+      i = i->second < now ? st.acked_until_ms.erase(i) : std::next(i);
+    st.acked_until_ms[it->second.origin_branch] = now + 32000;
+  }
   if (!it->second.origin_branch.empty()) st.invites_by_origin_branch.erase(it->second.origin_branch);
   st.transactions.erase(it);
 }
@@ -203,24 +243,25 @@ caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
       auto it = st.transactions.find(std::string(*branch));
       if (it == st.transactions.end()) return;  // late or duplicate: the transaction is over
       if (response.cseq().method == "CANCEL") return;  // our hop-by-hop CANCEL, answered already
+      if (it->second.invite && response.status_code() >= 300) ack_downstream(self, it->first, it->second, response);
       response.remove_top_via();
       count_response(st.counters, response.status_code());
       caf::anon_send(it->second.origin, send_atom::value, response.serialize());
-      if (response.status_code() >= 200) finish_transaction(self, it);
+      if (response.status_code() >= 200) finish_transaction(self, it, response.status_code());
     },
     [=](fail_atom, const std::string& branch, int status, const std::string& reason) {
       auto& st = self->state;
       auto it = st.transactions.find(branch);
       if (it == st.transactions.end()) return;
       respond(self, it->second.origin, it->second.request, status, reason);
-      finish_transaction(self, it);
+      finish_transaction(self, it, status);
     },
     [=](timeout_atom, const std::string& branch) {
       auto& st = self->state;
       auto it = st.transactions.find(branch);
       if (it == st.transactions.end()) return;
       respond(self, it->second.origin, it->second.request, 408, "Request Timeout - no final response from the next hop");
-      finish_transaction(self, it);
+      finish_transaction(self, it, 408);
     },
     [=](counters_atom) { return self->state.counters; },
     [=](config_atom, std::shared_ptr<const proxy::settings>& settings) { self->state.options.settings = std::move(settings); },

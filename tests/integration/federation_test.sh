@@ -155,11 +155,15 @@ read_until(lambda l: l.startswith("SIP/2.0 100"))
 time.sleep(0.3)
 s.sendall((head % ("CANCEL", "CANCEL")).encode())
 read_until(lambda l: "INVITE" in l.split(" / ")[1] and not l.startswith("SIP/2.0 1"))
+# The ACK of the non-2xx answer is hop-by-hop: the gateway absorbs it.
+s.sendall((head % ("ACK", "ACK")).replace("To: <sip:bob@b.test>", "To: <sip:bob@b.test>;tag=x").encode())
+time.sleep(0.5)
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 PY
 check "CANCEL answered 200 by the gateway" grep -q "SIP/2.0 200 OK / CSeq: 1 CANCEL" "$D/cancel.out"
 check "the INVITE still gets its final response" grep -Eq "SIP/2.0 (408|487).* / CSeq: 1 INVITE" "$D/cancel.out"
 check "the CANCEL followed the INVITE to the UC server" grep -q "^CANCEL sip:bob@b.test SIP/2.0" "$D/silent.in"
+check "the ACK of the non-2xx answer was not relayed" bash -c '! grep -q "^ACK " "$1"' _ "$D/silent.in"
 check "unknown CANCEL -> 481" contains "$(printf 'CANCEL sip:x@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnone\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:x@b.test>\r\nCall-ID: none@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n' > "$D/c481.sip"; python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/c481.sip")" "SIP/2.0 481"
 kill "$SILENT"; wait "$SILENT" 2>/dev/null || true
 serve_b
