@@ -96,6 +96,7 @@ void fail_pending(self_ptr self, int status, const std::string& reason) {
 void send_request(self_ptr self, std::string& wire, const caf::actor& shard, const std::string& branch) {
   auto& st = self->state;
   if (!branch.empty()) st.in_flight.emplace(branch, shard);  // ACKs (no branch) get no response
+  st.last_activity_ms = now_ms();
   write_wire(self, wire);
 }
 
@@ -270,6 +271,11 @@ void handshake_done(self_ptr self) {
 
 void try_next_target(self_ptr self);
 
+// Keep-alive and idle checks run at the finer of the two periods.
+std::chrono::seconds tick_interval(const peer_connection_options& o) {
+  return std::max(std::chrono::seconds(1), std::min(o.keepalive, o.idle_timeout));
+}
+
 void give_up(self_ptr self) {
   auto& st = self->state;
   std::string reasons;
@@ -315,7 +321,8 @@ void try_next_target(self_ptr self) {
       st.options.reactor->close(conn, false);
       return;
     }
-    st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(st.domain));
+    // SNI names the target host; the certificate is checked against the domain (RFC 5922).
+    st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(t.host));
   }
   self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
 }
@@ -375,13 +382,12 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
           self->quit();
         });
   }
-  self->delayed_send(self, st.options.keepalive, tick_atom_t::value);
+  self->delayed_send(self, tick_interval(st.options), tick_atom_t::value);
   return {
     [=](data_atom, conn_id c, std::string& bytes) {
       auto& s = self->state;
       if (c != s.conn) return;
       s.options.reactor->consumed(c, bytes.size());
-      s.last_activity_ms = now_ms();
       if (!s.tls) return on_plaintext(self, bytes);
       std::string plain, out;
       auto r = s.tls->receive(bytes, plain, out);
@@ -458,7 +464,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
       } else if (s.established && idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.keepalive).count()) {
         write_wire(self, sip::StreamFramer::kPing);  // RFC 5626 keep-alive
       }
-      self->delayed_send(self, s.options.keepalive, tick_atom_t::value);
+      self->delayed_send(self, tick_interval(s.options), tick_atom_t::value);
     },
   };
 }

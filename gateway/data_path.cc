@@ -28,6 +28,7 @@ peer_connection_options connection_options(const config::Config& config, const d
   o.limits.max_line_bytes = l.max_header_line_bytes();
   o.max_queued = l.max_queued_per_domain();
   o.idle_timeout = std::chrono::seconds(l.idle_timeout_s());
+  o.keepalive = std::chrono::seconds(l.keepalive_interval_s());
   return o;
 }
 

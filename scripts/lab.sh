@@ -74,7 +74,7 @@ certificate { cert_file: "$dir/certs/$cert.pem" key_file: "$dir/certs/$cert.key"
 internal_listener { bind_ip: "$ip" port: 5060 transport: ${LAB_INTERNAL_TRANSPORT:-TCP} }
 federation_listener { bind_ip: "$ip" port: 5061 transport: MTLS }
 dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 2 }
-limits { transaction_timeout_ms: ${LAB_TIMER_MS:-4000} }
+limits { transaction_timeout_ms: ${LAB_TIMER_MS:-4000} ${LAB_LIMITS_EXTRA:-} }
 control_socket: "$dir/$name.sock"
 $(printf '%s\n' "$@")
 CFG
@@ -85,7 +85,8 @@ CFG
 # (and mismatch.test, whose record names b.test's server: a certificate mismatch).
 # LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs;
 # LAB_EXTRA_DNS adds dnsmasq record options (split on spaces); LAB_INTERNAL_TRANSPORT_A sets
-# the transport of a.test's internal listener (TCP, TLS or MTLS).
+# the transport of a.test's internal listener (TCP, TLS or MTLS); LAB_LIMITS_EXTRA adds
+# fields to the limits section.
 lab_federation() {
   local bin=$1 dir=$2 ip_a=${LAB_IP_A:-127.0.1.1} ip_b=${LAB_IP_B:-127.0.2.1}
   make_certs "$dir/certs"

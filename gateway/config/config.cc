@@ -122,6 +122,7 @@ void apply_defaults(Config& c) {
   set_default(l.has_transaction_timeout_ms(), [&] { l.set_transaction_timeout_ms(32000); });
   set_default(l.has_idle_timeout_s(), [&] { l.set_idle_timeout_s(600); });
   set_default(l.has_max_connections(), [&] { l.set_max_connections(10000); });
+  set_default(l.has_keepalive_interval_s(), [&] { l.set_keepalive_interval_s(30); });
   // Listener defaults: ports and transports only where the section is in use.
   auto listener_defaults = [](Listener& listener, uint32_t port, Transport transport) {
     set_default(listener.has_port(), [&] { listener.set_port(port); });
@@ -237,6 +238,7 @@ std::vector<std::string> validate(const Config& c) {
   check.range("limits.transaction_timeout_ms", l.transaction_timeout_ms(), 500, 300000);
   check.range("limits.idle_timeout_s", l.idle_timeout_s(), 1, 86400);
   check.range("limits.max_connections", l.max_connections(), 1, 1000000);
+  check.range("limits.keepalive_interval_s", l.keepalive_interval_s(), 1, 3600);
 
   if (c.control_socket().front() != '/')
     check.fail("control_socket", quoted(c.control_socket()) + " must be an absolute path");

@@ -10,6 +10,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 LAB_IP_A=127.0.11.1
 LAB_IP_B=127.0.12.1
 LAB_EXTRA_DNS="--srv-host=_sipfederationtls._tcp.peer.test,kam.peer.test,5071,10,10 --host-record=kam.peer.test,127.0.13.1 --srv-host=_sipfederationtls._tcp.wrongname.test,kam.peer.test,5071,10,10"
+# Short keep-alive and idle periods, to see the idle partner connection closed.
+LAB_LIMITS_EXTRA="keepalive_interval_s: 1 idle_timeout_s: 3"
 lab_federation "$BIN" "$D"
 
 sed "s|@CERTS@|$D/certs|g" "$HERE/kamailio/tls.cfg.in" > "$D/kamailio-tls.cfg"
@@ -29,6 +31,12 @@ check "send-test peer.test -> 200" contains "$("${A[@]}" send-test peer.test 2>&
 peers=$("${A[@]}" peers)
 check "peer.test connection up over TLS" bash -c 'grep -E "^peer.test +up +outbound +127.0.13.1:5071 +TLSv1" <<<"$1"' _ "$peers"
 check "connection up logged" grep -q "outbound connection up: peer.test at 127.0.13.1:5071" "$D/a.log"
+
+# No SIP message for idle_timeout_s: the connection is closed (CRLF pings do not count).
+for _ in $(seq 1 80); do grep -q "peer.test 127.0.13.1:5071: idle for" "$D/a.log" && break; sleep 0.1; done
+check "idle partner connection closed" grep -q "peer.test 127.0.13.1:5071: idle for [3-9] s, closing" "$D/a.log"
+check "closed connection shown in fedctl peers" bash -c 'grep -Eq "^peer.test +down" <<<"$1"' _ "$("${A[@]}" peers)"
+check "the next request opens a new connection" contains "$("${A[@]}" send-test peer.test 2>&1)" "200 OK"
 
 # The same server for another domain: its certificate does not name it.
 out=$("${UA_A[@]}" --user alice send bob@wrongname.test "hi" 2>&1) || true
