@@ -185,7 +185,9 @@ check "after restart -> 200" contains "$out" "-> 200 OK"
 # Rate limit of discovered partners: 20/s, 503 beyond, logged once a minute.
 out=$("${UA_A[@]}" --user alice --timeout 20 load bob@b.test 200 2>&1) || true
 check "discovered partner rate-limited with 503" contains "$out" "503="
-check "rate limit logged once" [ "$(grep -c 'b.test: more than 20 requests/s to a discovered partner' "$D/a.log")" -eq 1 ]
+# Once per minute: 1 entry, or 2 when the burst straddles a minute boundary (not one per refusal).
+n=$(grep -c 'b.test: more than 20 requests/s to a discovered partner' "$D/a.log" || true)
+check "rate limit logged once a minute, not per refusal ($n)" [ "$n" -ge 1 -a "$n" -le 2 ]
 
 # Nothing lost: 3000 requests while b.test's gateway is killed and restarted
 # (b.test allow-listed, so the rate limit does not apply).
