@@ -199,8 +199,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
 
 // RFC 3261 §17.1.1.3: the client transaction of an INVITE that got a non-2xx
 // final answer sends the ACK itself (same branch, Request-URI, Route; To with the answer's tag).
-void ack_downstream(self_ptr self, const std::string& branch, transaction& t, const sip::Message& response) {
-  auto& st = self->state;
+void ack_downstream(self_ptr self, const transaction& t, const sip::Message& response) {
   const auto& invite = t.request;
   std::string text = "ACK " + std::string(invite.request_uri()) + " SIP/2.0\r\n";
   text += "Via: " + std::string(invite.get_all("Via").front()) + "\r\n";
@@ -211,8 +210,6 @@ void ack_downstream(self_ptr self, const std::string& branch, transaction& t, co
   text += "Call-ID: " + std::string(invite.call_id()) + "\r\n";
   text += "CSeq: " + std::to_string(invite.cseq().number) + " ACK\r\n";
   text += "Content-Length: 0\r\n\r\n";
-  (void)branch;
-  (void)st;
   // No branch to track: an ACK gets no response.
   forward(self, t.to, t.domain, std::move(text), std::string(), t.target_address);
 }
@@ -243,7 +240,7 @@ caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
       auto it = st.transactions.find(std::string(*branch));
       if (it == st.transactions.end()) return;  // late or duplicate: the transaction is over
       if (response.cseq().method == "CANCEL") return;  // our hop-by-hop CANCEL, answered already
-      if (it->second.invite && response.status_code() >= 300) ack_downstream(self, it->first, it->second, response);
+      if (it->second.invite && response.status_code() >= 300) ack_downstream(self, it->second, response);
       response.remove_top_via();
       count_response(st.counters, response.status_code());
       caf::anon_send(it->second.origin, send_atom::value, response.serialize());
