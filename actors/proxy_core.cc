@@ -105,6 +105,21 @@ void forward(self_ptr self, proxy::side to, const std::string& domain, std::stri
     self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch, target_address);
 }
 
+// A CANCEL or the ACK of a non-2xx answer for a forwarded INVITE (RFC 3261 §9.1,
+// §17.1.1.3): its Request-URI, our Via (same branch), Route, From, Call-ID and
+// CSeq number, with `to` as the To header.
+std::string follow_up_request(const sip::Message& invite, std::string_view method, std::string_view to) {
+  std::string text = std::string(method) + " " + std::string(invite.request_uri()) + " SIP/2.0\r\n";
+  text += "Via: " + std::string(invite.get_all("Via").front()) + "\r\n";
+  for (auto route : invite.get_all("Route")) text += "Route: " + std::string(route) + "\r\n";
+  text += "Max-Forwards: 70\r\n";
+  text += "From: " + std::string(invite.get("From").value_or("")) + "\r\n";
+  text += "To: " + std::string(to) + "\r\n";
+  text += "Call-ID: " + std::string(invite.call_id()) + "\r\n";
+  text += "CSeq: " + std::to_string(invite.cseq().number) + " " + std::string(method) + "\r\n";
+  return text + "Content-Length: 0\r\n\r\n";
+}
+
 // RFC 3261 §16.10: a CANCEL is answered here and follows the pending INVITE
 // to where it went (same Request-URI, Call-ID, From, To, CSeq number, Route and our Via).
 void handle_cancel(self_ptr self, const sip_origin& origin, const sip::Message& cancel) {
@@ -118,16 +133,8 @@ void handle_cancel(self_ptr self, const sip_origin& origin, const sip::Message& 
     return respond(self, origin.connection, cancel, 481, "Call/Transaction Does Not Exist");
   respond(self, origin.connection, cancel, 200, "OK");
   const auto& invite = t->second.request;
-  std::string text = "CANCEL " + std::string(invite.request_uri()) + " SIP/2.0\r\n";
-  text += "Via: " + std::string(invite.get_all("Via").front()) + "\r\n";
-  for (auto route : invite.get_all("Route")) text += "Route: " + std::string(route) + "\r\n";
-  text += "Max-Forwards: 70\r\n";
-  text += "From: " + std::string(invite.get("From").value_or("")) + "\r\n";
-  text += "To: " + std::string(invite.get("To").value_or("")) + "\r\n";
-  text += "Call-ID: " + std::string(invite.call_id()) + "\r\n";
-  text += "CSeq: " + std::to_string(invite.cseq().number) + " CANCEL\r\n";
-  text += "Content-Length: 0\r\n\r\n";
-  forward(self, t->second.to, t->second.domain, std::move(text), t->first, t->second.target_address);
+  forward(self, t->second.to, t->second.domain,
+          follow_up_request(invite, "CANCEL", invite.get("To").value_or("")), t->first, t->second.target_address);
 }
 
 void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
@@ -200,18 +207,9 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
 // RFC 3261 §17.1.1.3: the client transaction of an INVITE that got a non-2xx
 // final answer sends the ACK itself (same branch, Request-URI, Route; To with the answer's tag).
 void ack_downstream(self_ptr self, const transaction& t, const sip::Message& response) {
-  const auto& invite = t.request;
-  std::string text = "ACK " + std::string(invite.request_uri()) + " SIP/2.0\r\n";
-  text += "Via: " + std::string(invite.get_all("Via").front()) + "\r\n";
-  for (auto route : invite.get_all("Route")) text += "Route: " + std::string(route) + "\r\n";
-  text += "Max-Forwards: 70\r\n";
-  text += "From: " + std::string(invite.get("From").value_or("")) + "\r\n";
-  text += "To: " + std::string(response.get("To").value_or("")) + "\r\n";
-  text += "Call-ID: " + std::string(invite.call_id()) + "\r\n";
-  text += "CSeq: " + std::to_string(invite.cseq().number) + " ACK\r\n";
-  text += "Content-Length: 0\r\n\r\n";
   // No branch to track: an ACK gets no response.
-  forward(self, t.to, t.domain, std::move(text), std::string(), t.target_address);
+  forward(self, t.to, t.domain, follow_up_request(t.request, "ACK", response.get("To").value_or("")),
+          std::string(), t.target_address);
 }
 
 // Ends a transaction. For an INVITE answered non-2xx, the upstream ACK that

@@ -193,6 +193,9 @@ check "rate limit logged once a minute, not per refusal ($n)" [ "$n" -ge 1 -a "$
 # (b.test allow-listed, so the rate limit does not apply).
 sed 's/^limits {/partners { allowed: "b.test" }\nlimits {/' "$D/a.textproto" > "$D/a-allowed.textproto"
 check "apply an allow list" "${A[@]}" config apply "$D/a-allowed.textproto"
+# b.test allow-lists a.test too (its inbound limit), also for its restarts below.
+sed -i 's/^limits {/partners { allowed: "a.test" }\nlimits {/' "$D/b.textproto"
+check "b.test applies its allow list" "${B[@]}" config apply "$D/b.textproto"
 "${UA_A[@]}" --user alice --timeout 60 --window 32 load bob@b.test 3000 1500 > "$D/load.out" 2>&1 &
 LOAD=$!
 sleep 0.7
