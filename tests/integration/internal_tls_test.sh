@@ -10,6 +10,7 @@ LAB_IP_A=127.0.14.1
 LAB_IP_B=127.0.15.1
 LAB_INTERNAL_TRANSPORT_A=MTLS
 LAB_EXTRA_CONFIG='partners { allowed: "a.test" allowed: "b.test" }'
+LAB_LIMITS_EXTRA="keepalive_interval_s: 1"
 lab_federation "$BIN" "$D"
 "$BIN/fedua" --gateway "$LAB_IP_B:5060" --domain b.test -q serve 60 > "$D/uc-b.out" 2>&1 &
 LAB_PIDS+=($!)
@@ -28,4 +29,23 @@ check "failed handshake logged" grep -q "TLS handshake with peer at .* failed" "
 # A certificate of an untrusted CA is refused.
 out=$(python3 "$HERE/sip_peer.py" "$LAB_IP_A:5060" --tls "$D/certs/untrusted.pem" "$D/certs/untrusted.key" "$D/certs/ca.pem" "$D/msg.sip" 2>&1 || true)
 check "untrusted client certificate refused" bash -c '! grep -q "^SIP/2.0 200" <<<"$1"' _ "$out"
+
+# An idle UC server connection gets RFC 5626 CRLF keep-alive pings (keepalive_interval_s: 1).
+out=$(python3 "$HERE/sip_peer.py" "$LAB_IP_A:5060" --tls "$D/certs/good.pem" "$D/certs/good.key" "$D/certs/ca.pem" \
+      --idle 3.5 "$D/msg.sip")
+echo "    $out" | head -2
+check "keep-alive pings on an idle connection" bash -c 'grep -Eq "keepalive pings: [1-9]" <<<"$1"' _ "$out"
+check "and the connection still works after them" contains "$out" "SIP/2.0 200"
+
+# TLS with an optional client certificate (request_client_cert): both kinds of UC server connect.
+stop_pid "$GW_A_PID" TERM || true
+sed -i 's/transport: MTLS }/transport: TLS request_client_cert: true }/' "$D/a.textproto"
+grep -q "transport: TLS request_client_cert: true" "$D/a.textproto"
+start_fedgw "$BIN" "$D/a.textproto" "$D/a2.log"
+out=$(python3 "$HERE/sip_peer.py" "$LAB_IP_A:5060" --tls-anon "$D/certs/ca.pem" "$D/msg.sip")
+check "TLS without a client certificate: 200" contains "$out" "SIP/2.0 200"
+out=$(python3 "$HERE/sip_peer.py" "$LAB_IP_A:5060" --tls "$D/certs/good.pem" "$D/certs/good.key" "$D/certs/ca.pem" "$D/msg.sip")
+check "TLS with a client certificate: 200" contains "$out" "SIP/2.0 200"
+out=$(python3 "$HERE/sip_peer.py" "$LAB_IP_A:5060" --tls "$D/certs/untrusted.pem" "$D/certs/untrusted.key" "$D/certs/ca.pem" "$D/msg.sip" 2>&1 || true)
+check "TLS with an untrusted client certificate: refused" bash -c '! grep -q "^SIP/2.0 200" <<<"$1"' _ "$out"
 finish

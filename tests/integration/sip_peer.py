@@ -3,10 +3,13 @@
 TLS (with a client certificate) and prints the first line of every response
 until a final one arrives, or 'closed' when the gateway closes the connection.
 
-usage: sip_peer.py HOST:PORT [--tls CERT KEY CA] [--raw] [--repeat N] REQUEST_FILE
+usage: sip_peer.py HOST:PORT [--tls CERT KEY CA | --tls-anon CA] [--raw] [--repeat N]
+                   [--idle SECONDS] REQUEST_FILE
 The request file is sent as is (with --raw) or with CRLF line ends and a
 Content-Length added. With --repeat N it is sent N times ("{n}" in it is
-replaced by the number) and the final responses are counted by code."""
+replaced by the number) and the final responses are counted by code. With
+--idle S it first stays silent for S seconds and reports the keep-alive bytes
+(CRLF pings) the gateway sent meanwhile."""
 import socket, ssl, sys, time
 
 def main():
@@ -15,6 +18,7 @@ def main():
     tls = None
     raw = False
     repeat = 0
+    idle = 0.0
     while args[0].startswith("--"):
         flag = args.pop(0)
         if flag == "--tls":
@@ -23,6 +27,10 @@ def main():
             raw = True
         elif flag == "--repeat":
             repeat = int(args.pop(0))
+        elif flag == "--tls-anon":
+            tls = (None, None, args.pop(0))
+        elif flag == "--idle":
+            idle = float(args.pop(0))
     text = open(args[0], "rb").read()
     if not raw:
         head, _, body = text.decode().partition("\n\n")
@@ -33,8 +41,20 @@ def main():
     if tls:
         ctx = ssl.create_default_context(cafile=tls[2])
         ctx.check_hostname = False
-        ctx.load_cert_chain(tls[0], tls[1])
+        if tls[0]:
+            ctx.load_cert_chain(tls[0], tls[1])
         sock = ctx.wrap_socket(sock)
+    if idle:
+        sock.settimeout(0.2)
+        got = b""
+        end = time.time() + idle
+        while time.time() < end:
+            try:
+                got += sock.recv(65536)
+            except (socket.timeout, ssl.SSLWantReadError):
+                pass
+        print("keepalive pings: %d" % got.count(b"\r\n\r\n"))
+        sock.settimeout(10)
     if repeat:
         for i in range(repeat):
             sock.sendall(text.replace(b"{n}", str(i).encode()))
