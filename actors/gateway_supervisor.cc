@@ -122,6 +122,22 @@ void refuse(self_ptr self, const std::string& source, const std::vector<std::str
            (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
 }
 
+// Dry run of a certificate section at the certificate manager; `then` gets
+// its errors, each prefixed "certificate: " (empty: usable).
+template <class Then>
+void check_certificate(self_ptr self, const config::Certificate& certificate, Then then) {
+  self->request(self->state.options.certificates, ask_timeout, check_atom::value, certificate)
+    .then(
+      [=](const tls::validation_result& v) mutable {
+        std::vector<std::string> errors;
+        for (const auto& e : v.errors()) errors.push_back("certificate: " + e);
+        then(std::move(errors));
+      },
+      [=](const caf::error& e) mutable {
+        then(std::vector<std::string>{"certificate: check failed: " + self->system().render(e)});
+      });
+}
+
 // Commits a validated config whose certificate section (if changed) was checked.
 void commit(self_ptr self, config::Config next, const std::string& source) {
   auto& st = self->state;
@@ -243,16 +259,8 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
         return loaded.errors;
       // A new certificate section must also load and validate.
       auto promise = self->make_response_promise<std::vector<std::string>>();
-      self->request(self->state.options.certificates, ask_timeout, check_atom::value, loaded.config.certificate())
-        .then(
-          [=](const tls::validation_result& v) mutable {
-            std::vector<std::string> errors;
-            for (const auto& e : v.errors()) errors.push_back("certificate: " + e);
-            promise.deliver(errors);
-          },
-          [=](const caf::error& e) mutable {
-            promise.deliver(std::vector<std::string>{"certificate: check failed: " + self->system().render(e)});
-          });
+      check_certificate(self, loaded.config.certificate(),
+                        [=](std::vector<std::string> errors) mutable { promise.deliver(std::move(errors)); });
       return promise;
     },
     [=](apply_atom, const std::string& text, const std::string& source)
@@ -270,23 +278,13 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       // All or nothing: a certificate section that does not validate refuses the whole file.
       auto promise = self->make_response_promise<std::vector<std::string>>();
       auto next = std::make_shared<config::Config>(std::move(loaded.config));
-      self->request(st.options.certificates, ask_timeout, check_atom::value, next->certificate())
-        .then(
-          [=](const tls::validation_result& v) mutable {
-            std::vector<std::string> errors;
-            for (const auto& e : v.errors()) errors.push_back("certificate: " + e);
-            if (!errors.empty()) {
-              refuse(self, source, errors);
-            } else {
-              commit(self, std::move(*next), source);
-            }
-            promise.deliver(errors);
-          },
-          [=](const caf::error& e) mutable {
-            std::vector<std::string> errors{"certificate: check failed: " + self->system().render(e)};
-            refuse(self, source, errors);
-            promise.deliver(errors);
-          });
+      check_certificate(self, next->certificate(), [=](std::vector<std::string> errors) mutable {
+        if (!errors.empty())
+          refuse(self, source, errors);
+        else
+          commit(self, std::move(*next), source);
+        promise.deliver(std::move(errors));
+      });
       return promise;
     },
     [=](readiness_atom) -> caf::result<readiness::report> {

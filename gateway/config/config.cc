@@ -253,18 +253,17 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
   if (running.control_socket() != next.control_socket())
     errors.push_back("control_socket: changing " + quoted(running.control_socket()) + " to " +
                      quoted(next.control_socket()) + " needs a restart of fedgw");
-  auto listener_text = [](const Config& c, const Listener& l, bool present) {
+  auto listener_text = [](const Listener& l, bool present) {
     if (!present) return std::string("none");
-    (void)c;
     return l.bind_ip() + ":" + std::to_string(l.port()) + " " + transport_name(l.transport()) +
            (l.request_client_cert() ? " (client cert)" : "");
   };
-  auto before = listener_text(running, running.internal_listener(), running.has_internal_listener());
-  auto after = listener_text(next, next.internal_listener(), next.has_internal_listener());
+  auto before = listener_text(running.internal_listener(), running.has_internal_listener());
+  auto after = listener_text(next.internal_listener(), next.has_internal_listener());
   if (before != after)
     errors.push_back("internal_listener: changing " + before + " to " + after + " needs a restart of fedgw");
-  before = listener_text(running, running.federation_listener(), running.has_federation_listener());
-  after = listener_text(next, next.federation_listener(), next.has_federation_listener());
+  before = listener_text(running.federation_listener(), running.has_federation_listener());
+  after = listener_text(next.federation_listener(), next.has_federation_listener());
   if (before != after)
     errors.push_back("federation_listener: changing " + before + " to " + after + " needs a restart of fedgw");
   if (running.worker_threads() != next.worker_threads())

@@ -60,7 +60,7 @@ struct reactor::io_thread {
   }
 };
 
-struct reactor::connection : watch {
+struct reactor::connection : watch, std::enable_shared_from_this<reactor::connection> {
   conn_id id = 0;
   int fd = -1;
   io_thread* owner = nullptr;
@@ -534,9 +534,8 @@ void reactor::run(io_thread& t) {
       } else if (w->is_listener) {
         handle_listener(t, *static_cast<listener*>(w));
       } else {
-        auto* raw = static_cast<connection*>(w);
-        auto c = find(raw->id);
-        if (c) handle_connection(t, c, events[i].events);
+        // Alive: owned by connections_, or by the graveyard until this batch ends.
+        handle_connection(t, static_cast<connection*>(w)->shared_from_this(), events[i].events);
       }
     }
     t.graveyard.clear();
