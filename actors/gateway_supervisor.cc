@@ -153,7 +153,7 @@ void commit(self_ptr self, config::Config next, const std::string& source) {
   // Domains and partner policy take effect for the next request.
   if (st.options.proxy_settings) {
     st.options.proxy_settings = std::make_shared<const proxy::settings>(
-      proxy::settings::from_config(st.options.config, st.options.proxy_settings->instance));
+      proxy::settings::from_config(st.options.config, st.options.proxy_settings->keys));
     for (const auto& shard : st.options.shards) caf::anon_send(shard, config_atom::value, st.options.proxy_settings);
     if (st.options.policy) st.options.policy->set(st.options.proxy_settings);
     const auto& partners = st.options.config.partners();
@@ -223,6 +223,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
               sum->set_responses_4xx(sum->responses_4xx() + part.responses_4xx());
               sum->set_responses_5xx(sum->responses_5xx() + part.responses_5xx());
               sum->set_responses_6xx(sum->responses_6xx() + part.responses_6xx());
+              sum->set_responses_dropped(sum->responses_dropped() + part.responses_dropped());
               done();
             },
             [=](const caf::error&) mutable { done(); });

@@ -7,6 +7,7 @@
 
 #include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
+#include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/rate_limit.h"
 #include "gateway/sip/framer.h"
 #include "gateway/sip/response.h"
@@ -17,12 +18,21 @@ namespace fedgw {
 namespace {
 
 using tick_atom_t = caf::tick_atom;
+using clock = std::chrono::steady_clock;
 using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
 
 struct queued_request {
   std::string wire;
   caf::actor shard;
   std::string branch;
+};
+
+// A request sent on this connection that may still be answered: only its
+// responses are accepted here (RFC 3261 §18.1.2 matching, bound to the connection).
+struct pending_request {
+  caf::actor shard;
+  bool invite = false;
+  clock::time_point expires{};
 };
 
 struct connection_state {
@@ -37,7 +47,10 @@ struct connection_state {
   bool established = false;  // TCP up and, with TLS, handshake done and peer verified
   std::vector<std::string> identities;
   std::deque<queued_request> queue;
-  std::unordered_map<std::string, caf::actor> in_flight;  // branch -> shard
+  std::unordered_map<std::string, pending_request> in_flight;  // by branch of our Via
+  bool write_failed = false;   // logged and closing: later writes are dropped silently
+  bool known_uc_server = false;  // internal: registered as the UC server (it spoke SIP or is authenticated)
+  proxy::log_throttle stray_logged{std::chrono::seconds(60), 1};
   int64_t last_activity_ms = 0;
   int64_t since_ms = 0;
   // Outbound target walk.
@@ -46,9 +59,6 @@ struct connection_state {
   uint64_t attempt = 0;
   std::vector<std::string> attempt_errors;
   bool closed = false;
-  // Inbound requests from discovered (not allow-listed) partners, per From domain.
-  std::unordered_map<std::string, proxy::token_bucket> rate;
-  std::unordered_map<std::string, int64_t> rate_logged_minute;
 };
 
 using self_ptr = caf::stateful_actor<connection_state>*;
@@ -68,36 +78,70 @@ void log(self_ptr self, severity level, const std::string& text) {
   report(self->state.options.log, level, "peer", text);
 }
 
+// The first write that fails closes the connection, logged once: bytes lost
+// from the middle of a TLS record stream cannot be recovered.
+void write_failed(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.write_failed) return;
+  st.write_failed = true;
+  log(self, severity::error, label(self) + ": " + why + ", closing the connection");
+  st.options.reactor->close(st.conn, false);
+}
+
+void write_raw(self_ptr self, std::string_view bytes) {
+  auto& st = self->state;
+  if (st.conn == 0 || st.write_failed || bytes.empty()) return;
+  if (!st.options.reactor->write(st.conn, bytes)) write_failed(self, "output buffer full or connection gone");
+}
+
 // Writes bytes to the socket, through TLS when the connection has it.
 void write_wire(self_ptr self, std::string_view bytes) {
   auto& st = self->state;
-  if (st.conn == 0) return;
+  if (st.conn == 0 || st.write_failed) return;
   if (st.tls) {
     std::string out;
     auto r = st.tls->send(bytes, out);
-    if (!out.empty()) st.options.reactor->write(st.conn, out);
-    if (r.failed) st.options.reactor->close(st.conn);
+    write_raw(self, out);
+    if (r.failed) write_failed(self, "TLS: " + r.error);
     return;
   }
-  if (!st.options.reactor->write(st.conn, bytes)) {
-    log(self, severity::error, label(self) + ": output buffer full, closing the connection");
-    st.options.reactor->close(st.conn, false);
-  }
+  write_raw(self, bytes);
 }
 
 void fail_pending(self_ptr self, int status, const std::string& reason) {
   auto& st = self->state;
   for (auto& q : st.queue) caf::anon_send(q.shard, fail_atom::value, q.branch, status, reason);
   st.queue.clear();
-  for (auto& [branch, shard] : st.in_flight) caf::anon_send(shard, fail_atom::value, branch, status, reason);
+  for (auto& [branch, p] : st.in_flight) caf::anon_send(p.shard, fail_atom::value, branch, status, reason);
   st.in_flight.clear();
+}
+
+// How long a request's responses are accepted: timer B/F, for INVITE timer C
+// and the RFC 6026 accepted state (2xx retransmissions) on top.
+clock::duration answer_window(const peer_connection_options& o, bool invite) {
+  return invite ? o.timers.final_response + o.timers.timer_c + o.timers.linger
+                : o.timers.final_response + std::chrono::seconds(1);
 }
 
 void send_request(self_ptr self, std::string& wire, const caf::actor& shard, const std::string& branch) {
   auto& st = self->state;
-  if (!branch.empty()) st.in_flight.emplace(branch, shard);  // ACKs (no branch) get no response
+  // Untracked requests (ACK, the gateway's CANCEL: empty branch) get no response of their own.
+  if (!branch.empty()) {
+    bool invite = wire.compare(0, 7, "INVITE ") == 0;
+    st.in_flight[branch] = pending_request{shard, invite, clock::now() + answer_window(st.options, invite)};
+  }
   st.last_activity_ms = now_ms();
   write_wire(self, wire);
+}
+
+// An internal connection becomes a destination for requests to the gateway's
+// domains only once it is known to be the UC server.
+void register_uc_server(self_ptr self) {
+  auto& st = self->state;
+  if (st.known_uc_server || st.options.where != proxy::side::internal) return;
+  st.known_uc_server = true;
+  caf::anon_send(st.options.registry, internal_atom::value, caf::actor_cast<caf::actor>(self), st.address);
+  log(self, severity::info, "UC server connection from " + st.address + " is in use");
 }
 
 peer_info info(self_ptr self) {
@@ -117,8 +161,8 @@ void became_established(self_ptr self) {
   st.established = true;
   st.since_ms = now_ms();
   if (st.options.where == proxy::side::internal) {
-    caf::anon_send(st.options.registry, internal_atom::value, caf::actor_cast<caf::actor>(self), st.address);
     log(self, severity::info, "internal connection up from " + st.address);
+    if (st.options.uc_server_authenticated) register_uc_server(self);
   } else {
     std::string names;
     for (const auto& n : st.identities) names += (names.empty() ? "" : ", ") + n;
@@ -174,6 +218,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
   void on_message(sip::Message&& m) override {
     auto& st = self->state;
     st.last_activity_ms = now_ms();
+    register_uc_server(self);  // an internal peer that speaks SIP is the UC server
     if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
     if (m.is_request()) {
       sip_origin origin{caf::actor_cast<caf::actor>(self), st.options.where, st.identities, st.address};
@@ -181,33 +226,45 @@ struct framer_events : sip::StreamFramer::Callbacks {
       caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
       return;
     }
+    // A response is accepted only for a request sent on this very connection.
     auto branch = m.top_via().branch();
-    auto shard = branch ? proxy::shard_of_branch(*branch, *st.options.settings) : std::nullopt;
-    if (!shard || *shard >= st.options.shards.size()) {
-      log(self, severity::warning, label(self) + ": response " + std::to_string(m.status_code()) +
-                                     " does not belong to this gateway (Via branch), dropped");
+    auto pending = branch ? st.in_flight.find(std::string(*branch)) : st.in_flight.end();
+    if (pending == st.in_flight.end()) {
+      if (st.options.stray_responses) st.options.stray_responses->fetch_add(1, std::memory_order_relaxed);
+      if (st.stray_logged.allow("", clock::now()))
+        log(self, severity::warning, label(self) + ": response " + std::to_string(m.status_code()) +
+                                       " matches no request sent on this connection, dropped (logged once a minute)");
       return;
     }
-    if (m.status_code() >= 200) st.in_flight.erase(std::string(*branch));
-    caf::anon_send(st.options.shards[*shard], response_atom::value, std::move(m));
+    auto shard = pending->second.shard;
+    int code = m.status_code();
+    if (pending->second.invite) {
+      // INVITE: 2xx may repeat or fork (RFC 6026); keep matching until the window ends.
+      if (code >= 300) st.in_flight.erase(pending);
+      else pending->second.expires = clock::now() + answer_window(st.options, true);
+    } else if (code >= 200) {
+      st.in_flight.erase(pending);
+    }
+    caf::anon_send(shard, response_atom::value, std::move(m));
   }
   // Discovered partners get `discovered_rate_limit` requests/s; beyond, 503 with Retry-After.
   bool rate_limited(const sip::Message& m) {
     auto& st = self->state;
+    auto method = m.method();
+    if (method == "ACK" || method == "CANCEL") return false;  // never refused: they end transactions
     auto policy = st.options.policy ? st.options.policy->get() : st.options.settings;
     const auto& settings = *policy;
-    auto domain = proxy::uri_domain(m.from().uri_text);
-    if (domain.empty() || settings.allow_listed(domain) || m.method() == "ACK") return false;
-    auto now = now_ms();
-    if (st.rate[domain].take(settings.discovered_rate_limit, now)) return false;
-    auto& logged = st.rate_logged_minute[domain];
-    if (logged != now / 60000) {
-      logged = now / 60000;
+    // Keyed by who the partner is (its certificate), not by the From domain it chooses.
+    const std::string& partner = st.identities.empty() ? st.address : st.identities.front();
+    for (const auto& id : st.identities)
+      if (settings.allow_listed(id)) return false;
+    if (!st.options.inbound_limits) return false;
+    if (st.options.inbound_limits->take(partner, settings.discovered_rate_limit, clock::now())) return false;
+    if (st.options.inbound_limits->should_log(partner, clock::now()))
       report(st.options.log, severity::warning, "policy",
-             domain + ": more than " + std::to_string(settings.discovered_rate_limit) +
+             partner + ": more than " + std::to_string(settings.discovered_rate_limit) +
                " requests/s from a discovered partner; answering 503 (logged once a minute)");
-    }
-    auto response = sip::make_response(m, 503, "Service Unavailable - rate limit for " + domain);
+    auto response = sip::make_response(m, 503, "Service Unavailable - rate limit for " + partner);
     if (response) {
       response->add_header("Retry-After", "1");
       write_wire(self, response->serialize());
@@ -321,8 +378,9 @@ void try_next_target(self_ptr self) {
       st.options.reactor->close(conn, false);
       return;
     }
-    // SNI names the target host; the certificate is checked against the domain (RFC 5922).
-    st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(t.host));
+    // SNI names the partner domain, the name the certificate is checked against (RFC 5922), so a
+    // partner edge hosting several domains presents the right certificate.
+    st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(st.domain));
   }
   self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
 }
@@ -391,7 +449,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
       if (!s.tls) return on_plaintext(self, bytes);
       std::string plain, out;
       auto r = s.tls->receive(bytes, plain, out);
-      if (!out.empty()) s.options.reactor->write(c, out);
+      write_raw(self, out);
       if (r.failed) {
         auto text = "TLS handshake with " + (s.domain.empty() ? std::string("peer") : s.domain) + " at " + s.address +
                     " failed: " + r.error;
@@ -409,7 +467,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
       if (!s.tls) return became_established(self);
       std::string out;
       s.tls->start(out);
-      s.options.reactor->write(c, out);
+      write_raw(self, out);
     },
     [=](closed_atom, conn_id c, const std::string& reason) {
       auto& s = self->state;
@@ -436,7 +494,8 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
     [=](send_atom, std::string& wire, const caf::actor& shard, const std::string& branch) {
       auto& s = self->state;
       if (s.established) return send_request(self, wire, shard, branch);
-      if (s.queue.size() >= s.options.max_queued)
+      // CANCEL and ACK (untracked, empty branch) are never refused by the queue limit.
+      if (!branch.empty() && s.queue.size() >= s.options.max_queued)
         return caf::anon_send(shard, fail_atom::value, branch, 503,
                               std::string("Service Unavailable - too many requests queued for ") + s.domain);
       s.queue.push_back({std::move(wire), shard, branch});
@@ -451,6 +510,9 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
     [=](tick_atom_t) {
       auto& s = self->state;
       if (s.closed) return;
+      auto now = clock::now();
+      for (auto it = s.in_flight.begin(); it != s.in_flight.end();)
+        it = it->second.expires <= now ? s.in_flight.erase(it) : std::next(it);
       auto idle = now_ms() - s.last_activity_ms;
       if (s.established && s.options.where == proxy::side::external && s.in_flight.empty() &&
           idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.idle_timeout).count()) {
@@ -458,7 +520,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
         if (s.tls) {
           std::string out;
           s.tls->shutdown(out);
-          s.options.reactor->write(s.conn, out);
+          write_raw(self, out);
         }
         s.options.reactor->close(s.conn);
       } else if (s.established && idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.keepalive).count()) {
@@ -481,7 +543,25 @@ caf::actor spawn_outbound_connection(caf::actor_system& system, peer_connection_
 }
 
 net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_connection_options options) {
-  return [&system, options](conn_id conn, const std::string& peer) -> std::shared_ptr<net::reactor::handler> {
+  struct refusals {
+    std::mutex mutex;
+    proxy::log_throttle logged;
+  };
+  auto refused = std::make_shared<refusals>();
+  return [&system, options, refused](conn_id conn, const std::string& peer) -> std::shared_ptr<net::reactor::handler> {
+    if (!options.allowed_peers.empty()) {
+      auto at = net::parse_endpoint(peer);
+      bool allowed = at && std::any_of(options.allowed_peers.begin(), options.allowed_peers.end(),
+                                       [&](const net::prefix& p) { return p.contains(at->ip); });
+      if (!allowed) {
+        std::lock_guard<std::mutex> lock(refused->mutex);
+        if (refused->logged.allow(at ? at->ip : peer, std::chrono::steady_clock::now()))
+          report(options.log, severity::warning, "peer",
+                 "internal connection from " + peer + " refused: not in internal_listener.allowed_peers "
+                 "(logged once a minute per address)");
+        return nullptr;
+      }
+    }
     auto actor = spawn_inbound_connection(system, options, conn, peer);
     return std::make_shared<socket_bridge>(actor);
   };

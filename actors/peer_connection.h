@@ -6,14 +6,17 @@
 // Accepts:
 //   (data_atom, conn_id, bytes), (connected_atom, conn_id), (closed_atom, conn_id, reason)  from the reactor
 //   (send_atom, wire)                                   a response to send
-//   (send_atom, wire, caf::actor shard, branch)         a request to send; failures go to the shard
+//   (send_atom, wire, caf::actor shard, branch)         a request to send; failures go to the shard;
+//                                                       an empty branch: CANCEL/ACK, untracked, never refused
 //   (tick_atom)                                         keep-alive / idle timer (internal)
 //
 // Requests it receives go to the proxy core shard of their Call-ID as
-// (request_atom, sip_origin, sip::Message); responses to the shard named by
-// the branch of their top Via. Malformed requests are answered here (400, 413, ...).
+// (request_atom, sip_origin, sip::Message); a response only to the shard of a
+// request sent on this connection (others are dropped and counted).
+// Malformed requests are answered here (400, 413, ...).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -23,6 +26,8 @@
 #include "actors/proxy_messages.h"
 #include "actors/status_log.h"
 #include "gateway/net/reactor.h"
+#include "gateway/proxy/rate_limit.h"
+#include "gateway/proxy/transactions.h"
 #include "gateway/tls/contexts.h"
 
 namespace fedgw {
@@ -67,6 +72,13 @@ struct peer_connection_options {
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds keepalive{30};
   std::chrono::seconds connect_timeout{5};
+  proxy::transaction_timers timers;  // how long responses to a sent request are accepted
+  // Internal: the listener authenticates the UC server (allowed_peers or MTLS), so a new
+  // connection is used at once; otherwise only after it sent SIP itself.
+  bool uc_server_authenticated = false;
+  std::vector<net::prefix> allowed_peers;  // internal listener: empty = any address
+  std::shared_ptr<proxy::partner_rate_limiter> inbound_limits;  // shared by all partner connections
+  std::shared_ptr<std::atomic<uint64_t>> stray_responses;       // counted, reported by shard 0
 };
 
 // An accepted connection (`conn` already registered with the reactor through a socket_bridge).

@@ -1,5 +1,6 @@
 #include "actors/peer_registry.h"
 
+#include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/rate_limit.h"
 
 #include <algorithm>
@@ -31,13 +32,14 @@ struct registry_state {
   std::map<std::string, caf::actor> internal_by_address;  // peer ip:port -> connection
   size_t next_internal = 0;
   std::mt19937 random{std::random_device{}()};
-  std::map<std::string, int64_t> rate_logged_minute;
+  proxy::log_throttle rate_logged;
 };
 
 using self_ptr = caf::stateful_actor<registry_state>*;
 
+// Untracked requests (CANCEL, ACK: empty branch) have no transaction to fail.
 void fail(const caf::actor& shard, const std::string& branch, int status, const std::string& reason) {
-  caf::anon_send(shard, fail_atom::value, branch, status, reason);
+  if (!branch.empty()) caf::anon_send(shard, fail_atom::value, branch, status, reason);
 }
 
 bool allow_listed(self_ptr self, const std::string& domain) {
@@ -65,10 +67,10 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       auto& st = self->state;
       auto& e = st.domains[domain];
       e.info.domain = domain;
-      if (!allow_listed(self, domain) && !e.rate.take(st.options.discovered_rate_limit, now_ms())) {
-        auto minute = now_ms() / 60000;
-        if (st.rate_logged_minute[domain] != minute) {
-          st.rate_logged_minute[domain] = minute;
+      // CANCEL and ACK (untracked) end transactions: never rate limited.
+      if (!branch.empty() && !allow_listed(self, domain) &&
+          !e.rate.take(st.options.discovered_rate_limit, now_ms())) {
+        if (st.rate_logged.allow(domain, std::chrono::steady_clock::now())) {
           report(st.options.log, severity::warning, "policy",
                  domain + ": more than " + std::to_string(st.options.discovered_rate_limit) +
                    " requests/s to a discovered partner; answering 503 (logged once a minute)");

@@ -1,23 +1,26 @@
 // The transaction-stateful proxy (RFC 3261 §16), sharded: each shard owns the
-// client transactions whose branch it created, so requests of different calls
-// are proxied on different cores. A request goes to the shard chosen by its
-// Call-ID; its response finds the shard through the branch of our Via.
+// client transactions whose branch it created (gateway/proxy/transactions.h),
+// so requests of different calls are proxied on different cores. A request
+// goes to the shard chosen by its Call-ID; its response comes back through the
+// connection the request went out on, which knows the shard.
 //
 // Accepts:
 //   (request_atom, sip_origin, sip::Message)            a request from a connection
 //   (response_atom, sip::Message)                        a response whose top Via is ours
 //   (fail_atom, std::string branch, int status, std::string reason)
 //                                                        the request could not be delivered
-//   (timeout_atom, std::string branch)                   timer B/F (internal)
+//   (ptick)                                              transaction timers (internal)
 //   (counters_atom) -> control::Counters                 requests and responses so far
 //   (config_atom, std::shared_ptr<const proxy::settings>) new domains and partner lists (config apply)
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "actors/proxy_messages.h"
 #include "actors/status_log.h"
+#include "gateway/proxy/transactions.h"
 
 namespace fedgw {
 
@@ -26,7 +29,10 @@ struct proxy_core_options {
   size_t shard = 0;
   caf::actor registry;
   status_log_actor log;
-  std::chrono::milliseconds transaction_timeout{32000};
+  proxy::transaction_timers timers;
+  sip::Limits limits;  // the configured parse limits (re-parsing a request to answer it)
+  // Responses connections dropped because they matched no request sent on them (shard 0 reports it).
+  std::shared_ptr<std::atomic<uint64_t>> stray_responses;
 };
 
 caf::actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);

@@ -1,7 +1,5 @@
 #include "gateway/data_path.h"
 
-#include <unistd.h>
-
 #include "actors/peer_registry.h"
 #include "gateway/config/config.h"
 #include "actors/proxy_core.h"
@@ -9,6 +7,22 @@
 namespace fedgw {
 
 namespace {
+
+proxy::transaction_timers transaction_timers(const config::Config& config) {
+  proxy::transaction_timers t;
+  t.final_response = std::chrono::milliseconds(config.limits().transaction_timeout_ms());
+  return t;
+}
+
+sip::Limits parse_limits(const config::Config& config) {
+  const auto& l = config.limits();
+  sip::Limits limits;
+  limits.max_header_bytes = l.max_header_bytes();
+  limits.max_body_bytes = l.max_body_bytes();
+  limits.max_header_count = l.max_header_count();
+  limits.max_line_bytes = l.max_header_line_bytes();
+  return limits;
+}
 
 peer_connection_options connection_options(const config::Config& config, const data_path& path,
                                            const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
@@ -22,13 +36,13 @@ peer_connection_options connection_options(const config::Config& config, const d
   o.log = log;
   o.dns = dns;
   const auto& l = config.limits();
-  o.limits.max_header_bytes = l.max_header_bytes();
-  o.limits.max_body_bytes = l.max_body_bytes();
-  o.limits.max_header_count = l.max_header_count();
-  o.limits.max_line_bytes = l.max_header_line_bytes();
+  o.limits = parse_limits(config);
   o.max_queued = l.max_queued_per_domain();
   o.idle_timeout = std::chrono::seconds(l.idle_timeout_s());
   o.keepalive = std::chrono::seconds(l.keepalive_interval_s());
+  o.timers = transaction_timers(config);
+  o.stray_responses = path.stray_responses;
+  o.inbound_limits = path.inbound_limits;
   return o;
 }
 
@@ -50,7 +64,9 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
                      const dns_resolver_actor& dns, const cert_manager_actor& certificates, data_path& out,
                      std::string& error) {
   out.settings = std::make_shared<const proxy::settings>(
-    proxy::settings::from_config(config, std::to_string(getpid() % 100000)));
+    proxy::settings::from_config(config, proxy::instance_keys::random()));
+  out.stray_responses = std::make_shared<std::atomic<uint64_t>>(0);
+  out.inbound_limits = std::make_shared<proxy::partner_rate_limiter>();
   out.tls = std::make_shared<tls_source>();
   out.policy = std::make_shared<policy_source>();
   out.policy->set(out.settings);
@@ -73,8 +89,8 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   };
   out.registry = spawn_peer_registry(system, std::move(registry_options));
   for (size_t i = 0; i < shard_count; ++i)
-    out.shards.push_back(spawn_proxy_core(
-      system, {out.settings, i, out.registry, log, std::chrono::milliseconds(config.limits().transaction_timeout_ms())}));
+    out.shards.push_back(spawn_proxy_core(system, {out.settings, i, out.registry, log, transaction_timers(config),
+                                                   parse_limits(config), out.stray_responses}));
   *connect_options = connection_options(config, out, reactor, log, dns);
   connect_options->tls = out.tls;
 
@@ -83,6 +99,10 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
     o.where = where;
     if (l.transport() != config::TCP) o.tls = out.tls;
     o.client_certs = client_certs(l);
+    for (const auto& p : l.allowed_peers())
+      if (auto prefix = net::parse_prefix(p)) o.allowed_peers.push_back(*prefix);
+    o.uc_server_authenticated = where == proxy::side::internal &&
+                                (!o.allowed_peers.empty() || l.transport() == config::MTLS);
     net::endpoint at{l.bind_ip(), static_cast<uint16_t>(l.port())};
     auto id = reactor->listen_tcp(at, accept_connections(system, std::move(o)), error);
     if (id == 0) {

@@ -73,8 +73,20 @@ struct checker {
     if (l.transport() == TRANSPORT_UNSPECIFIED) {
       fail(field + ".transport", "is required (TCP, TLS or MTLS)");
     } else if (tls_only && l.transport() == TCP) {
-      fail(field + ".transport", "TCP is not allowed here (TLS or MTLS)");
+      fail(field + ".transport", "TCP is not allowed here (MTLS)");
+    } else if (tls_only && l.transport() == TLS) {
+      // Partners are identified by their client certificate; without one every request would be refused.
+      fail(field + ".transport", "TLS without client certificates cannot identify partners (use MTLS)");
     }
+    if (!l.public_host().empty() && !net::is_hostname(l.public_host()) && !net::is_ip(l.public_host()))
+      fail(field + ".public_host", quoted(l.public_host()) + " is not a host name or IP address");
+    if (l.public_host().empty() && (l.bind_ip() == "0.0.0.0" || l.bind_ip() == "::"))
+      fail(field + ".public_host", "is required when bind_ip is " + l.bind_ip() +
+                                     " (Via and Record-Route must name an address peers can reach)");
+    for (int i = 0; i < l.allowed_peers_size(); ++i)
+      if (!net::parse_prefix(l.allowed_peers(i)))
+        fail(field + ".allowed_peers[" + std::to_string(i) + "]",
+             quoted(l.allowed_peers(i)) + " is not an IP address or IP/prefix");
   }
 };
 
@@ -227,6 +239,8 @@ std::vector<std::string> validate(const Config& c) {
     check.domain("partners.allowed[" + std::to_string(i) + "]", partners.allowed(i));
   for (int i = 0; i < partners.blocked_size(); ++i)
     check.domain("partners.blocked[" + std::to_string(i) + "]", partners.blocked(i));
+  for (int i = 0; i < partners.identity_trusted_size(); ++i)
+    check.domain("partners.identity_trusted[" + std::to_string(i) + "]", partners.identity_trusted(i));
   check.range("partners.discovered_rate_limit", partners.discovered_rate_limit(), 1, 1000000);
 
   const auto& l = c.limits();

@@ -73,3 +73,57 @@ std::optional<endpoint> parse_endpoint(std::string_view text) {
 }
 
 }  // namespace fedgw::net
+
+namespace fedgw::net {
+
+namespace {
+
+// The address bytes of a textual IP: (family, 4 or 16 bytes).
+bool address_bytes(std::string_view text, int& family, unsigned char* out) {
+  std::string s(text);
+  if (inet_pton(AF_INET, s.c_str(), out) == 1) {
+    family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out) == 1) {
+    family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<prefix> parse_prefix(std::string_view text) {
+  prefix p;
+  auto slash = text.find('/');
+  if (!address_bytes(text.substr(0, slash), p.family, p.bytes)) return std::nullopt;
+  unsigned max_bits = p.family == AF_INET ? 32 : 128;
+  p.bits = max_bits;
+  if (slash != std::string_view::npos) {
+    auto digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) return std::nullopt;
+    unsigned bits = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      bits = bits * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (bits > max_bits) return std::nullopt;
+    p.bits = bits;
+  }
+  return p;
+}
+
+bool prefix::contains(std::string_view ip) const {
+  int f = 0;
+  unsigned char b[16] = {};
+  if (!address_bytes(ip, f, b) || f != family) return false;
+  unsigned full = bits / 8, rest = bits % 8;
+  for (unsigned i = 0; i < full; ++i)
+    if (b[i] != bytes[i]) return false;
+  if (rest == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (b[full] & mask) == (bytes[full] & mask);
+}
+
+}  // namespace fedgw::net

@@ -28,6 +28,16 @@ struct endpoint {
 // Parses "ip:port" or "[ipv6]:port"; nullopt when malformed or port not 1..65535.
 std::optional<endpoint> parse_endpoint(std::string_view text);
 
+// An address block "10.0.0.0/8", "fd00::/8"; a bare address is a block of one.
+struct prefix {
+  int family = 0;  // AF_INET or AF_INET6
+  unsigned char bytes[16] = {};
+  unsigned bits = 0;
+  // True when `ip` (textual, without brackets) lies in the block.
+  bool contains(std::string_view ip) const;
+};
+std::optional<prefix> parse_prefix(std::string_view text);
+
 inline bool is_valid_port(uint64_t port) { return port >= 1 && port <= 65535; }
 
 }  // namespace fedgw::net

@@ -22,3 +22,52 @@ struct token_bucket {
 };
 
 }  // namespace fedgw::proxy
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "gateway/proxy/log_throttle.h"
+
+namespace fedgw::proxy {
+
+// The inbound discovered-partner limit, shared by all of a partner's
+// connections and keyed by its certificate identity (not by the From domain
+// it writes). Bounded: buckets idle for a minute are dropped once the table
+// holds `max_partners`.
+class partner_rate_limiter {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit partner_rate_limiter(size_t max_partners = 4096) : max_partners_(max_partners) {}
+
+  bool take(const std::string& partner, double rate, clock::time_point now) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() + 1;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = buckets_.find(partner);
+    if (it == buckets_.end()) {
+      if (buckets_.size() >= max_partners_)
+        for (auto b = buckets_.begin(); b != buckets_.end();)
+          b = ms - b->second.at_ms > 60000 ? buckets_.erase(b) : std::next(b);
+      if (buckets_.size() >= max_partners_) return false;  // full of active partners: refuse newcomers
+      it = buckets_.emplace(partner, token_bucket{}).first;
+    }
+    return it->second.take(rate, ms);
+  }
+  bool should_log(const std::string& partner, clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return logged_.allow(partner, now);
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return buckets_.size();
+  }
+
+ private:
+  size_t max_partners_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, token_bucket> buckets_;
+  log_throttle logged_;
+};
+
+}  // namespace fedgw::proxy

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "gateway/net/address.h"
 #include "gateway/sip/grammar.h"
@@ -23,42 +28,83 @@ bool contains(const std::vector<std::string>& v, std::string_view x) {
 
 constexpr std::string_view branch_prefix = "z9hG4bK-fgw";
 
-// Our Route values carry the "fgw" parameter naming the side they face.
-std::optional<side> own_route_side(const sip::NameAddr& route, const settings& s, std::string* domain) {
-  auto facing = route.uri.param("fgw");
-  if (!facing) return std::nullopt;
-  auto host = lower(route.uri.host_unbracketed());
-  uint16_t port = route.uri.port;
-  auto matches = [&](const interface& i) { return lower(i.host) == host && (port == 0 || port == i.port); };
-  if (!matches(s.internal) && !matches(s.external)) return std::nullopt;
-  if (domain) {
-    auto d = route.uri.param("fgwd");
-    *domain = d ? lower(*d) : std::string();
+std::string hex(const unsigned char* data, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 15]);
   }
-  return *facing == "int" ? side::internal : side::external;
+  return out;
 }
+
+// HMAC-SHA256 over side, domain, Call-ID and dialog tag, truncated to 96 bits.
+std::string route_mac(const settings& s, side facing, std::string_view domain, std::string_view call_id,
+                      std::string_view tag) {
+  std::string text;
+  text.reserve(domain.size() + call_id.size() + tag.size() + 4);
+  text.push_back(facing == side::internal ? 'i' : 'e');
+  text.append(1, '\n').append(domain).append(1, '\n').append(call_id).append(1, '\n').append(tag);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), s.keys.route_secret.data(), static_cast<int>(s.keys.route_secret.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
+  return hex(mac, std::min<unsigned int>(len, 12));
+}
+
+bool same_text(std::string_view a, std::string_view b) {
+  // Constant time in the length of a: the MAC comparison must not leak a prefix.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::string host_text(const interface& i) { return i.host.find(':') != std::string::npos ? "[" + i.host + "]" : i.host; }
 
 }  // namespace
 
 const char* side_name(side s) { return s == side::internal ? "internal" : "external"; }
 
-settings settings::from_config(const config::Config& c, std::string instance) {
+instance_keys instance_keys::random() {
+  unsigned char bytes[8 + 16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no random bytes for the gateway instance");
+  instance_keys k;
+  k.instance = hex(bytes, 8);
+  k.route_secret.assign(reinterpret_cast<const char*>(bytes + 8), 16);
+  return k;
+}
+
+settings settings::from_config(const config::Config& c, instance_keys keys) {
   settings s;
   for (const auto& d : c.domains()) s.domains.push_back(lower(d));
   for (const auto& d : c.partners().allowed()) s.allowed.push_back(lower(d));
   for (const auto& d : c.partners().blocked()) s.blocked.push_back(lower(d));
+  for (const auto& d : c.partners().identity_trusted()) s.identity_trusted.push_back(lower(d));
+  // Via and Record-Route name the interface as peers reach it: public_host when set (a name the
+  // certificate covers, needed behind a wildcard bind), else the bind address.
   auto iface = [](const config::Listener& l) {
-    return interface{l.bind_ip(), static_cast<uint16_t>(l.port()), l.transport() == config::TCP ? "TCP" : "TLS"};
+    return interface{l.public_host().empty() ? l.bind_ip() : l.public_host(), static_cast<uint16_t>(l.port()),
+                     l.transport() == config::TCP ? "TCP" : "TLS"};
   };
   s.discovered_rate_limit = c.partners().discovered_rate_limit();
   s.internal = iface(c.internal_listener());
   s.external = c.has_federation_listener() ? iface(c.federation_listener()) : interface{"0.0.0.0", 5061, "TLS"};
-  s.instance = std::move(instance);
+  s.keys = std::move(keys);
   return s;
 }
 
 bool settings::serves(std::string_view domain) const { return contains(domains, lower(domain)); }
 bool settings::allow_listed(std::string_view domain) const { return contains(allowed, lower(domain)); }
+bool settings::blocked_partner(std::string_view domain) const { return contains(blocked, lower(domain)); }
+
+std::string settings::partner_refusal(std::string_view domain) const {
+  auto d = lower(domain);
+  if (contains(blocked, d)) return "Forbidden - federation with " + d + " is blocked";
+  if (!allowed.empty() && !contains(allowed, d)) return "Forbidden - " + d + " is not an allowed partner domain";
+  return {};
+}
 
 std::string uri_domain(std::string_view uri_text) {
   auto uri = sip::parse_uri(uri_text);
@@ -66,12 +112,18 @@ std::string uri_domain(std::string_view uri_text) {
   return lower(uri->host_unbracketed());
 }
 
-std::string make_branch(const settings& s, size_t shard, uint64_t sequence) {
-  return std::string(branch_prefix) + s.instance + "." + std::to_string(shard) + "." + std::to_string(sequence);
+std::string make_branch(const settings& s, size_t shard, uint64_t sequence, uint64_t random) {
+  unsigned char r[8];
+  for (int i = 0; i < 8; ++i) r[i] = static_cast<unsigned char>(random >> (8 * i));
+  std::string b;
+  b.reserve(branch_prefix.size() + s.keys.instance.size() + 40);
+  b.append(branch_prefix).append(s.keys.instance).append(1, '.').append(std::to_string(shard)).append(1, '.');
+  b.append(std::to_string(sequence)).append(1, '.').append(hex(r, 8));
+  return b;
 }
 
 std::optional<size_t> shard_of_branch(std::string_view branch, const settings& s) {
-  std::string prefix = std::string(branch_prefix) + s.instance + ".";
+  std::string prefix = std::string(branch_prefix) + s.keys.instance + ".";
   if (branch.substr(0, prefix.size()) != prefix) return std::nullopt;
   auto rest = branch.substr(prefix.size());
   auto dot = rest.find('.');
@@ -86,7 +138,7 @@ std::optional<size_t> shard_of_branch(std::string_view branch, const settings& s
 }
 
 bool is_looped(const sip::Message& request, const settings& s) {
-  std::string prefix = std::string(branch_prefix) + s.instance + ".";
+  std::string prefix = std::string(branch_prefix) + s.keys.instance + ".";
   for (const auto& via : request.vias()) {
     auto branch = via.branch();
     if (branch && branch->substr(0, prefix.size()) == prefix) return true;
@@ -95,16 +147,78 @@ bool is_looped(const sip::Message& request, const settings& s) {
 }
 
 std::string via_value(const interface& i, std::string_view branch) {
-  std::string host = i.host.find(':') != std::string::npos ? "[" + i.host + "]" : i.host;
-  return "SIP/2.0/" + i.transport + " " + host + ":" + std::to_string(i.port) + ";branch=" + std::string(branch);
+  return "SIP/2.0/" + i.transport + " " + host_text(i) + ":" + std::to_string(i.port) + ";branch=" + std::string(branch);
 }
 
-std::string record_route_value(const interface& i, side facing, std::string_view domain) {
-  std::string host = i.host.find(':') != std::string::npos ? "[" + i.host + "]" : i.host;
-  std::string v = "<sip:" + host + ":" + std::to_string(i.port) + ";transport=" + lower(i.transport) + ";lr;fgw=" +
-                  (facing == side::internal ? "int" : "ext");
+std::string record_route_value(const settings& s, side facing, std::string_view domain, const sip::Message& request) {
+  const auto& i = s.facing(facing);
+  std::string v = "<sip:" + host_text(i) + ":" + std::to_string(i.port) + ";transport=" + lower(i.transport) +
+                  ";lr;fgw=" + (facing == side::internal ? "int" : "ext");
   if (!domain.empty()) v += ";fgwd=" + std::string(domain);
+  v += ";fgwm=" + route_mac(s, facing, domain, request.call_id(), request.from_tag().value_or(""));
   return v + ">";
+}
+
+std::optional<own_route> parse_own_route(const sip::NameAddr& route, const sip::Message& request, const settings& s,
+                                         bool* forged) {
+  auto facing_param = route.uri.param("fgw");
+  if (!facing_param) return std::nullopt;
+  auto host = lower(route.uri.host_unbracketed());
+  uint16_t port = route.uri.port;
+  auto matches = [&](const interface& i) { return lower(i.host) == host && (port == 0 || port == i.port); };
+  if (!matches(s.internal) && !matches(s.external)) return std::nullopt;
+  own_route r;
+  r.facing = *facing_param == "int" ? side::internal : side::external;
+  auto d = route.uri.param("fgwd");
+  if (d) r.domain = lower(*d);
+  auto mac = route.uri.param("fgwm");
+  // The dialog's tags: the request that was record-routed put its From tag in;
+  // later requests carry it as From (same direction) or To tag (the other).
+  bool valid = false;
+  if (mac) {
+    for (auto tag : {request.from_tag(), request.to_tag()}) {
+      if (!tag) continue;
+      if (same_text(route_mac(s, r.facing, r.domain, request.call_id(), *tag), *mac)) {
+        valid = true;
+        break;
+      }
+    }
+  }
+  if (!valid) {
+    if (forged) *forged = true;
+    return std::nullopt;
+  }
+  return r;
+}
+
+decision check_origin(const sip::Message& request, side origin, const std::vector<std::string>& origin_identities,
+                      const settings& s) {
+  decision d;
+  auto refuse = [&](int status, std::string reason) {
+    d.status = status;
+    d.reason = std::move(reason);
+    d.policy_refusal = true;
+    return d;
+  };
+  auto from_domain = uri_domain(request.from().uri_text);
+  if (origin == side::external) {
+    // Anti-spoofing: the From domain must be an identity of the peer's certificate (RFC 5922).
+    if (!contains(origin_identities, from_domain)) {
+      std::string names;
+      for (const auto& n : origin_identities) names += (names.empty() ? "" : ", ") + n;
+      d.domain = from_domain;
+      return refuse(403, "Forbidden - From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
+                           " is not an identity of the peer certificate (" + names + ")");
+    }
+    d.domain = from_domain;
+    if (auto why = s.partner_refusal(from_domain); !why.empty()) return refuse(403, why);
+    d.strip_identity = !contains(s.identity_trusted, from_domain);
+  } else if (!s.serves(from_domain)) {
+    // The gateway only speaks for its own domains' users.
+    return refuse(403, "Forbidden - From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
+                         " is not served by this gateway");
+  }
+  return d;
 }
 
 decision route_request(const sip::Message& request, side origin,
@@ -120,41 +234,47 @@ decision route_request(const sip::Message& request, side origin,
   // NOTIFY too: at the subscriber it may create the dialog (RFC 6665 §4.3).
   const bool dialog_creating = method == "INVITE" || method == "SUBSCRIBE" || method == "REFER" || method == "NOTIFY";
 
-  // Our own Route values (double Record-Route, RFC 5658): the last one popped
-  // faces the side the request leaves on.
+  d = check_origin(request, origin, origin_identities, s);
+  if (d.status != 0) return d;
+
+  // Our own Route values (double Record-Route, RFC 5658), signed: the last one
+  // popped faces the side the request leaves on.
   auto routes = request.routes();
-  if (!routes) return refuse(400, "Malformed Route header");
+  if (!routes) return refuse(400, "Bad Request - malformed Route header");
   std::optional<side> leaves;
   std::string route_domain;
   for (const auto& r : *routes) {
-    std::string domain;
-    auto facing = own_route_side(r, s, &domain);
-    if (!facing) break;
+    bool forged = false;
+    auto own = parse_own_route(r, request, s, &forged);
+    if (forged)
+      return refuse(403, "Forbidden - a Route naming this gateway has no valid signature (forged, or from before a "
+                         "restart)",
+                    true);
+    if (!own) break;
     ++d.routes_to_pop;
-    leaves = facing;
-    if (!domain.empty()) route_domain = domain;
-  }
-  // The From domain of external requests must be an identity of the peer (anti-spoofing).
-  auto from_domain = uri_domain(request.from().uri_text);
-  if (origin == side::external && !contains(origin_identities, from_domain)) {
-    std::string names;
-    for (const auto& n : origin_identities) names += (names.empty() ? "" : ", ") + n;
-    return refuse(403, "From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
-                         " is not an identity of the peer certificate (" + names + ")",
-                  true);
+    leaves = own->facing;
+    if (!own->domain.empty()) route_domain = own->domain;
   }
 
   if (leaves) {
     d.in_dialog = true;
     // A single own Route (a peer that kept only one of our values): the other side.
     d.to = d.routes_to_pop >= 2 ? *leaves : (origin == side::internal ? side::external : side::internal);
-    if (origin == side::external && d.to == side::external)
-      return refuse(403, "Forbidden - relaying between external domains is not allowed", true);
+    if (d.to == origin)
+      return refuse(403, std::string("Forbidden - relaying between ") +
+                           (origin == side::external ? "external domains" : "internal users") + " is not allowed",
+                    true);
     if (d.to == side::external) {
       d.domain = route_domain;
       if (d.domain.empty()) return refuse(400, "Bad Request - Route names no partner domain");
-    } else if (origin == side::external) {
-      d.domain = from_domain;
+      if (auto why = s.partner_refusal(d.domain); !why.empty()) return refuse(403, why, true);
+    } else {
+      // From a partner to our users: the dialog's local side is a served domain.
+      auto to_domain = uri_domain(request.to().uri_text);
+      if (!s.serves(to_domain))
+        return refuse(403, "Forbidden - relaying to " + (to_domain.empty() ? std::string("(none)") : to_domain) +
+                             " is not allowed",
+                      true);
     }
     d.record_route = method == "NOTIFY";
     return d;
@@ -169,19 +289,12 @@ decision route_request(const sip::Message& request, side origin,
   bool ours = s.serves(target);
   if (origin == side::internal) {
     if (ours) return refuse(403, "Forbidden - " + target + " is served internally, not federated", true);
-    if (contains(s.blocked, target)) return refuse(403, "Forbidden - federation with " + target + " is blocked", true);
-    if (!s.allowed.empty() && !contains(s.allowed, target))
-      return refuse(403, "Forbidden - " + target + " is not an allowed partner domain", true);
-    d.to = side::external;
     d.domain = target;
+    if (auto why = s.partner_refusal(target); !why.empty()) return refuse(403, why, true);
+    d.to = side::external;
   } else {
     if (!ours) return refuse(403, "Forbidden - relaying to " + target + " is not allowed", true);
-    if (contains(s.blocked, from_domain))
-      return refuse(403, "Forbidden - federation with " + from_domain + " is blocked", true);
-    if (!s.allowed.empty() && !contains(s.allowed, from_domain))
-      return refuse(403, "Forbidden - " + from_domain + " is not an allowed partner domain", true);
     d.to = side::internal;
-    d.domain = from_domain;
   }
   d.record_route = dialog_creating;
   return d;

@@ -25,18 +25,40 @@ struct interface {
   std::string transport;  // "TCP" or "TLS"
 };
 
+// Per-process secrets: the instance names this gateway's branches (loop
+// detection, RFC 3261 §16.3 step 4) and the key signs its Route parameters.
+// Random per start (64 bits and 128 bits), so two gateways never share them,
+// whatever their PIDs.
+struct instance_keys {
+  std::string instance;      // 16 hex digits
+  std::string route_secret;  // 16 random bytes
+  static instance_keys random();
+};
+
+// What a Route value written by this gateway says, once its signature checked.
+struct own_route {
+  side facing = side::internal;
+  std::string domain;  // the partner domain of an external-facing value
+};
+
 struct settings {
   std::vector<std::string> domains;   // served domains, lower case
   std::vector<std::string> allowed;   // partner allow list (empty: all)
   std::vector<std::string> blocked;   // partner block list
   uint32_t discovered_rate_limit = 20; // requests/s from/to a partner not on the allow list
+  // Partners whose P-Asserted-Identity / P-Preferred-Identity / Remote-Party-ID
+  // pass the trust boundary (RFC 3325); removed from everyone else's requests.
+  std::vector<std::string> identity_trusted;
   interface internal;                 // towards the UC server
   interface external;                 // towards partner domains
-  std::string instance;               // distinguishes this gateway's branches (loop detection)
+  instance_keys keys;
 
-  static settings from_config(const config::Config& config, std::string instance);
+  static settings from_config(const config::Config& config, instance_keys keys);
   bool serves(std::string_view domain) const;
   bool allow_listed(std::string_view domain) const;
+  bool blocked_partner(std::string_view domain) const;
+  // Why federation with `domain` is refused by partners.blocked / .allowed ("" when it is not).
+  std::string partner_refusal(std::string_view domain) const;
   const interface& facing(side s) const { return s == side::internal ? internal : external; }
 };
 
@@ -47,18 +69,28 @@ struct decision {
   side to = side::external;
   std::string domain;       // external target domain (to == external)
   bool in_dialog = false;   // routed by our Record-Route (Route headers popped)
+  bool strip_identity = false;  // remove RFC 3325 identity headers (untrusted partner)
   size_t routes_to_pop = 0; // our own Route values at the top
   bool record_route = false;
   bool policy_refusal = false;  // a 403 of the partner/relay policy (logged per domain and minute)
 };
+
+// Who is speaking, checked before anything else on every request (in-dialog,
+// CANCEL and OPTIONS answered locally included): a partner's From domain must
+// be an identity of its certificate and not refused by partners.blocked /
+// .allowed; the internal side may only speak for served domains. On success
+// `domain` is the From domain and `strip_identity` is set for untrusted partners.
+decision check_origin(const sip::Message& request, side origin, const std::vector<std::string>& origin_identities,
+                      const settings& s);
 
 // `origin_identities`: for external origins, the SIP identities of the peer's
 // verified certificate (RFC 5922); the From domain must be one of them.
 decision route_request(const sip::Message& request, side origin,
                        const std::vector<std::string>& origin_identities, const settings& s);
 
-// Branch parameter of the Via this gateway adds: magic cookie, instance, shard, sequence.
-std::string make_branch(const settings& s, size_t shard, uint64_t sequence);
+// Branch parameter of the Via this gateway adds: magic cookie, instance, shard,
+// sequence and `random` bits (so branches cannot be guessed from one another).
+std::string make_branch(const settings& s, size_t shard, uint64_t sequence, uint64_t random);
 // The shard that created `branch`, if this gateway instance did.
 std::optional<size_t> shard_of_branch(std::string_view branch, const settings& s);
 // RFC 3261 §16.3 step 4 (loop detection): one of the request's Via values carries
@@ -66,8 +98,22 @@ std::optional<size_t> shard_of_branch(std::string_view branch, const settings& s
 bool is_looped(const sip::Message& request, const settings& s);
 
 std::string via_value(const interface& i, std::string_view branch);
-// "<sip:HOST:PORT;transport=tls;lr;fgw=ext;fgwd=b.test>"; `domain` only for external.
-std::string record_route_value(const interface& i, side facing, std::string_view domain);
+// The Record-Route value of the interface facing `facing`:
+// "<sip:HOST:PORT;transport=tls;lr;fgw=ext;fgwd=b.test;fgwm=MAC>". fgw names
+// the side, fgwd the partner domain (external only), fgwm is an HMAC over
+// both, the Call-ID and the From tag of `request` under the gateway's route
+// secret: in-dialog requests cannot forge or re-target it.
+std::string record_route_value(const settings& s, side facing, std::string_view domain, const sip::Message& request);
+// The Route value `route` when this gateway wrote it for `request`'s dialog
+// (host and port of one of its interfaces, valid signature for the Call-ID and
+// the From or To tag); nullopt when it is not ours. `forged` is set when it
+// names the gateway but its signature does not verify.
+std::optional<own_route> parse_own_route(const sip::NameAddr& route, const sip::Message& request,
+                                         const settings& s, bool* forged = nullptr);
+
+// The RFC 3325 identity headers removed at the trust boundary.
+inline constexpr std::string_view identity_headers[] = {"P-Asserted-Identity", "P-Preferred-Identity",
+                                                        "Remote-Party-ID"};
 
 // Lower-case host of a SIP URI text ("sip:bob@B.test;x" -> "b.test").
 std::string uri_domain(std::string_view uri_text);

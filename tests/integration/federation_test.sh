@@ -21,11 +21,13 @@ serve_b() {
     > "$D/uc-b.out" 2>&1 &
   UC_B=$!
   LAB_PIDS+=("$UC_B")
+  # fedua prints "serving" once the gateway answered its OPTIONS (it is then the UC server).
+  wait_for_log "$D/uc-b.out" "serving b.test"
 }
 "${UA_A[@]}" serve 120 > "$D/uc-a.out" 2>&1 &
 LAB_PIDS+=($!)
 serve_b
-sleep 0.5
+wait_for_log "$D/uc-a.out" "serving a.test"
 
 # Chat both ways.
 out=$("${UA_A[@]}" --user alice send bob@b.test "hello bob" 2>&1) || true
@@ -83,7 +85,7 @@ request() {  # request FILE METHOD RURI FROM
 request "$D/relay.sip" MESSAGE sip:x@c.test sip:alice@a.test
 check "external-to-external -> 403" contains "$(peer "$D/relay.sip")" "403 Forbidden - relaying to c.test is not allowed"
 request "$D/spoof.sip" MESSAGE sip:bob@b.test sip:mallory@evil.test
-check "spoofed From domain -> 403" contains "$(peer "$D/spoof.sip")" "403 From domain evil.test is not an identity of the peer certificate"
+check "spoofed From domain -> 403" contains "$(peer "$D/spoof.sip")" "403 Forbidden - From domain evil.test is not an identity of the peer certificate"
 request "$D/ok.sip" MESSAGE sip:bob@b.test sip:alice@a.test
 check "raw peer with a verified From -> 200" contains "$(peer "$D/ok.sip")" "SIP/2.0 200"
 # A burst from a discovered partner (a.test is not on b.test's allow list): 20/s, then 503.
@@ -111,11 +113,28 @@ out=$("${UA_A[@]}" --user alice send x@mismatch.test "hi" 2>&1) || true
 check "certificate mismatch -> 503" contains "$out" "503"
 check "mismatch reason logged" grep -q "certificate name mismatch: expected mismatch.test, found b.test" "$D/a.log"
 
-# A partner that never answers: b.test's UC server is replaced by a silent one -> 408.
+# A TCP connection on the internal listener that never spoke SIP (a health check,
+# a port scan) is not the UC server: partners' requests are not handed to it.
 kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true
+ups=$(grep -c "internal connection up from" "$D/b.log")
+python3 -c '
+import socket, time
+s = socket.create_connection(("127.0.2.1", 5060)); time.sleep(20)' &
+SCAN=$!
+LAB_PIDS+=("$SCAN")
+wait_for_log "$D/b.log" "internal connection up from" $((ups + 1))
+out=$("${UA_A[@]}" --user alice send bob@b.test "who is there?" 2>&1) || true
+check "a connection that never spoke SIP gets no partner requests -> 503" contains "$out" "503 Service Unavailable - the internal UC server is not connected"
+kill "$SCAN"; wait "$SCAN" 2>/dev/null || true
+
+# A partner that never answers: b.test's UC server is replaced by a silent one -> 408.
+ucs=$(grep -c "UC server connection from" "$D/b.log")
 python3 -c '
 import socket, sys, time
 s = socket.create_connection(("127.0.2.1", 5060)); s.settimeout(0.2)
+# It introduces itself with an OPTIONS (so the gateway uses it), then stays silent.
+s.sendall(b"OPTIONS sip:b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKhello\r\nMax-Forwards: 70\r\n"
+          b"From: <sip:uc@b.test>;tag=h\r\nTo: <sip:b.test>\r\nCall-ID: hello@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
 out = open(sys.argv[1], "wb"); end = time.time() + 30
 while time.time() < end:
     try:
@@ -124,14 +143,21 @@ while time.time() < end:
         continue
     if not d: break
     out.write(d); out.flush()
+    # It rings for every INVITE (so a CANCEL may follow it) and answers nothing else.
+    for msg in d.split(b"\r\n\r\n"):
+        if msg.startswith(b"INVITE "):
+            keep = [l for l in msg.split(b"\r\n")[1:] if l.split(b":")[0].lower() in (b"via", b"from", b"to", b"call-id", b"cseq")]
+            keep = [l + b";tag=ring" if l.lower().startswith(b"to:") else l for l in keep]
+            s.sendall(b"SIP/2.0 180 Ringing\r\n" + b"\r\n".join(keep) + b"\r\nContent-Length: 0\r\n\r\n")
 ' "$D/silent.in" &
 SILENT=$!
 LAB_PIDS+=("$SILENT")
-sleep 0.3
+wait_for_log "$D/b.log" "UC server connection from" $((ucs + 1))
 out=$("${UA_A[@]}" --user alice send bob@b.test "anyone?" 2>&1) || true
 check "no answer -> 408" contains "$out" "408"
-# CANCEL of a pending INVITE: answered 200 by the gateway, follows the INVITE
-# through both gateways; the INVITE then ends (408 from the timer here).
+# CANCEL of a ringing INVITE: answered 200 by the gateway, follows the INVITE
+# through both gateways (only after a provisional response, RFC 3261 §9.1); the
+# INVITE then ends (408: the silent UC server never answers the CANCEL).
 python3 - "$D/cancel.out" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.1.1", 5060)); s.settimeout(8)
@@ -167,7 +193,6 @@ check "the ACK of the non-2xx answer was not relayed" bash -c '! grep -q "^ACK "
 check "unknown CANCEL -> 481" contains "$(printf 'CANCEL sip:x@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnone\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:x@b.test>\r\nCall-ID: none@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n' > "$D/c481.sip"; python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/c481.sip")" "SIP/2.0 481"
 kill "$SILENT"; wait "$SILENT" 2>/dev/null || true
 serve_b
-sleep 0.3
 
 # Peer down: b.test's gateway stops -> 503 after trying every target; it comes back.
 kill "$GW_B_PID"; wait "$GW_B_PID" 2>/dev/null || true

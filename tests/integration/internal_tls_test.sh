@@ -14,7 +14,7 @@ LAB_LIMITS_EXTRA="keepalive_interval_s: 1"
 lab_federation "$BIN" "$D"
 "$BIN/fedua" --gateway "$LAB_IP_B:5060" --domain b.test -q serve 60 > "$D/uc-b.out" 2>&1 &
 LAB_PIDS+=($!)
-sleep 0.3
+wait_for_log "$D/uc-b.out" "serving b.test"
 check "status shows the MTLS internal listener" contains "$("$BIN/fedctl" --socket "$D/a.sock" status)" \
   "internal            $LAB_IP_A:5060             MTLS  listening"
 
@@ -39,7 +39,7 @@ check "and the connection still works after them" contains "$out" "SIP/2.0 200"
 
 # TLS with an optional client certificate (request_client_cert): both kinds of UC server connect.
 stop_pid "$GW_A_PID" TERM || true
-sed -i 's/transport: MTLS }/transport: TLS request_client_cert: true }/' "$D/a.textproto"
+sed -i '/^internal_listener/ s/transport: MTLS }/transport: TLS request_client_cert: true }/' "$D/a.textproto"
 grep -q "transport: TLS request_client_cert: true" "$D/a.textproto"
 start_fedgw "$BIN" "$D/a.textproto" "$D/a2.log"
 out=$(python3 "$HERE/sip_peer.py" "$LAB_IP_A:5060" --tls-anon "$D/certs/ca.pem" "$D/msg.sip")

@@ -1,0 +1,195 @@
+// Routing and policy: policy on every request, signed Route parameters, the
+// internal From check, RFC 3325 identity headers, random instances.
+#include "gateway/proxy/routing.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/gateway/proxy/proxy_test_util.h"
+
+namespace fedgw::proxy {
+namespace {
+
+using testing::request_text;
+
+config::Config gateway_a() {
+  config::Config c;
+  c.set_mode(config::DIRECT);
+  c.add_domains("a.test");
+  auto* in = c.mutable_internal_listener();
+  in->set_bind_ip("127.0.0.1");
+  in->set_port(5060);
+  in->set_transport(config::TCP);
+  auto* fed = c.mutable_federation_listener();
+  fed->set_bind_ip("0.0.0.0");
+  fed->set_public_host("gw.a.test");
+  fed->set_port(5061);
+  fed->set_transport(config::MTLS);
+  c.mutable_partners()->add_blocked("blocked.test");
+  c.mutable_partners()->add_identity_trusted("trusted.test");
+  return c;
+}
+
+const std::vector<std::string> b_identity{"b.test"};
+const std::vector<std::string> blocked_identity{"blocked.test"};
+
+class Routing : public ::testing::Test {
+ protected:
+  settings s = settings::from_config(gateway_a(), instance_keys::random());
+
+  // A request from partner `from_domain` to alice@a.test carrying `route`.
+  sip::Message from_partner(const std::string& from_domain, const std::string& route = "",
+                            const std::string& method = "MESSAGE") {
+    request_text r;
+    r.method = method;
+    r.uri = "sip:alice@a.test";
+    r.from = "<sip:bob@" + from_domain + ">;tag=pt1";
+    r.to = "<sip:alice@a.test>;tag=at1";
+    if (!route.empty()) r.extra = "Route: " + route + "\r\n";
+    return r.message();
+  }
+};
+
+TEST_F(Routing, ViaAndRecordRouteUsePublicHostNotTheWildcardBind) {
+  EXPECT_EQ(s.external.host, "gw.a.test");
+  auto invite = from_partner("b.test", "", "INVITE");
+  auto rr = record_route_value(s, side::external, "b.test", invite);
+  EXPECT_EQ(rr.find("<sip:gw.a.test:5061;transport=tls;lr;fgw=ext;fgwd=b.test;fgwm="), 0u) << rr;
+  EXPECT_EQ(via_value(s.external, "z9hG4bK-x"), "SIP/2.0/TLS gw.a.test:5061;branch=z9hG4bK-x");
+}
+
+// Review E2: a blocked partner got 200 by adding Route: <sip:GW;lr;fgw=int>.
+TEST_F(Routing, ForgedRouteFromAPartnerIsRefused) {
+  auto m = from_partner("b.test", "<sip:gw.a.test:5061;lr;fgw=int>");
+  auto d = route_request(m, side::external, b_identity, s);
+  EXPECT_EQ(d.status, 403);
+  EXPECT_NE(d.reason.find("no valid signature"), std::string::npos) << d.reason;
+  EXPECT_TRUE(d.policy_refusal);
+}
+
+TEST_F(Routing, BlockedPartnerIsRefusedEvenWithAValidRoute) {
+  auto initial = from_partner("blocked.test", "", "SUBSCRIBE");
+  auto route = record_route_value(s, side::internal, "", initial);
+  auto in_dialog = from_partner("blocked.test", route, "NOTIFY");
+  auto d = route_request(in_dialog, side::external, blocked_identity, s);
+  EXPECT_EQ(d.status, 403);
+  EXPECT_EQ(d.reason, "Forbidden - federation with blocked.test is blocked");
+}
+
+TEST_F(Routing, SignedRouteWorksInBothDirectionsOfTheDialog) {
+  // Record-routed on the partner's SUBSCRIBE (From tag pt1) ...
+  auto subscribe = from_partner("b.test", "", "SUBSCRIBE");
+  auto internal_facing = record_route_value(s, side::internal, "", subscribe);
+  auto external_facing = record_route_value(s, side::external, "b.test", subscribe);
+  // ... the partner's later request carries pt1 as From tag,
+  auto again = from_partner("b.test", external_facing + "," + internal_facing, "SUBSCRIBE");
+  auto d = route_request(again, side::external, b_identity, s);
+  EXPECT_EQ(d.status, 0) << d.reason;
+  EXPECT_EQ(d.to, side::internal);
+  EXPECT_EQ(d.routes_to_pop, 2u);
+  // ... and the UC server's NOTIFY carries it as To tag.
+  request_text notify;
+  notify.method = "NOTIFY";
+  notify.uri = "sip:bob@10.9.9.9:5061";
+  notify.from = "<sip:alice@a.test>;tag=at1";
+  notify.to = "<sip:bob@b.test>;tag=pt1";
+  notify.extra = "Route: " + internal_facing + "\r\nRoute: " + external_facing + "\r\n";
+  auto n = notify.message();
+  auto dn = route_request(n, side::internal, {}, s);
+  EXPECT_EQ(dn.status, 0) << dn.reason;
+  EXPECT_EQ(dn.to, side::external);
+  EXPECT_EQ(dn.domain, "b.test");
+}
+
+// Review E3: an internal request with fgw=ext;fgwd=blocked.test reached a blocked domain.
+TEST_F(Routing, InternalRequestCannotRetargetTheRouteDomain) {
+  request_text r;
+  r.uri = "sip:x@10.1.1.1:5061";
+  r.extra = "Route: <sip:127.0.0.1:5060;lr;fgw=int>\r\nRoute: <sip:gw.a.test:5061;lr;fgw=ext;fgwd=blocked.test>\r\n";
+  auto d = route_request(r.message(), side::internal, {}, s);
+  EXPECT_EQ(d.status, 403);
+  EXPECT_NE(d.reason.find("no valid signature"), std::string::npos) << d.reason;
+}
+
+TEST_F(Routing, SignedRouteToABlockedDomainIsStillRefused) {
+  request_text initial;  // alice invites someone at blocked.test (before it was blocked)
+  initial.method = "INVITE";
+  auto m = initial.message();
+  auto toward = record_route_value(s, side::external, "blocked.test", m);
+  request_text bye;
+  bye.method = "BYE";
+  bye.uri = "sip:x@10.1.1.1:5061";
+  bye.extra = "Route: " + toward + "\r\n";
+  auto d = route_request(bye.message(), side::internal, {}, s);
+  EXPECT_EQ(d.status, 403);
+  EXPECT_EQ(d.reason, "Forbidden - federation with blocked.test is blocked");
+}
+
+TEST_F(Routing, RouteOfAnEarlierRunIsRefusedAsStale) {
+  auto earlier = settings::from_config(gateway_a(), instance_keys::random());
+  auto subscribe = from_partner("b.test", "", "SUBSCRIBE");
+  auto old_route = record_route_value(earlier, side::internal, "", subscribe);
+  auto m = from_partner("b.test", old_route, "SUBSCRIBE");
+  EXPECT_EQ(route_request(m, side::external, b_identity, s).status, 403);
+}
+
+// Review E4: the internal side could send with any From domain.
+TEST_F(Routing, InternalFromMustBeAServedDomain) {
+  request_text r;
+  r.from = "<sip:ceo@other.example>;tag=x";
+  auto d = route_request(r.message(), side::internal, {}, s);
+  EXPECT_EQ(d.status, 403);
+  EXPECT_EQ(d.reason, "Forbidden - From domain other.example is not served by this gateway");
+  request_text ok;
+  EXPECT_EQ(route_request(ok.message(), side::internal, {}, s).status, 0);
+}
+
+TEST_F(Routing, CheckOriginAppliesToLocalOptionsAndCancel) {
+  auto options = from_partner("blocked.test", "", "OPTIONS");
+  EXPECT_EQ(check_origin(options, side::external, blocked_identity, s).status, 403);
+  auto cancel = from_partner("b.test", "", "CANCEL");
+  EXPECT_EQ(check_origin(cancel, side::external, {"c.test"}, s).status, 403);
+  EXPECT_EQ(check_origin(cancel, side::external, b_identity, s).status, 0);
+}
+
+TEST_F(Routing, IdentityHeadersAreStrippedUnlessThePartnerIsTrusted) {
+  auto m = from_partner("b.test");
+  EXPECT_TRUE(route_request(m, side::external, b_identity, s).strip_identity);
+  auto t = from_partner("trusted.test");
+  auto d = route_request(t, side::external, {"trusted.test"}, s);
+  EXPECT_EQ(d.status, 0) << d.reason;
+  EXPECT_FALSE(d.strip_identity);
+}
+
+TEST_F(Routing, RelayBetweenInternalUsersThroughAnOwnRouteIsRefused) {
+  request_text first;
+  first.method = "INVITE";
+  auto m = first.message();
+  auto internal_route = record_route_value(s, side::internal, "", m);
+  request_text r;
+  r.extra = "Route: " + internal_route + "\r\nRoute: " + internal_route + "\r\n";
+  auto d = route_request(r.message(), side::internal, {}, s);
+  EXPECT_EQ(d.status, 403);
+}
+
+// Review E6: two gateways that both run as PID 1 answered every request 482.
+TEST_F(Routing, InstancesAreRandomSoTwoGatewaysNeverSeeEachOtherAsALoop) {
+  auto other = settings::from_config(gateway_a(), instance_keys::random());
+  EXPECT_NE(s.keys.instance, other.keys.instance);
+  EXPECT_EQ(s.keys.instance.size(), 16u);
+  request_text r;
+  r.vias = "Via: SIP/2.0/TLS gw.b.test:5061;branch=" + make_branch(other, 0, 1, 42) + "\r\n" + r.vias;
+  auto m = r.message();
+  EXPECT_FALSE(is_looped(m, s));
+  EXPECT_TRUE(is_looped(m, other));
+}
+
+TEST_F(Routing, BranchesCarryRandomBits) {
+  auto a = make_branch(s, 1, 7, 0x1234);
+  auto b = make_branch(s, 1, 7, 0x9876);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.rfind("z9hG4bK-fgw" + s.keys.instance + ".1.7.", 0), 0u) << a;
+  EXPECT_EQ(shard_of_branch(a, s), 1u);
+}
+
+}  // namespace
+}  // namespace fedgw::proxy
