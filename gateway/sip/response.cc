@@ -259,8 +259,12 @@ std::optional<std::string> make_response_to_malformed(std::string_view raw, cons
       if (!top_via_seen) {
         // The response travels back by the top Via (RFC 3261 §18.2.2); one
         // that does not parse cannot be answered.
-        std::string_view top(out.data() + mark + 5, out.size() - mark - 5);
-        if (!parse_via(first_list_element(top))) return std::nullopt;
+        // Its parameters may be broken (RFC 4475 badinv01 still gets its 400):
+        // the sent-protocol and sent-by are what must be readable.
+        std::string_view top = first_list_element(
+            std::string_view(out.data() + mark + 5, out.size() - mark - 5));
+        if (!parse_via(top) && !parse_via(detail::trim_ws(top.substr(0, top.find(';')))))
+          return std::nullopt;
         top_via_seen = true;
       }
       out.append("\r\n");

@@ -226,6 +226,17 @@ TEST(MalformedResponse, ExistingToTagIsKeptAndGeneratedOtherwise) {
   EXPECT_EQ(lines_of(*r)[2], "To: <sip:bob@example.org>;tag=abc");
 }
 
+TEST(MalformedResponse, BrokenViaParamsStillAnswered) {
+  // RFC 4475 3.1.2.1 (badinv01): extra separators in Via; a 400 is owed.
+  auto h = base_headers("INVITE");
+  h[0] = "Via: SIP/2.0/UDP 192.0.2.15;;,;,,";
+  std::string text = make_request(h, "", "INVITE sip:user@example.com SIP/2.0");
+  auto r = make_response_to_malformed(text, parse_error(text));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(status_line(*r).substr(0, 24), "SIP/2.0 400 Bad Request ");
+  EXPECT_EQ(lines_of(*r).front(), "Via: SIP/2.0/UDP 192.0.2.15;;,;,,");
+}
+
 TEST(MalformedResponse, PreciseStatusPerErrorKind) {
   auto h = base_headers("OPTIONS");
   std::string v7 = make_request(h, "", "OPTIONS sip:t.watson@example.org SIP/7.0");
@@ -278,6 +289,8 @@ TEST(MalformedResponse, SilenceForTheUnanswerable) {
   EXPECT_FALSE(make_response_to_malformed(make_request(no_via), e));
   auto bad_via = h;
   bad_via[0] = "Via: this is no via";
+  EXPECT_FALSE(make_response_to_malformed(make_request(bad_via), e));
+  bad_via[0] = "Via: SIP/2.0/UDP ;branch=z9hG4bK1";  // no sent-by
   EXPECT_FALSE(make_response_to_malformed(make_request(bad_via), e));
   bad_via[0] = std::string("Via: SIP/2.0/TCP a.example.com;branch=z9hG4bK\0x", 46);
   EXPECT_FALSE(make_response_to_malformed(make_request(bad_via), e));
