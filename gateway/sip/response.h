@@ -3,6 +3,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +21,29 @@ std::string generate_tag();
 // From, To (";tag=" added when the request's To has none and code > 100:
 // `to_tag`, or a generated one when empty), Call-ID, CSeq, and
 // "Content-Length: 0". Add more headers with Message::add_header().
+//
+// A final response must never be lost to its own text, so: control
+// characters in `reason` (it embeds DNS and TLS texts) become spaces, and the
+// reason is shortened (at a UTF-8 boundary) so that the status line and the
+// head fit `limits` (pass the configured limits). The other lines come from a
+// request that was accepted, and the result is re-parsed with limits widened
+// to what was built, so only a bad code, tag or a non-request fails.
 Result<Message> make_response(const Message& request, int code, std::string_view reason,
-                              std::string_view to_tag = {});
+                              std::string_view to_tag = {}, const Limits& limits = {});
+
+// The answer to a request whose head failed to parse (`raw`: its bytes as
+// received, from the start line at least up to the blank line; a body after
+// it is ignored): "SIP/2.0 <error.status> <phrase> - <what is wrong>", e.g.
+// "400 Bad Request - missing To header" or "505 Version Not Supported -
+// SIP version "SIP/7.0" is not supported", then every Via value (folded
+// lines joined), the first From, To (with a tag added when it has none:
+// `to_tag`, or a generated one), Call-ID and CSeq that exist, and
+// "Content-Length: 0". Lines holding control characters are not copied.
+// Returns nullopt where RFC 3261 / RFC 4475 ask for silence: the start line
+// is not a request line (a response, garbage), the request is an ACK, the
+// top Via is missing or unreadable, or `error` has no SIP status.
+std::optional<std::string> make_response_to_malformed(std::string_view raw, const Error& error,
+                                                      std::string_view to_tag = {});
 
 // make_response() with error.status and error.reason (e.g. 400 "Malformed Via
 // header", 416, 505, 483). Fails for errors that have no status (0).

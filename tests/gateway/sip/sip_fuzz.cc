@@ -100,6 +100,7 @@ void exercise(const Message& m, const ParseOptions& o) {
     auto r = make_response(m, 400, "Bad Request");
     check(r.ok(), "make_response");
     check(r->count(HeaderId::kVia) == m.count(HeaderId::kVia), "response vias");
+    check(make_response(m, 502, std::string("x\r\n\0y", 5), {}, o.limits).ok(), "hostile reason");
     (void)check_max_forwards(m);
     (void)make_bad_extension_response(m, HeaderId::kProxyRequire, {"path"});
   }
@@ -114,6 +115,7 @@ struct Collect : StreamFramer::Callbacks {
   }
   void on_message_error(const Error& e, std::string_view raw) override {
     check(!e.close_connection, "message error keeps stream");
+    if (auto r = make_response_to_malformed(raw, e)) check(r->ends_with("\r\n\r\n"), "raw answer framed");
     events.push_back("E" + std::string(raw));
   }
   void on_ping() override { events.push_back("ping"); }
