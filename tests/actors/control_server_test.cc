@@ -289,7 +289,9 @@ TEST_F(control_server_test, ApplyLogsOneSummaryLinePlusOnePerProblem) {
   EXPECT_EQ(summary->text, "applied apply.textproto (mode DIRECT, domains a.test,b.test; changed: domains); "
                            "federation readiness: NOT consistent, 2 problem(s); details: fedctl check");
   // No certificate and no federation listener: one entry each, nothing else.
-  ASSERT_EQ(entries.end() - summary, 3) << summary[1].text << " | " << summary[2].text << " | " << summary[3].text;
+  std::string logged;
+  for (auto e = summary; e != entries.end(); ++e) logged += e->text + "\n";
+  ASSERT_EQ(entries.end() - summary, 3) << logged;
   EXPECT_NE(summary[1].text.find("no certificate configured"), std::string::npos) << summary[1].text;
   EXPECT_NE(summary[2].text.find("federation_listener is not configured"), std::string::npos) << summary[2].text;
 }

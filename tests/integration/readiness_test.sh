@@ -107,7 +107,7 @@ PID=$FEDGW_LAST_PID
 rc=0; out=$("${CTL[@]}" check 2>&1) || rc=$?
 echo "$out" | sed 's/^/    | /'
 check "dead DNS: check exits 1" [ "$rc" -eq 1 ]
-check "dead DNS: no request timeout" bash -c '! grep -q "timeout\b.*failed\|request timeout\|did not answer" <<<"$1"' _ "$out"
+check "dead DNS: no timeout of the waiters" bash -c '! grep -qE "check failed|request_timeout|did not answer" <<<"$1"' _ "$out"
 check "dead DNS: the query's diagnosis" contains "$out" "query: DNS: _sipfederationtls._tcp.a.test SRV: server 127.0.0.1:$(cat "$D/dead.port") timed out after 2 tries (4000 ms each)"
 check "dead DNS: nothing found" contains "$out" "Result: NOT consistent"
 
