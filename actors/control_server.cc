@@ -186,7 +186,7 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
       });
       break;
     case control::Request::kCertReload:
-      self->request(st.options.supervisor, request_timeout, reload_atom::value)
+      self->request(st.options.supervisor, config::certificate_budget + config::budget_margin, reload_atom::value)
         .then(
           [=](const tls::validation_result& result) {
             control::Response response;

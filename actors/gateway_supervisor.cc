@@ -12,7 +12,9 @@ namespace fedgw {
 
 namespace {
 
-constexpr auto ask_timeout = std::chrono::seconds(60);
+// Asks answered from another actor's state (counters, peers, contexts): shorter
+// than the control server's 10 s for such requests, so a partial answer wins.
+constexpr auto ask_timeout = std::chrono::seconds(5);
 // Readiness problems logged one by one; the rest are counted (fedctl check shows all).
 constexpr size_t logged_problems = 5;
 
@@ -335,7 +337,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
     },
     [=](reload_atom) -> caf::result<tls::validation_result> {
       auto promise = self->make_response_promise<tls::validation_result>();
-      self->request(self->state.options.certificates, ask_timeout, reload_atom::value)
+      self->request(self->state.options.certificates, config::certificate_budget, reload_atom::value)
         .then(
           [=](tls::validation_result& v) mutable {
             promise.deliver(v);
