@@ -122,6 +122,7 @@ cert_manager_actor::behavior_type cert_manager_impl(self_ptr self, cert_manager_
     [=](check_atom, const config::Certificate& cfg) -> tls::validation_result {
       return tls::load_and_validate(cfg, options_for(self->state, cfg));
     },
+    [=](config_atom, std::vector<std::string>& domains) { self->state.options.domains = std::move(domains); },
     [=](caf::subscribe_atom, caf::actor& subscriber) {
       self->state.subscribers.push_back(std::move(subscriber));
     },

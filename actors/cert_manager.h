@@ -39,6 +39,8 @@ using cert_manager_actor = caf::typed_actor<
   caf::replies_to<apply_atom, config::Certificate>::with<tls::validation_result>,
   // Config check: validates a certificate section without using it (nothing changes, nothing is logged).
   caf::replies_to<check_atom, config::Certificate>::with<tls::validation_result>,
+  // Config apply: the served domains changed; later validations warn about these (nothing is logged).
+  caf::reacts_to<config_atom, std::vector<std::string>>,
   // Internal timer: file change detection and the daily expiry warning.
   caf::reacts_to<cert_tick_atom>,
   // The subscriber receives (cert_changed_atom) after each reload caused by changed files.

@@ -6,6 +6,7 @@
 
 #include "actors/proxy_messages.h"
 #include "actors/socket_bridge.h"
+#include "gateway/config/config.h"
 #include "gateway/control/frame.h"
 #include "gateway/net/interfaces.h"
 
@@ -13,6 +14,7 @@ namespace fedgw {
 
 namespace {
 
+// Requests answered from the supervisor's or the log's state, without waiting for other work.
 constexpr auto request_timeout = std::chrono::seconds(10);
 
 struct client {
@@ -67,6 +69,37 @@ void answer_config(self_ptr self, conn_id conn, uint64_t id, const std::vector<s
   send_response(self, conn, response);
 }
 
+void answer_readiness(self_ptr self, conn_id conn, uint64_t id, const readiness::report& report) {
+  control::Response response;
+  response.set_id(id);
+  auto* out = response.mutable_readiness();
+  out->set_consistent(report.consistent);
+  for (const auto& p : report.problems) out->add_problems(p);
+  for (const auto& l : report.lines) out->add_lines(l);
+  for (const auto& n : report.names) {
+    auto* name = out->add_names();
+    name->set_name(n.name);
+    name->set_served(n.served);
+    name->set_found(n.found);
+    name->set_srv_name(n.srv_name);
+    name->set_host(n.host);
+    name->set_host_ip(n.host_ip);
+    name->set_port(n.port);
+    for (const auto& q : n.queries) name->add_queries(q);
+    for (const auto& p : n.problems) name->add_problems(p);
+  }
+  send_response(self, conn, response);
+}
+
+// Asks the supervisor for the running config's readiness budget, then calls
+// `then(budget)`; the deadlines of check and apply are derived from it.
+template <class Then>
+void with_budget(self_ptr self, conn_id conn, uint64_t id, const char* what, Then then) {
+  self->request(self->state.options.supervisor, request_timeout, budget_atom::value)
+    .then([=](caf::timespan budget) mutable { then(std::chrono::duration_cast<std::chrono::milliseconds>(budget)); },
+          on_error(self, conn, id, what));
+}
+
 void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
   auto& st = self->state;
   ++st.requests;
@@ -117,11 +150,17 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
       const auto& file = apply ? request.config_apply() : request.config_check();
       auto source = file.source().empty() ? std::string("(control request)") : file.source();
       auto reply = [=](const std::vector<std::string>& errors) { answer_config(self, conn, id, errors); };
+      // Each deadline is longer than the supervisor's own for the same work, so
+      // the answer carries its diagnosis, and an apply never commits after we gave up.
       if (apply)
-        self->request(st.options.supervisor, request_timeout, apply_atom::value, file.text(), source)
-          .then(reply, on_error(self, conn, id, "config apply"));
+        with_budget(self, conn, id, "config apply", [=, text = file.text()](std::chrono::milliseconds budget) {
+          self->request(self->state.options.supervisor, config::apply_answer_budget(budget) + config::budget_margin,
+                        apply_atom::value, text, source, caf::timespan(budget))
+            .then(reply, on_error(self, conn, id, "config apply"));
+        });
       else
-        self->request(st.options.supervisor, request_timeout, check_atom::value, file.text(), source)
+        self->request(st.options.supervisor, config::certificate_budget + config::budget_margin, check_atom::value,
+                      file.text(), source)
           .then(reply, on_error(self, conn, id, "config check"));
       break;
     }
@@ -139,33 +178,15 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
       break;
     }
     case control::Request::kCheck:
-      self->request(st.options.supervisor, request_timeout, readiness_atom::value)
-        .then(
-          [=](const readiness::report& report) {
-            control::Response response;
-            response.set_id(id);
-            auto* out = response.mutable_readiness();
-            out->set_consistent(report.consistent);
-            for (const auto& p : report.problems) out->add_problems(p);
-            for (const auto& l : report.lines) out->add_lines(l);
-            for (const auto& n : report.names) {
-              auto* name = out->add_names();
-              name->set_name(n.name);
-              name->set_served(n.served);
-              name->set_found(n.found);
-              name->set_srv_name(n.srv_name);
-              name->set_host(n.host);
-              name->set_host_ip(n.host_ip);
-              name->set_port(n.port);
-              for (const auto& q : n.queries) name->add_queries(q);
-              for (const auto& p : n.problems) name->add_problems(p);
-            }
-            send_response(self, conn, response);
-          },
-          on_error(self, conn, id, "check"));
+      with_budget(self, conn, id, "check", [=](std::chrono::milliseconds budget) {
+        self->request(self->state.options.supervisor, config::check_answer_budget(budget) + config::budget_margin,
+                      readiness_atom::value, caf::timespan(budget))
+          .then([=](const readiness::report& report) { answer_readiness(self, conn, id, report); },
+                on_error(self, conn, id, "check"));
+      });
       break;
     case control::Request::kCertReload:
-      self->request(st.options.supervisor, request_timeout, reload_atom::value)
+      self->request(st.options.supervisor, config::certificate_budget + config::budget_margin, reload_atom::value)
         .then(
           [=](const tls::validation_result& result) {
             control::Response response;

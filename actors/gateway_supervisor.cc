@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "gateway/config/config.h"
@@ -11,7 +12,9 @@ namespace fedgw {
 
 namespace {
 
-constexpr auto ask_timeout = std::chrono::seconds(60);
+// Asks answered from another actor's state (counters, peers, contexts): shorter
+// than the control server's 10 s for such requests, so a partial answer wins.
+constexpr auto ask_timeout = std::chrono::seconds(5);
 // Readiness problems logged one by one; the rest are counted (fedctl check shows all).
 constexpr size_t logged_problems = 5;
 
@@ -69,19 +72,21 @@ std::string summary(const config::Config& c) {
   return std::string("mode ") + config::mode_name(c.mode()) + ", domains " + domains;
 }
 
-void log_readiness(self_ptr self, const readiness::report& report, const std::string& reason) {
-  const auto& log = self->state.options.log;
+// "consistent (a.test: DNS host IP ..., DNS port ...)" or "NOT consistent, 2 problem(s); details: fedctl check".
+std::string readiness_text(const readiness::report& report) {
+  if (!report.consistent)
+    return "NOT consistent, " + std::to_string(report.problems.size()) + " problem(s); details: fedctl check";
+  std::string fields;
   for (const auto& n : report.names)
     if (n.found)
-      fedgw::report(log, severity::info, "check",
-                    n.name + ": DNS host IP " + n.host_ip + ", DNS port " + std::to_string(n.port));
-  if (report.consistent) {
-    fedgw::report(log, severity::info, "check", "federation readiness (" + reason + "): consistent");
-    return;
-  }
-  fedgw::report(log, severity::warning, "check",
-                "federation readiness (" + reason + "): NOT consistent, " +
-                  std::to_string(report.problems.size()) + " problem(s); details: fedctl check");
+      fields += (fields.empty() ? "" : "; ") + n.name + ": DNS host IP " + n.host_ip + ", DNS port " +
+                std::to_string(n.port);
+  return "consistent" + (fields.empty() ? std::string() : " (" + fields + ")");
+}
+
+// One entry per problem, at most logged_problems, so the 30-entry window stays useful.
+void log_problems(self_ptr self, const readiness::report& report) {
+  const auto& log = self->state.options.log;
   for (size_t i = 0; i < report.problems.size() && i < logged_problems; ++i)
     fedgw::report(log, severity::warning, "check", report.problems[i]);
   if (report.problems.size() > logged_problems)
@@ -89,24 +94,31 @@ void log_readiness(self_ptr self, const readiness::report& report, const std::st
                   "... and " + std::to_string(report.problems.size() - logged_problems) + " more");
 }
 
-// Runs a readiness check on the running config; `then` gets the report.
+void log_readiness(self_ptr self, const readiness::report& report, const std::string& reason) {
+  fedgw::report(self->state.options.log, report.consistent ? severity::info : severity::warning, "check",
+                "federation readiness (" + reason + "): " + readiness_text(report));
+  log_problems(self, report);
+}
+
+std::chrono::milliseconds running_budget(self_ptr self) {
+  return config::readiness_budget(self->state.options.config);
+}
+
+// Runs a readiness check on the running config within `budget`; `then` gets
+// the report (a failed check is a report with that one problem).
 template <class Then>
-void run_readiness(self_ptr self, const std::string& reason, Then then) {
+void run_readiness(self_ptr self, std::chrono::milliseconds budget, Then then) {
   auto& opts = self->state.options;
-  auto check = spawn_readiness_check(self->system(), opts.config, opts.certificates, opts.dns);
-  self->request(check, ask_timeout, readiness_atom::value)
-    .then(
-      [=](readiness::report& report) mutable {
-        log_readiness(self, report, reason);
-        then(std::move(report));
-      },
-      [=](const caf::error& e) mutable {
-        readiness::report failed;
-        failed.problems.push_back("readiness check failed: " + self->system().render(e));
-        failed.lines = failed.problems;
-        fedgw::report(self->state.options.log, severity::error, "check", failed.problems.front());
-        then(std::move(failed));
-      });
+  auto check = spawn_readiness_check(self->system(), opts.config, opts.certificates, opts.dns, budget);
+  // The check answers within its budget; the margin only guards against it dying.
+  self->request(check, budget + config::budget_margin, readiness_atom::value)
+    .then([=](readiness::report& report) mutable { then(std::move(report)); },
+          [=](const caf::error& e) mutable {
+            readiness::report failed;
+            failed.problems.push_back("readiness check failed: " + self->system().render(e));
+            failed.lines = failed.problems;
+            then(std::move(failed));
+          });
 }
 
 // Parses and validates a config text against the running one.
@@ -126,7 +138,7 @@ void refuse(self_ptr self, const std::string& source, const std::vector<std::str
 // its errors, each prefixed "certificate: " (empty: usable).
 template <class Then>
 void check_certificate(self_ptr self, const config::Certificate& certificate, Then then) {
-  self->request(self->state.options.certificates, ask_timeout, check_atom::value, certificate)
+  self->request(self->state.options.certificates, config::certificate_budget, check_atom::value, certificate)
     .then(
       [=](const tls::validation_result& v) mutable {
         std::vector<std::string> errors;
@@ -138,40 +150,59 @@ void check_certificate(self_ptr self, const config::Certificate& certificate, Th
       });
 }
 
-// Commits a validated config whose certificate section (if changed) was checked.
-void commit(self_ptr self, config::Config next, const std::string& source) {
+// Commits a validated config whose certificate section (if changed) was
+// checked, runs the readiness check within `budget` and logs one summary line
+// (plus one per problem); then calls `done`.
+template <class Done>
+void commit(self_ptr self, config::Config next, const std::string& source, std::chrono::milliseconds budget,
+            Done done) {
   auto& st = self->state;
   auto changes = changed_sections(st.options.config, next);
   bool certificate_changed = !same(st.options.config.certificate(), next.certificate());
   bool dns_changed = !same(st.options.config.dns(), next.dns());
+  bool domains_changed = !std::equal(st.options.config.domains().begin(), st.options.config.domains().end(),
+                                     next.domains().begin(), next.domains().end());
   st.options.config = std::move(next);
   st.options.source = source;
   ++st.config_applies;
-  report(st.options.log, severity::info, "config",
-         "applied " + source + " (" + summary(st.options.config) + "; " + changes + ")");
-  if (dns_changed) caf::anon_send(st.options.dns, config_atom::value, st.options.config.dns());
+  const auto& c = st.options.config;
+  if (dns_changed) caf::anon_send(st.options.dns, config_atom::value, c.dns());
+  // The certificate manager warns about served domains its certificate does not
+  // cover; sent before a new certificate section so that it is judged by them.
+  if (domains_changed)
+    caf::anon_send(st.options.certificates, config_atom::value,
+                   std::vector<std::string>(c.domains().begin(), c.domains().end()));
   // Domains and partner policy take effect for the next request.
   if (st.options.proxy_settings) {
     st.options.proxy_settings = std::make_shared<const proxy::settings>(
-      proxy::settings::from_config(st.options.config, st.options.proxy_settings->keys));
+      proxy::settings::from_config(c, st.options.proxy_settings->keys));
     for (const auto& shard : st.options.shards) caf::anon_send(shard, config_atom::value, st.options.proxy_settings);
     if (st.options.policy) st.options.policy->set(st.options.proxy_settings);
-    const auto& partners = st.options.config.partners();
+    const auto& partners = c.partners();
     caf::anon_send(st.options.registry, config_atom::value,
                    std::vector<std::string>(partners.allowed().begin(), partners.allowed().end()),
                    partners.discovered_rate_limit());
   }
-  if (certificate_changed) {
-    self->request(st.options.certificates, ask_timeout, apply_atom::value, st.options.config.certificate())
-      .then(
-        [=](const tls::validation_result&) {
-          refresh_tls(self);
-          run_readiness(self, "config applied", [](auto&&) {});
-        },
-        [=](const caf::error&) { run_readiness(self, "config applied", [](auto&&) {}); });
-  } else {
-    run_readiness(self, "config applied", [](auto&&) {});
-  }
+  auto applied = "applied " + source + " (" + summary(c) + "; " + changes + ")";
+  auto finish = [=](std::string certificate_note) mutable {
+    run_readiness(self, budget, [=](readiness::report r) mutable {
+      fedgw::report(self->state.options.log, r.consistent ? severity::info : severity::warning, "config",
+                    applied + certificate_note + "; federation readiness: " + readiness_text(r));
+      log_problems(self, r);
+      done();
+    });
+  };
+  if (!certificate_changed) return finish("");
+  self->request(st.options.certificates, config::certificate_budget, apply_atom::value, c.certificate())
+    .then(
+      [=](const tls::validation_result& v) mutable {
+        refresh_tls(self);
+        // The dry run passed; the files can still have changed since (the manager logged why).
+        finish(v.ok() ? std::string() : "; the new certificate was refused at the switch, the previous one stays in use");
+      },
+      [=](const caf::error& e) mutable {
+        finish("; the certificate manager did not take the new certificate: " + self->system().render(e));
+      });
 }
 
 supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_options options) {
@@ -179,7 +210,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
   self->state.started_ms = now_ms();
   const auto& opts = self->state.options;
   report(opts.log, severity::info, "config", "applied " + opts.source + " (" + summary(opts.config) + ")");
-  run_readiness(self, "start-up", [](auto&&) {});
+  run_readiness(self, running_budget(self), [=](readiness::report r) { log_readiness(self, r, "start-up"); });
   caf::anon_send(opts.certificates, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   return {
     [=](status_atom) -> caf::result<control::GatewayStatus> {
@@ -264,7 +295,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
                         [=](std::vector<std::string> errors) mutable { promise.deliver(std::move(errors)); });
       return promise;
     },
-    [=](apply_atom, const std::string& text, const std::string& source)
+    [=](apply_atom, const std::string& text, const std::string& source, caf::timespan budget)
       -> caf::result<std::vector<std::string>> {
       auto& st = self->state;
       auto loaded = load_change(self, text, source);
@@ -272,39 +303,48 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
         refuse(self, source, loaded.errors);
         return loaded.errors;
       }
-      if (same(loaded.config.certificate(), st.options.config.certificate())) {
-        commit(self, std::move(loaded.config), source);
-        return std::vector<std::string>{};
-      }
-      // All or nothing: a certificate section that does not validate refuses the whole file.
+      auto readiness = std::chrono::duration_cast<std::chrono::milliseconds>(budget);
       auto promise = self->make_response_promise<std::vector<std::string>>();
+      auto applied = [=]() mutable { promise.deliver(std::vector<std::string>{}); };
+      if (same(loaded.config.certificate(), st.options.config.certificate())) {
+        commit(self, std::move(loaded.config), source, readiness, applied);
+        return promise;
+      }
+      // All or nothing: a certificate section that does not validate refuses the
+      // whole file. The dry run is bounded by config::certificate_budget, so a
+      // late answer never commits after the control server gave up waiting.
       auto next = std::make_shared<config::Config>(std::move(loaded.config));
       check_certificate(self, next->certificate(), [=](std::vector<std::string> errors) mutable {
-        if (!errors.empty())
-          refuse(self, source, errors);
-        else
-          commit(self, std::move(*next), source);
+        if (errors.empty()) return commit(self, std::move(*next), source, readiness, applied);
+        refuse(self, source, errors);
         promise.deliver(std::move(errors));
       });
       return promise;
     },
-    [=](readiness_atom) -> caf::result<readiness::report> {
+    [=](budget_atom) -> caf::timespan { return running_budget(self); },
+    [=](readiness_atom, caf::timespan budget) -> caf::result<readiness::report> {
       auto promise = self->make_response_promise<readiness::report>();
-      run_readiness(self, "on request", [=](readiness::report r) mutable { promise.deliver(std::move(r)); });
+      run_readiness(self, std::chrono::duration_cast<std::chrono::milliseconds>(budget),
+                    [=](readiness::report r) mutable {
+                      log_readiness(self, r, "on request");
+                      promise.deliver(std::move(r));
+                    });
       return promise;
     },
     [=](cert_changed_atom) {
       refresh_tls(self);
-      run_readiness(self, "certificate files changed", [](auto&&) {});
+      run_readiness(self, running_budget(self),
+                    [=](readiness::report r) { log_readiness(self, r, "certificate files changed"); });
     },
     [=](reload_atom) -> caf::result<tls::validation_result> {
       auto promise = self->make_response_promise<tls::validation_result>();
-      self->request(self->state.options.certificates, ask_timeout, reload_atom::value)
+      self->request(self->state.options.certificates, config::certificate_budget, reload_atom::value)
         .then(
           [=](tls::validation_result& v) mutable {
             promise.deliver(v);
             refresh_tls(self);
-            run_readiness(self, "certificate reloaded", [](auto&&) {});
+            run_readiness(self, running_budget(self),
+                          [=](readiness::report r) { log_readiness(self, r, "certificate reloaded"); });
           },
           [=](const caf::error& e) mutable { promise.deliver(e); });
       return promise;

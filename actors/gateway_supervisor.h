@@ -17,6 +17,12 @@
 
 namespace fedgw {
 
+using budget_atom = caf::atom_constant<caf::atom("budget")>;
+
+// Deadlines nest (gateway/config/config.h): ask (budget_atom) for the readiness
+// budget B of the running config, then pass B with (readiness_atom) or
+// (apply_atom): the answer comes within config::check_answer_budget(B) or
+// config::apply_answer_budget(B), with the diagnosis found so far.
 using supervisor_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<control::GatewayStatus>,
   // every known partner domain (fedctl peers)
@@ -26,10 +32,14 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<config_atom>::with<std::string>,  // running config, passwords masked
   // (text, source name) → every problem found; empty means valid
   caf::replies_to<check_atom, std::string, std::string>::with<std::vector<std::string>>,
-  // validates, then applies; the running config is untouched unless the reply is empty
-  caf::replies_to<apply_atom, std::string, std::string>::with<std::vector<std::string>>,
-  // the federation readiness check, also logged
-  caf::replies_to<readiness_atom>::with<readiness::report>,
+  // (text, source, readiness budget): validates, then applies, then runs the readiness check
+  // and logs one summary line (plus one per problem); the reply comes after that. The running
+  // config is untouched unless the reply is empty.
+  caf::replies_to<apply_atom, std::string, std::string, caf::timespan>::with<std::vector<std::string>>,
+  // config::readiness_budget of the running config
+  caf::replies_to<budget_atom>::with<caf::timespan>,
+  // the federation readiness check within the given budget, also logged
+  caf::replies_to<readiness_atom, caf::timespan>::with<readiness::report>,
   // reads the certificate files again; the reply says whether the new one is in use
   caf::replies_to<reload_atom>::with<tls::validation_result>,
   // from the certificate manager: the certificate files changed (re-check)

@@ -13,10 +13,13 @@ namespace fedgw {
 
 using readiness_atom = caf::atom_constant<caf::atom("readiness")>;
 
-// Replies once to (readiness_atom) with the report, then quits.
+// Replies once to (readiness_atom) with the report, then quits. The reply
+// comes within `budget` of the request (config::readiness_budget): a name whose
+// lookup has not finished by then is reported as such, never waited for longer.
 using readiness_check_actor = caf::typed_actor<caf::replies_to<readiness_atom>::with<readiness::report>>;
 
 readiness_check_actor spawn_readiness_check(caf::actor_system& system, config::Config config,
-                                            cert_manager_actor certificates, dns_resolver_actor dns);
+                                            cert_manager_actor certificates, dns_resolver_actor dns,
+                                            std::chrono::milliseconds budget);
 
 }  // namespace fedgw

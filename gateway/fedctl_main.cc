@@ -4,7 +4,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -159,12 +164,35 @@ void print_status(const control::GatewayStatus& s) {
             << "  control requests " << c.control_requests() << ", config applies " << c.config_applies() << "\n";
 }
 
+// Answers from the gateway's state come at once; this is for a gateway that hangs.
+constexpr int quick_answer_ms = 15000;
+
+// How long `check` and `config apply` may take: the gateway derives its
+// deadlines from the running configuration's DNS settings (config.h); fedctl
+// waits a margin longer than the control server, so it prints the gateway's
+// diagnosis, never a timeout of its own.
+int readiness_wait_ms(connection& conn, bool apply) {
+  control::Request show;
+  show.set_id(2);
+  show.mutable_config_show();
+  conn.send(show);
+  auto response = conn.receive(quick_answer_ms);
+  config::Config running;
+  // Unset or unparsable DNS settings count with their defaults.
+  google::protobuf::TextFormat::ParseFromString(response.config_text(), &running);
+  auto budget = config::readiness_budget(running);
+  auto answer = apply ? config::apply_answer_budget(budget) : config::check_answer_budget(budget);
+  return static_cast<int>(std::min<int64_t>((answer + 2 * config::budget_margin).count(), INT32_MAX));
+}
+
 int config_command(connection& conn, control::Request& request, bool apply, const std::string& file) {
   auto* payload = apply ? request.mutable_config_apply() : request.mutable_config_check();
   payload->set_source(file);
   payload->set_text(read_file(file));
+  int wait_ms = apply ? readiness_wait_ms(conn, true)
+                      : static_cast<int>((config::certificate_budget + 2 * config::budget_margin).count());
   conn.send(request);
-  auto response = conn.receive(15000);
+  auto response = conn.receive(std::max(wait_ms, quick_answer_ms));
   if (response.config_result().errors().empty() && !response.error().empty())
     throw failure{failed, response.error()};
   for (const auto& e : response.config_result().errors()) std::cerr << e << "\n";
@@ -239,9 +267,12 @@ int run(int argc, char** argv) {
   }
 
   connection conn(socket_path);
-  conn.send(request);
+  int wait_ms = quick_answer_ms;
   // A send-test may wait for DNS and the transaction timeout (timer F).
-  auto response = conn.receive(request.has_send_test() ? 120000 : 15000);
+  if (request.has_send_test()) wait_ms = 120000;
+  if (request.has_check()) wait_ms = std::max(readiness_wait_ms(conn, false), quick_answer_ms);
+  conn.send(request);
+  auto response = conn.receive(wait_ms);
   if (!response.error().empty()) throw failure{failed, response.error()};
   switch (response.payload_case()) {
     case control::Response::kStatus:

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -37,6 +38,21 @@ void set_default(bool has, Setter set) {
 }
 
 std::string quoted(std::string_view value) { return "\"" + std::string(value) + "\""; }
+
+// A field's value as text format prints it; repeated values in brackets.
+std::string field_text(const google::protobuf::Message& message, const google::protobuf::FieldDescriptor* field) {
+  std::string out, value;
+  if (!field->is_repeated()) {
+    google::protobuf::TextFormat::PrintFieldValueToString(message, field, -1, &out);
+    return out;
+  }
+  int size = message.GetReflection()->FieldSize(message, field);
+  for (int i = 0; i < size; ++i) {
+    google::protobuf::TextFormat::PrintFieldValueToString(message, field, i, &value);
+    out += (i ? ", " : "") + value;
+  }
+  return "[" + out + "]";
+}
 
 struct checker {
   std::vector<std::string> errors;
@@ -264,9 +280,12 @@ std::vector<std::string> validate(const Config& c) {
 
 std::vector<std::string> validate_change(const Config& running, const Config& next) {
   std::vector<std::string> errors;
+  auto restart = [&](const std::string& field, const std::string& before, const std::string& after) {
+    errors.push_back(field + ": changing " + before + " to " + after + " needs a restart of fedgw");
+  };
+  if (running.mode() != next.mode()) restart("mode", mode_name(running.mode()), mode_name(next.mode()));
   if (running.control_socket() != next.control_socket())
-    errors.push_back("control_socket: changing " + quoted(running.control_socket()) + " to " +
-                     quoted(next.control_socket()) + " needs a restart of fedgw");
+    restart("control_socket", quoted(running.control_socket()), quoted(next.control_socket()));
   auto listener_text = [](const Listener& l, bool present) {
     if (!present) return std::string("none");
     return l.bind_ip() + ":" + std::to_string(l.port()) + " " + transport_name(l.transport()) +
@@ -274,16 +293,37 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
   };
   auto before = listener_text(running.internal_listener(), running.has_internal_listener());
   auto after = listener_text(next.internal_listener(), next.has_internal_listener());
-  if (before != after)
-    errors.push_back("internal_listener: changing " + before + " to " + after + " needs a restart of fedgw");
+  if (before != after) restart("internal_listener", before, after);
   before = listener_text(running.federation_listener(), running.has_federation_listener());
   after = listener_text(next.federation_listener(), next.has_federation_listener());
-  if (before != after)
-    errors.push_back("federation_listener: changing " + before + " to " + after + " needs a restart of fedgw");
+  if (before != after) restart("federation_listener", before, after);
+  // The data path reads its limits once at start; every limits field (also
+  // those added later) is compared by reflection.
+  const auto* limits = Limits::descriptor();
+  for (int i = 0; i < limits->field_count(); ++i) {
+    const auto* field = limits->field(i);
+    auto old_value = field_text(running.limits(), field);
+    auto new_value = field_text(next.limits(), field);
+    if (old_value != new_value) restart("limits." + field->name(), old_value, new_value);
+  }
   if (running.worker_threads() != next.worker_threads())
-    errors.push_back("worker_threads: changing " + std::to_string(running.worker_threads()) +
-                     " to " + std::to_string(next.worker_threads()) + " needs a restart of fedgw");
+    restart("worker_threads", std::to_string(running.worker_threads()), std::to_string(next.worker_threads()));
   return errors;
+}
+
+std::chrono::milliseconds dns_question_budget(const Dns& dns) {
+  uint64_t servers = dns.servers_size() > 0 ? static_cast<uint64_t>(dns.servers_size()) : 3;
+  uint64_t timeout = dns.has_timeout_ms() ? dns.timeout_ms() : 2000;
+  uint64_t tries = dns.has_tries() ? dns.tries() : 2;
+  tries = std::min<uint64_t>(std::max<uint64_t>(tries, 1), 30);
+  return std::chrono::milliseconds(servers * timeout * ((uint64_t{1} << tries) - 1));
+}
+
+std::chrono::milliseconds readiness_budget(const Config& config) {
+  // _sipfederationtls._tcp, _sips._tcp, _sip._tls (and _sip._tcp), then the addresses.
+  uint64_t questions = (config.dns().allow_tcp_federation() ? 4 : 3) + 1;
+  // One second for the actors' own work.
+  return certificate_budget + dns_question_budget(config.dns()) * questions + std::chrono::seconds(1);
 }
 
 load_result parse_config(std::string_view text, std::string_view source) {

@@ -1,6 +1,7 @@
 // Loading, defaulting and validating the gateway configuration (proto/config.proto).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,9 +28,36 @@ load_result load_config_file(const std::string& path);
 void apply_defaults(Config& config);
 // Every problem of an already defaulted config.
 std::vector<std::string> validate(const Config& config);
-// Problems of replacing `running` by `next` while the gateway runs
-// (settings that only take effect at start).
+// Problems of replacing `running` by `next` while the gateway runs: one line
+// per field that only takes effect at start (mode, listeners, every limits.*
+// field, control_socket, worker_threads), naming old and new value.
 std::vector<std::string> validate_change(const Config& running, const Config& next);
+
+// Time budgets derived from the configuration. They nest: whoever waits for
+// work waits longer than the work may take, so that the answer carries the
+// work's own diagnosis ("... timed out after 2 tries") instead of "request timeout".
+//
+// One DNS question at most: c-ares asks every server `tries` rounds and doubles
+// the per-try timeout each round (c-ares 1.18), so servers x timeout x (2^tries - 1);
+// without dns.servers, /etc/resolv.conf's at most 3 servers are assumed.
+std::chrono::milliseconds dns_question_budget(const Dns& dns);
+// The certificate manager's answer to a status request or a dry run.
+inline constexpr std::chrono::milliseconds certificate_budget{5000};
+// A federation readiness check at most: the certificate manager's answer, then
+// per name (names run in parallel) the SRV names one after the other and the
+// target addresses, each a DNS question.
+std::chrono::milliseconds readiness_budget(const Config& config);
+// What each waiter adds to the budget of the work it waits for.
+inline constexpr std::chrono::milliseconds budget_margin{2000};
+// The gateway answers a readiness request run with budget `readiness` within
+// check_answer_budget, and a config apply (certificate dry run, certificate
+// switch, then a readiness check with budget `readiness`) within apply_answer_budget.
+inline std::chrono::milliseconds check_answer_budget(std::chrono::milliseconds readiness) {
+  return readiness + budget_margin;
+}
+inline std::chrono::milliseconds apply_answer_budget(std::chrono::milliseconds readiness) {
+  return 2 * certificate_budget + readiness + budget_margin;
+}
 
 // Text format with passwords replaced by "***".
 std::string to_masked_text(const Config& config);

@@ -63,8 +63,10 @@ report analyze(const config::Config& config, const tls::validation_result& certi
     lines.push_back("  valid " + tls::format_utc(certificate.not_before) + " until " +
                     tls::format_utc(certificate.not_after));
   }
-  for (const auto& p : certificate.problems)
-    if (p.severity == tls::level::error) problem("certificate: " + p.text);
+  // Without a certificate the one problem above says it all.
+  if (certificate_configured(config.certificate()))
+    for (const auto& p : certificate.problems)
+      if (p.severity == tls::level::error) problem("certificate: " + p.text);
 
   // The open-federation listener the SRV record has to lead to.
   const bool listener = config.has_federation_listener();

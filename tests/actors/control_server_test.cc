@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -69,8 +70,7 @@ struct control_server_test : ::testing::Test {
     char tmpl[] = "/tmp/fedgw-control-XXXXXX";
     dir = mkdtemp(tmpl);
     path = dir + "/control.sock";
-    auto loaded = config::parse_config("mode: DIRECT domains: \"a.test\" internal_listener { bind_ip: \"127.0.0.1\" } "
-                                       "control_socket: \"" + path + "\"", "test");
+    auto loaded = config::parse_config(config_text(""), "test");
     ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
     log = spawn_status_log(system, {.write_stderr = false});
     // No certificate, so the start-up readiness check asks DNS nothing; the
@@ -83,6 +83,23 @@ struct control_server_test : ::testing::Test {
     server = spawn_control_server(system, {reactor, supervisor, log});
     std::string error;
     ASSERT_NE(listen_control_socket(*reactor, path, server, error), 0u) << error;
+  }
+  std::string config_text(const std::string& extra) const {
+    return "mode: DIRECT domains: \"a.test\" internal_listener { bind_ip: \"127.0.0.1\" } control_socket: \"" + path +
+           "\" " + extra;
+  }
+  // The status log's window; `pause_ms` first (for polling a condition).
+  std::vector<status_entry> window(int pause_ms = 0) {
+    caf::scoped_actor self{system};
+    if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    std::vector<status_entry> out;
+    self->request(log, std::chrono::seconds(5), caf::get_atom::value)
+      .receive([&](const std::vector<status_entry>& w) { out = w; }, [](const caf::error&) {});
+    return out;
+  }
+  static bool has_text(const std::vector<status_entry>& entries, const std::string& text) {
+    return std::any_of(entries.begin(), entries.end(),
+                       [&](const status_entry& e) { return e.text.find(text) != std::string::npos; });
   }
   void TearDown() override {
     anon_send_exit(server, caf::exit_reason::user_shutdown);
@@ -199,28 +216,84 @@ TEST_F(control_server_test, LogFollowStreamsNewEntries) {
   // An entry that is surely in the window before we ask (the supervisor's own
   // start entry is reported asynchronously).
   report(log, severity::info, "test", "before follow");
-  {
-    caf::scoped_actor self{system};
-    self->request(log, std::chrono::seconds(5), caf::get_atom::value)
-      .receive([](const std::vector<status_entry>&) {}, [](const caf::error&) {});
-  }
+  window();
   raw_client c(path);
   control::Request follow;
   follow.set_id(5);
   follow.mutable_log()->set_follow(true);
   c.send(follow);
-  auto window = c.receive();
-  ASSERT_TRUE(window);
+  auto first = c.receive();
+  ASSERT_TRUE(first);
   bool has_before = false;
-  for (const auto& e : window->log().entries()) has_before |= e.text() == "before follow";
+  for (const auto& e : first->log().entries()) has_before |= e.text() == "before follow";
   EXPECT_TRUE(has_before);
   report(log, severity::warning, "test", "something new");
-  auto pushed = c.receive();
-  ASSERT_TRUE(pushed);
-  EXPECT_EQ(pushed->id(), 5u);
-  ASSERT_EQ(pushed->log().entries_size(), 1);
-  EXPECT_EQ(pushed->log().entries(0).text(), "something new");
-  EXPECT_NE(pushed->log().entries(0).line().find(" WARN  test: something new"), std::string::npos);
+  // The supervisor's start-up entries may still be streamed first: read until ours arrives.
+  std::optional<control::LogEntry> ours;
+  for (int i = 0; i < 20 && !ours; ++i) {
+    auto pushed = c.receive();
+    ASSERT_TRUE(pushed) << "no pushed entry after " << i << " others";
+    EXPECT_EQ(pushed->id(), 5u);
+    ASSERT_EQ(pushed->log().entries_size(), 1);
+    if (pushed->log().entries(0).text() == "something new") ours = pushed->log().entries(0);
+  }
+  ASSERT_TRUE(ours);
+  EXPECT_NE(ours->line().find(" WARN  test: something new"), std::string::npos);
+}
+
+TEST_F(control_server_test, ApplyOfALimitIsRefusedAsNeedingRestartAndShowIsUnchanged) {
+  raw_client c(path);
+  control::Request show;
+  show.mutable_config_show();
+  c.send(show);
+  auto before = c.receive();
+  ASSERT_TRUE(before);
+  control::Request apply;
+  apply.mutable_config_apply()->set_source("limits.textproto");
+  auto text = config_text("limits { max_body_bytes: 100 } sip_proxy { username: \"u\" password: \"p\" "
+                          "ip: \"127.0.0.1\" transport: TCP incoming { bind_ip: \"127.0.0.1\" } }");
+  apply.mutable_config_apply()->set_text(text.replace(text.find("DIRECT"), 6, "SIP_PROXY"));
+  c.send(apply);
+  auto result = c.receive();
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->config_result().errors_size(), 2) << result->config_result().DebugString();
+  EXPECT_EQ(result->config_result().errors(0), "mode: changing DIRECT to SIP_PROXY needs a restart of fedgw");
+  EXPECT_EQ(result->config_result().errors(1), "limits.max_body_bytes: changing 65536 to 100 needs a restart of fedgw");
+  c.send(show);
+  auto after = c.receive();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(before->config_text(), after->config_text());
+  EXPECT_NE(after->config_text().find("max_body_bytes: 65536"), std::string::npos);
+}
+
+TEST_F(control_server_test, ApplyLogsOneSummaryLinePlusOnePerProblem) {
+  // The start-up readiness entries come from one supervisor handler, which
+  // ends before the supervisor takes the apply: wait for them, then apply.
+  std::vector<status_entry> entries;
+  for (int i = 0; i < 100 && !has_text(entries, "federation readiness (start-up)"); ++i) entries = window(50);
+  ASSERT_TRUE(has_text(entries, "federation readiness (start-up)"));
+  raw_client c(path);
+  control::Request apply;
+  apply.mutable_config_apply()->set_source("apply.textproto");
+  apply.mutable_config_apply()->set_text(config_text("domains: \"b.test\""));
+  c.send(apply);
+  auto result = c.receive(30000);
+  ASSERT_TRUE(result);
+  ASSERT_TRUE(result->error().empty()) << result->error();
+  // The reply comes after the apply's entries went to the log.
+  entries = window();
+  auto summary = std::find_if(entries.begin(), entries.end(),
+                              [](const status_entry& e) { return e.text.rfind("applied apply.textproto", 0) == 0; });
+  ASSERT_NE(summary, entries.end());
+  EXPECT_EQ(summary->component, "config");
+  EXPECT_EQ(summary->text, "applied apply.textproto (mode DIRECT, domains a.test,b.test; changed: domains); "
+                           "federation readiness: NOT consistent, 2 problem(s); details: fedctl check");
+  // No certificate and no federation listener: one entry each, nothing else.
+  std::string logged;
+  for (auto e = summary; e != entries.end(); ++e) logged += e->text + "\n";
+  ASSERT_EQ(entries.end() - summary, 3) << logged;
+  EXPECT_NE(summary[1].text.find("no certificate configured"), std::string::npos) << summary[1].text;
+  EXPECT_NE(summary[2].text.find("federation_listener is not configured"), std::string::npos) << summary[2].text;
 }
 
 }  // namespace

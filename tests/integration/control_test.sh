@@ -66,17 +66,39 @@ sed "s|$SOCK|$D/other.sock|" "$D/gw.textproto" > "$D/moved.textproto"
 rc=0; out=$("${CTL[@]}" config apply "$D/moved.textproto" 2>&1) || rc=$?
 check "control_socket change refused" contains "$out" "control_socket: changing"
 
+# The data path reads mode and limits at start: apply refuses them, one line per
+# field, and config show still shows what is in effect.
+sed -e 's/max_body_bytes: 65536/max_body_bytes: 100/' -e 's/idle_timeout_s: 600/idle_timeout_s: 5/' \
+  -e 's/^mode: DIRECT/mode: SIP_PROXY\nsip_proxy { username: "u" password: "p" ip: "127.0.9.2" transport: TCP incoming { bind_ip: "127.0.9.1" } }/' \
+  "$D/gw.textproto" > "$D/limits.textproto"
+rc=0; out=$("${CTL[@]}" config apply "$D/limits.textproto" 2>&1) || rc=$?
+check "limits/mode apply fails" [ "$rc" -eq 1 ]
+check "mode change needs a restart" contains "$out" "mode: changing DIRECT to SIP_PROXY needs a restart of fedgw"
+check "body limit change needs a restart" contains "$out" "limits.max_body_bytes: changing 65536 to 100 needs a restart of fedgw"
+check "idle limit change needs a restart" contains "$out" "limits.idle_timeout_s: changing 600 to 5 needs a restart of fedgw"
+check "config show unchanged after refused limits" [ "$before" = "$("${CTL[@]}" config show)" ]
+
 # log --follow sees the next entry; a valid apply is applied and logged.
 "${CTL[@]}" log --follow > "$D/follow.out" &
 FOLLOW=$!
 LAB_PIDS+=("$FOLLOW")
-sleep 0.3
+# The window is printed once the gateway has registered the follower.
+for _ in $(seq 1 100); do [ -s "$D/follow.out" ] && break; sleep 0.05; done
 sed 's/domains: "example.com"/domains: "example.com"\ndomains: "second.example"/' "$D/gw.textproto" > "$D/good.textproto"
 check "valid apply succeeds" "${CTL[@]}" config apply "$D/good.textproto"
 check "config show has the new domain" contains "$("${CTL[@]}" config show)" 'domains: "second.example"'
 check "status has the new domain" contains "$("${CTL[@]}" status)" "example.com, second.example"
 for _ in $(seq 1 50); do grep -q "applied $D/good.textproto" "$D/follow.out" && break; sleep 0.1; done
-check "log --follow printed the apply" grep -q "INFO  config: applied $D/good.textproto (mode DIRECT, domains example.com,second.example; changed: domains)" "$D/follow.out"
+summary="WARN  config: applied $D/good.textproto (mode DIRECT, domains example.com,second.example; changed: domains); federation readiness: NOT consistent, 2 problem(s); details: fedctl check"
+check "log --follow printed the apply" grep -qF "$summary" "$D/follow.out"
+# One summary entry plus one per problem (no certificate, no federation listener),
+# all logged before apply answered, so the 30-entry window stays useful.
+applied=$("${CTL[@]}" log | awk -v s="config: applied $D/good.textproto" 'index($0, s) { on = 1 } on')
+echo "$applied" | sed 's/^/    | /'
+check "apply wrote 3 entries" [ "$(wc -l <<<"$applied")" -eq 3 ]
+check "apply summary first" contains "$(head -1 <<<"$applied")" "$summary"
+check "apply problem: certificate" contains "$applied" "WARN  check: no certificate configured"
+check "apply problem: listener" contains "$applied" "WARN  check: federation_listener is not configured"
 kill "$FOLLOW"
 
 # Several clients at once.

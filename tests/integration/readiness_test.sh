@@ -41,7 +41,19 @@ check "says consistent" contains "$out" "Result: consistent"
 check "real DNS was asked" grep -q "query\[SRV\] _sipfederationtls._tcp.a.test" "$DNSMASQ_LOG"
 for _ in $(seq 1 50); do grep -q "federation readiness (start-up)" "$D/fedgw.log" && break; sleep 0.1; done
 check "start-up check logged" grep -q "INFO  check: federation readiness (start-up): consistent" "$D/fedgw.log"
-check "start-up check logged the fields" grep -q "INFO  check: a.test: DNS host IP 127.0.0.2, DNS port 5061" "$D/fedgw.log"
+check "start-up check logged the fields" grep -qF "INFO  check: federation readiness (start-up): consistent (a.test: DNS host IP 127.0.0.2, DNS port 5061" "$D/fedgw.log"
+
+# A new served domain reaches the certificate manager: its warnings name it.
+config more good 5061 'domains: "c.test"'
+check "apply adding c.test" "${CTL[@]}" config apply "$D/more.textproto"
+# One summary entry plus one per problem, logged before apply answered.
+applied=$("${CTL[@]}" log | awk -v s="config: applied $D/more.textproto" 'index($0, s) { on = 1 } on')
+echo "$applied" | sed 's/^/    | /'
+check "apply wrote a summary and one problem" [ "$(wc -l <<<"$applied")" -eq 2 ]
+check "apply summary" contains "$applied" "WARN  config: applied $D/more.textproto (mode DIRECT, domains a.test,c.test; changed: domains); federation readiness: NOT consistent, 1 problem(s)"
+check "apply problem" contains "$applied" "WARN  check: domain c.test is not a name of the certificate (names: a.test, gw.a.test)"
+rc=0; out=$("${CTL[@]}" cert reload 2>&1) || rc=$?
+check "cert reload warns about the new domain" contains "$out" "WARN: certificate does not cover the served domain c.test"
 
 # Port mismatch (listener changes need a restart: apply refuses them).
 config port good 5062
@@ -63,8 +75,7 @@ check "no record: check exits 1" [ "$rc" -eq 1 ]
 check "no record explained" contains "$out" "nothing found: the DNS-SRV record may not match the certificate or may not be present"
 check "queries listed" contains "$out" "query: DNS: _sipfederationtls._tcp.b.test SRV: NXDOMAIN"
 check "fallback queries listed" contains "$out" "query: DNS: _sips._tcp.b.test SRV: NXDOMAIN"
-for _ in $(seq 1 50); do grep -q "federation readiness (config applied)" "$D/fedgw-port.log" && break; sleep 0.1; done
-check "check after apply logged" grep -q "WARN  check: federation readiness (config applied): NOT consistent" "$D/fedgw-port.log"
+check "check after apply logged" grep -q "WARN  config: applied $D/other.textproto (.*); federation readiness: NOT consistent" "$D/fedgw-port.log"
 
 # An expired certificate is refused by apply as a whole; the running config stays.
 config expired expired 5062
@@ -78,6 +89,27 @@ check "running config unchanged" [ "$before" = "$("${CTL[@]}" config show)" ]
 config noclient noclient 5062
 rc=0; out=$("${CTL[@]}" config apply "$D/noclient.textproto" 2>&1) || rc=$?
 check "no-clientAuth certificate refused" contains "$out" "clientAuth"
+
+# A dead DNS server (a loopback UDP port that never answers): fedctl check waits
+# as long as the configured timeouts need (4 s, then 8 s: c-ares doubles the
+# timeout per try; more than the 10 s the control server used to allow) and
+# prints the diagnosis, not a timeout.
+stop_pid "$PID" TERM || true
+python3 -c 'import socket, signal
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True); signal.pause()' > "$D/dead.port" &
+LAB_PIDS+=("$!")
+for _ in $(seq 1 100); do [ -s "$D/dead.port" ] && break; sleep 0.05; done
+config dead good 5061
+sed -i "s|dns { .* }|dns { servers: \"127.0.0.1:$(cat "$D/dead.port")\" timeout_ms: 4000 tries: 2 }|" "$D/dead.textproto"
+start_fedgw "$BIN" "$D/dead.textproto" "$D/fedgw-dead.log"
+PID=$FEDGW_LAST_PID
+rc=0; out=$("${CTL[@]}" check 2>&1) || rc=$?
+echo "$out" | sed 's/^/    | /'
+check "dead DNS: check exits 1" [ "$rc" -eq 1 ]
+check "dead DNS: no timeout of the waiters" bash -c '! grep -qE "check failed|request_timeout|did not answer" <<<"$1"' _ "$out"
+check "dead DNS: the query's diagnosis" contains "$out" "query: DNS: _sipfederationtls._tcp.a.test SRV: server 127.0.0.1:$(cat "$D/dead.port") timed out after 2 tries (4000 ms each)"
+check "dead DNS: nothing found" contains "$out" "Result: NOT consistent"
 
 # cert reload: a bad file is refused and the old certificate stays in use.
 stop_pid "$PID" TERM || true

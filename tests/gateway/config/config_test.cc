@@ -136,6 +136,49 @@ TEST(Config, RuntimeChangesThatNeedRestartAreNamed) {
   EXPECT_TRUE(contains(errors, "worker_threads: changing 0 to 4 needs a restart"));
 }
 
+TEST(Config, ModeAndEveryLimitNeedRestartOneLineEach) {
+  auto a = parse_config(minimal, "a").config;
+  auto b = a;
+  b.set_mode(SIP_PROXY);
+  b.mutable_limits()->set_max_body_bytes(100);
+  auto errors = validate_change(a, b);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], "mode: changing DIRECT to SIP_PROXY needs a restart of fedgw");
+  EXPECT_EQ(errors[1], "limits.max_body_bytes: changing 65536 to 100 needs a restart of fedgw");
+  // Every limits field, also one added later, is refused with its own line.
+  auto c = a;
+  const auto* d = Limits::descriptor();
+  const auto* r = Limits::GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    ASSERT_EQ(f->cpp_type(), google::protobuf::FieldDescriptor::CPPTYPE_UINT32) << f->name();
+    r->SetUInt32(c.mutable_limits(), f, r->GetUInt32(a.limits(), f) + 1);
+  }
+  errors = validate_change(a, c);
+  ASSERT_EQ(errors.size(), static_cast<size_t>(d->field_count()));
+  for (int i = 0; i < d->field_count(); ++i)
+    EXPECT_TRUE(contains(errors, "limits." + d->field(i)->name() + ": changing ")) << d->field(i)->name();
+  EXPECT_TRUE(contains(errors, "limits.idle_timeout_s: changing 600 to 601 needs a restart of fedgw"));
+}
+
+TEST(Config, ReadinessBudgetCoversEverySequentialDnsQuestion) {
+  auto c = parse_config(minimal, "t").config;
+  c.mutable_dns()->add_servers("127.0.0.1:53");
+  c.mutable_dns()->set_timeout_ms(500);
+  c.mutable_dns()->set_tries(2);
+  // c-ares doubles the timeout per round: 500 + 1000.
+  EXPECT_EQ(dns_question_budget(c.dns()), std::chrono::milliseconds(1500));
+  // Certificate status, three SRV names and the addresses, one after the other, plus 1 s.
+  EXPECT_EQ(readiness_budget(c), certificate_budget + std::chrono::milliseconds(4 * 1500 + 1000));
+  c.mutable_dns()->set_allow_tcp_federation(true);
+  EXPECT_EQ(readiness_budget(c), certificate_budget + std::chrono::milliseconds(5 * 1500 + 1000));
+  c.mutable_dns()->add_servers("127.0.0.1:54");
+  c.mutable_dns()->set_tries(3);
+  EXPECT_EQ(dns_question_budget(c.dns()), std::chrono::milliseconds(2 * 500 * 7));
+  c.mutable_dns()->clear_servers();  // /etc/resolv.conf: up to 3 servers
+  EXPECT_EQ(dns_question_budget(c.dns()), std::chrono::milliseconds(3 * 500 * 7));
+}
+
 TEST(Config, MaskedTextHidesSecrets) {
   auto c = parse_config(minimal, "t").config;
   c.mutable_sip_proxy()->set_password("hunter2");
