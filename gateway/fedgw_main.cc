@@ -1,8 +1,11 @@
 // fedgw: the SIP federation gateway daemon.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -31,6 +34,59 @@ bool ensure_parent_dir(const std::string& socket_path, std::string& error) {
   std::filesystem::create_directories(dir, ec);
   if (ec) error = "cannot create " + dir.string() + ": " + ec.message();
   return !ec;
+}
+
+// Raises the soft open-file limit to the hard one. Returns the limit now in
+// force and, when `max_connections` does not fit in it with room for outbound
+// connections, DNS, control clients and the process's own files, how many
+// inbound connections do (else 0) and a message saying so.
+struct file_limit {
+  uint64_t limit = 0;
+  size_t max_inbound = 0;
+  std::string message;
+};
+file_limit raise_file_limit(uint64_t max_connections) {
+  file_limit out;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return out;
+  std::string raise_error;
+  if (rl.rlim_cur < rl.rlim_max) {
+    auto wanted = rl;
+    wanted.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &wanted) == 0)
+      rl = wanted;
+    else
+      raise_error = std::string(" (raising it to ") + std::to_string(rl.rlim_max) + " failed: " + std::strerror(errno) + ")";
+  }
+  out.limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
+  // A quarter of the files, at least 16 and at most 1024, stay for everything else.
+  uint64_t headroom = std::clamp<uint64_t>(out.limit / 4, 16, 1024);
+  if (out.limit >= max_connections + headroom) return out;
+  out.max_inbound = out.limit > headroom + 1 ? static_cast<size_t>(out.limit - headroom) : 1;
+  out.message = "open-file limit " + std::to_string(out.limit) + raise_error +
+                " cannot hold limits.max_connections " + std::to_string(max_connections) + " plus " +
+                std::to_string(headroom) + " files for outbound connections, DNS and control clients: accepting at most " +
+                std::to_string(out.max_inbound) + " inbound connections (raise the hard limit, e.g. LimitNOFILE=)";
+  return out;
+}
+
+// One line about what the reactor refused or closed since `before`; empty when nothing.
+std::string refusals_since(const fedgw::net::reactor::stats& before, const fedgw::net::reactor::stats& now,
+                           const fedgw::config::Config& config, size_t max_inbound) {
+  std::vector<std::string> parts;
+  auto add = [&](uint64_t a, uint64_t b, const std::string& what) {
+    if (b > a) parts.push_back(std::to_string(b - a) + " " + what);
+  };
+  add(before.refused_max_connections, now.refused_max_connections,
+      "refused at the connection limit (" + std::to_string(max_inbound) + ")");
+  add(before.refused_per_source, now.refused_per_source,
+      "refused at limits.max_connections_per_source (" + std::to_string(config.limits().max_connections_per_source()) + ")");
+  add(before.accept_failures, now.accept_failures, "accept failures (out of file descriptors?), accepting paused briefly");
+  add(before.establish_timeouts, now.establish_timeouts, "closed by a deadline (no TLS handshake / complete SIP message in time)");
+  add(before.close_timeouts, now.close_timeouts, "closed with output unsent (peer not reading)");
+  std::string text;
+  for (const auto& p : parts) text += (text.empty() ? "" : "; ") + p;
+  return text.empty() ? text : "inbound connections: " + text;
 }
 
 }  // namespace
@@ -75,6 +131,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto& config = loaded.config;
+  // Before any thread starts, so that all of them see the raised limit.
+  auto files = raise_file_limit(config.limits().max_connections());
   auto workers = config.worker_threads() != 0 ? config.worker_threads()
                                               : std::max(1u, std::thread::hardware_concurrency());
   caf::actor_system_config caf_config;
@@ -85,7 +143,12 @@ int main(int argc, char** argv) {
   fedgw::report(log, fedgw::severity::info, "fedgw",
                 "starting fedgw " FEDGW_VERSION " (pid " + std::to_string(getpid()) + ", " +
                   std::to_string(workers) + " worker threads)");
-  auto reactor = std::make_shared<fedgw::net::reactor>(fedgw::net::reactor::options{});
+  if (!files.message.empty()) fedgw::report(log, fedgw::severity::warning, "fedgw", files.message);
+  fedgw::net::reactor::options reactor_options;
+  reactor_options.max_connections = files.max_inbound != 0 ? files.max_inbound : config.limits().max_connections();
+  reactor_options.max_connections_per_source = config.limits().max_connections_per_source();
+  reactor_options.establish_timeout = std::chrono::seconds(config.limits().establish_timeout_s());
+  auto reactor = std::make_shared<fedgw::net::reactor>(reactor_options);
   std::vector<std::string> domains(config.domains().begin(), config.domains().end());
   auto certificates = fedgw::spawn_cert_manager(
     system, {config.certificate(), log, /*mutual_tls=*/true, domains, std::chrono::milliseconds(2000)});
@@ -130,8 +193,23 @@ int main(int argc, char** argv) {
   fedgw::report(log, fedgw::severity::info, "control",
                 "listening on " + config.control_socket() + " (mode 0600)");
 
+  // Wait for a signal; meanwhile report refused connections, at most every
+  // 10 s, so that a flood does not flood the status log too.
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  auto reported = reactor->get_stats();
+  auto next_report = std::chrono::steady_clock::now();
+  for (;;) {
+    timespec tick{1, 0};
+    signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number > 0) break;
+    if (std::chrono::steady_clock::now() < next_report) continue;
+    auto now = reactor->get_stats();
+    auto text = refusals_since(reported, now, config, reactor_options.max_connections);
+    if (text.empty()) continue;
+    fedgw::report(log, fedgw::severity::warning, "listener", text);
+    reported = now;
+    next_report = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  }
   fedgw::report(log, fedgw::severity::info, "fedgw",
                 std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
                   ", shutting down");

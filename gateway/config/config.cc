@@ -151,6 +151,8 @@ void apply_defaults(Config& c) {
   set_default(l.has_idle_timeout_s(), [&] { l.set_idle_timeout_s(600); });
   set_default(l.has_max_connections(), [&] { l.set_max_connections(10000); });
   set_default(l.has_keepalive_interval_s(), [&] { l.set_keepalive_interval_s(30); });
+  set_default(l.has_max_connections_per_source(), [&] { l.set_max_connections_per_source(50); });
+  set_default(l.has_establish_timeout_s(), [&] { l.set_establish_timeout_s(10); });
   // Listener defaults: ports and transports only where the section is in use.
   auto listener_defaults = [](Listener& listener, uint32_t port, Transport transport) {
     set_default(listener.has_port(), [&] { listener.set_port(port); });
@@ -269,6 +271,8 @@ std::vector<std::string> validate(const Config& c) {
   check.range("limits.idle_timeout_s", l.idle_timeout_s(), 1, 86400);
   check.range("limits.max_connections", l.max_connections(), 1, 1000000);
   check.range("limits.keepalive_interval_s", l.keepalive_interval_s(), 1, 3600);
+  check.range("limits.max_connections_per_source", l.max_connections_per_source(), 1, 1000000);
+  check.range("limits.establish_timeout_s", l.establish_timeout_s(), 1, 600);
 
   if (c.control_socket().front() != '/')
     check.fail("control_socket", quoted(c.control_socket()) + " must be an absolute path");

@@ -11,8 +11,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <future>
+#include <queue>
 
 namespace fedgw::net {
 
@@ -34,11 +38,49 @@ std::string peer_name(const sockaddr_storage& addr) {
   return "unix";
 }
 
+// The IP address alone: connection limits count per address, not per port.
+std::string peer_ip(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof text);
+  else if (addr.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text, sizeof text);
+  return text;
+}
+
+// "5 s" or "250 ms", for close reasons.
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s" : std::to_string(d.count()) + " ms";
+}
+
+const char* file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a socket";
+}
+
 // What epoll's data pointer refers to.
 struct watch {
   bool is_listener;
 };
+
+constexpr auto never = reactor::clock::time_point::max();
 }  // namespace
+
+struct reactor::counters {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused_max_connections{0};
+  std::atomic<uint64_t> refused_per_source{0};
+  std::atomic<uint64_t> accept_failures{0};
+  std::atomic<uint64_t> establish_timeouts{0};
+  std::atomic<uint64_t> close_timeouts{0};
+  std::atomic<uint64_t> write_failures{0};
+  std::atomic<uint64_t> wakeups{0};
+};
 
 struct reactor::io_thread {
   int epoll_fd = -1;
@@ -46,19 +88,34 @@ struct reactor::io_thread {
   std::thread thread;
   std::mutex tasks_mutex;
   std::vector<std::function<void()>> tasks;
+  bool closed = false;  // under tasks_mutex: stop() ran, posts are dropped
   // Connections finished during one epoll batch stay alive until it ends,
   // because later events of the batch may still point at them.
   std::vector<std::shared_ptr<connection>> graveyard;
+  // Deadlines of this thread's connections, earliest first. An entry is live
+  // only while it matches its connection's `armed` time; others are skipped.
+  struct timer {
+    clock::time_point when;
+    std::weak_ptr<connection> c;
+    bool operator>(const timer& other) const { return when > other.when; }
+  };
+  std::priority_queue<timer, std::vector<timer>, std::greater<>> timers;
+  clock::time_point accept_resume = never;  // thread 0 only: paused listeners come back
 
   void post(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(tasks_mutex);
-      tasks.push_back(std::move(task));
-    }
+    std::lock_guard<std::mutex> lock(tasks_mutex);
+    if (closed) return;  // dropping the task releases what it holds (e.g. a promise)
+    tasks.push_back(std::move(task));
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
   }
 };
+
+namespace {
+// The I/O thread running on this thread, if any: lets the reactor act inline
+// instead of posting to itself.
+thread_local const void* current_io_thread = nullptr;
+}  // namespace
 
 struct reactor::connection : watch, std::enable_shared_from_this<reactor::connection> {
   conn_id id = 0;
@@ -70,10 +127,20 @@ struct reactor::connection : watch, std::enable_shared_from_this<reactor::connec
   size_t out_sent = 0;
   size_t unconsumed = 0;
   uint32_t interest = 0;
+  bool registered = false;  // in epoll (or finishing); before that, events are not watched
   bool connecting = false;
   std::string remote;  // for connect errors
-  bool closing = false;
+  bool closing = false;    // no more writes or reads; output may still be flushing
+  bool finishing = false;  // finish() is posted (or waits for registration)
+  std::string finish_reason;
   bool closed = false;
+  bool counted = false;  // an accepted TCP connection in inbound_ / per_source_
+  std::string source;    // its peer IP
+  // Deadline (establishment, set_deadline or close flush) and the earliest
+  // time queued in the owner's timers for it.
+  clock::time_point deadline = never;
+  std::string deadline_reason;
+  clock::time_point armed = never;
 };
 
 struct reactor::listener : watch {
@@ -84,7 +151,7 @@ struct reactor::listener : watch {
   std::string path;
 };
 
-reactor::reactor(options opts) : opts_(opts) {
+reactor::reactor(options opts) : opts_(opts), counters_(std::make_unique<counters>()) {
   if (opts_.threads == 0) opts_.threads = 1;
   for (size_t i = 0; i < opts_.threads; ++i) {
     auto t = std::make_unique<io_thread>();
@@ -105,6 +172,11 @@ void reactor::stop() {
   if (stopping_.exchange(true)) return;
   for (auto& t : threads_) t->post([] {});
   for (auto& t : threads_) t->thread.join();
+  for (auto& t : threads_) {
+    std::lock_guard<std::mutex> lock(t->tasks_mutex);
+    t->closed = true;
+    t->tasks.clear();  // e.g. a stop_listening() waiting on a task returns
+  }
   std::unordered_map<conn_id, std::shared_ptr<connection>> connections;
   std::unordered_map<uint64_t, std::unique_ptr<listener>> listeners;
   {
@@ -125,7 +197,7 @@ void reactor::stop() {
   retired_listeners_.clear();
   for (auto& t : threads_) {
     t->graveyard.clear();
-    t->tasks.clear();
+    t->timers = {};
     ::close(t->epoll_fd);
     ::close(t->wake_fd);
   }
@@ -198,6 +270,12 @@ uint64_t reactor::listen_unix(const std::string& path, mode_t mode, accept_fn on
     error = path + ": path too long for a Unix socket";
     return 0;
   }
+  // Only a socket file may be replaced: a typo must not delete someone's file.
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+    error = path + " is " + file_kind(st.st_mode) + ", not a socket; not replacing it";
+    return 0;
+  }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -228,24 +306,35 @@ uint64_t reactor::listen_unix(const std::string& path, mode_t mode, accept_fn on
   return add_listener(fd, std::move(on_accept), true, path);
 }
 
+// I/O thread 0 only.
+void reactor::remove_listener(uint64_t id) {
+  std::unique_ptr<listener> l;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = listeners_.find(id);
+    if (it == listeners_.end()) return;
+    l = std::move(it->second);
+    listeners_.erase(it);
+  }
+  epoll_ctl(threads_[0]->epoll_fd, EPOLL_CTL_DEL, l->fd, nullptr);
+  ::close(l->fd);
+  l->fd = -1;
+  if (l->unix_socket) ::unlink(l->path.c_str());
+  // Kept until destruction: events of the current batch may still point at it.
+  retired_listeners_.push_back(std::move(l));
+}
+
 void reactor::stop_listening(uint64_t id) {
   if (stopping_) return;
-  threads_[0]->post([this, id] {
-    std::unique_ptr<listener> l;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = listeners_.find(id);
-      if (it == listeners_.end()) return;
-      l = std::move(it->second);
-      listeners_.erase(it);
-    }
-    epoll_ctl(threads_[0]->epoll_fd, EPOLL_CTL_DEL, l->fd, nullptr);
-    ::close(l->fd);
-    l->fd = -1;
-    if (l->unix_socket) ::unlink(l->path.c_str());
-    // Kept until destruction: events of the current batch may still point at it.
-    retired_listeners_.push_back(std::move(l));
+  if (current_io_thread == threads_[0].get()) return remove_listener(id);
+  auto done = std::make_shared<std::promise<void>>();
+  auto removed = done->get_future();
+  threads_[0]->post([this, id, done] {
+    remove_listener(id);
+    done->set_value();
   });
+  // Also returns when stop() drops the task: the promise is then broken.
+  removed.wait();
 }
 
 endpoint reactor::local_endpoint(uint64_t id) const {
@@ -259,15 +348,19 @@ endpoint reactor::local_endpoint(uint64_t id) const {
   return parse_endpoint(text).value_or(endpoint{});
 }
 
-void reactor::register_connection(const std::shared_ptr<connection>& c, uint32_t events) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    connections_.emplace(c->id, c);
-  }
+// Starts watching the connection; it is already in connections_, so its owner
+// may have written to it or closed it meanwhile.
+void reactor::register_connection(const std::shared_ptr<connection>& c) {
   std::lock_guard<std::mutex> lock(c->mutex);
-  c->interest = events;
+  c->registered = true;
+  if (c->finishing) {
+    c->owner->post([this, c, reason = c->finish_reason] { finish(c, reason); });
+    return;
+  }
+  if (c->deadline != never) arm(c, c->deadline);
+  c->interest = wanted_events(*c);
   epoll_event ev{};
-  ev.events = events | EPOLLRDHUP;
+  ev.events = c->interest;
   ev.data.ptr = static_cast<watch*>(c.get());
   epoll_ctl(c->owner->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
 }
@@ -313,7 +406,11 @@ reactor::conn_id reactor::connect_tcp(const endpoint& remote, const std::string&
   c->on = std::move(on);
   c->connecting = true;
   c->remote = remote.to_string();
-  register_connection(c, EPOLLOUT);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    connections_.emplace(c->id, c);
+  }
+  register_connection(c);
   return c->id;
 }
 
@@ -328,21 +425,63 @@ size_t reactor::connection_count() const {
   return connections_.size();
 }
 
+reactor::stats reactor::get_stats() const {
+  stats s;
+  s.accepted = counters_->accepted;
+  s.refused_max_connections = counters_->refused_max_connections;
+  s.refused_per_source = counters_->refused_per_source;
+  s.accept_failures = counters_->accept_failures;
+  s.establish_timeouts = counters_->establish_timeouts;
+  s.close_timeouts = counters_->close_timeouts;
+  s.write_failures = counters_->write_failures;
+  s.wakeups = counters_->wakeups;
+  std::lock_guard<std::mutex> lock(mutex_);
+  s.inbound = inbound_;
+  return s;
+}
+
+// Caller holds c.mutex. Only events that will be handled are asked for: a
+// level-triggered EPOLLRDHUP nobody reads would wake the thread forever.
+uint32_t reactor::wanted_events(const connection& c) const {
+  if (c.connecting) return EPOLLOUT;
+  uint32_t wanted = 0;
+  if (c.unconsumed < opts_.read_window && !c.closing) wanted |= EPOLLIN | EPOLLRDHUP;
+  if (c.out_sent < c.out.size()) wanted |= EPOLLOUT;
+  return wanted;
+}
+
 // Caller holds c.mutex.
 void reactor::update_interest(connection& c) {
-  uint32_t wanted = 0;
-  if (c.connecting) {
-    wanted = EPOLLOUT;
-  } else {
-    if (c.unconsumed < opts_.read_window && !c.closing) wanted |= EPOLLIN;
-    if (c.out_sent < c.out.size()) wanted |= EPOLLOUT;
-  }
-  if (wanted == c.interest || c.closed) return;
+  if (!c.registered || c.closed || c.finishing) return;
+  auto wanted = wanted_events(c);
+  if (wanted == c.interest) return;
   c.interest = wanted;
   epoll_event ev{};
-  ev.events = wanted | EPOLLRDHUP;
+  ev.events = wanted;
   ev.data.ptr = static_cast<watch*>(&c);
   epoll_ctl(c.owner->epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+// Caller holds c->mutex. finish() runs on the owner thread, once the
+// connection is registered (an accept_fn may close it before that).
+void reactor::request_finish(const std::shared_ptr<connection>& c, std::string reason) {
+  if (c->closed || c->finishing) return;
+  c->closing = true;
+  c->finishing = true;
+  c->finish_reason = std::move(reason);
+  if (c->registered && !stopping_) c->owner->post([this, c, r = c->finish_reason] { finish(c, r); });
+}
+
+// Caller holds c->mutex; queues a timer at `when` unless an earlier one is queued.
+void reactor::arm(const std::shared_ptr<connection>& c, clock::time_point when) {
+  if (!c->registered || when >= c->armed) return;
+  c->armed = when;
+  if (current_io_thread == c->owner) {
+    c->owner->timers.push({when, c});
+  } else {
+    std::weak_ptr<connection> weak = c;
+    c->owner->post([owner = c->owner, when, weak] { owner->timers.push({when, weak}); });
+  }
 }
 
 bool reactor::write(conn_id conn, std::string_view bytes) {
@@ -350,7 +489,7 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
   if (!c) return false;
   std::lock_guard<std::mutex> lock(c->mutex);
   if (c->closed || c->closing) return false;
-  if (c->out_sent == c->out.size() && !c->connecting) {
+  if (c->out_sent == c->out.size() && !c->connecting && c->registered) {
     c->out.clear();
     c->out_sent = 0;
     // Nothing queued: try to send right away from the caller's thread.
@@ -360,13 +499,22 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
         bytes.remove_prefix(static_cast<size_t>(n));
       } else if (n < 0 && errno == EINTR) {
         continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
       } else {
-        break;  // EAGAIN or an error the I/O thread will see
+        ++counters_->write_failures;
+        request_finish(c, errno_text("send"));
+        return false;
       }
     }
     if (bytes.empty()) return true;
   }
-  if (c->out.size() - c->out_sent + bytes.size() > opts_.max_write_buffer) return false;
+  if (c->out.size() - c->out_sent + bytes.size() > opts_.max_write_buffer) {
+    ++counters_->write_failures;
+    request_finish(c, "output buffer over " + std::to_string(opts_.max_write_buffer) +
+                        " bytes (the peer does not read)");
+    return false;
+  }
   c->out.append(bytes);
   update_interest(*c);
   return true;
@@ -383,16 +531,36 @@ void reactor::consumed(conn_id conn, size_t bytes) {
 void reactor::close(conn_id conn, bool flush) {
   auto c = find(conn);
   if (!c) return;
-  {
-    std::lock_guard<std::mutex> lock(c->mutex);
-    c->closing = true;
-    if (flush && c->out_sent < c->out.size()) {
+  std::lock_guard<std::mutex> lock(c->mutex);
+  if (c->closed || c->finishing) return;
+  if (flush && c->out_sent < c->out.size()) {
+    if (!c->closing) {
+      c->closing = true;
+      c->deadline = clock::now() + opts_.close_timeout;
+      c->deadline_reason = "output not sent within " + duration_text(opts_.close_timeout) + " of closing";
+      arm(c, c->deadline);
       update_interest(*c);
-      return;  // the I/O thread closes once the output is sent
     }
+    return;  // the I/O thread closes once the output is sent, or at the deadline
   }
-  if (stopping_) return;
-  c->owner->post([this, c] { finish(c, "closed locally"); });
+  request_finish(c, "closed locally");
+}
+
+void reactor::established(conn_id conn) {
+  auto c = find(conn);
+  if (!c) return;
+  std::lock_guard<std::mutex> lock(c->mutex);
+  if (!c->closing) c->deadline = never;
+}
+
+void reactor::set_deadline(conn_id conn, clock::time_point when, std::string reason) {
+  auto c = find(conn);
+  if (!c) return;
+  std::lock_guard<std::mutex> lock(c->mutex);
+  if (c->closing || c->closed) return;
+  c->deadline = when;
+  c->deadline_reason = std::move(reason);
+  arm(c, when);
 }
 
 void reactor::finish(const std::shared_ptr<connection>& c, const std::string& reason) {
@@ -400,6 +568,7 @@ void reactor::finish(const std::shared_ptr<connection>& c, const std::string& re
     std::lock_guard<std::mutex> lock(c->mutex);
     if (c->closed) return;
     c->closed = true;
+    c->finishing = true;
     epoll_ctl(c->owner->epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
     c->fd = -1;
@@ -407,32 +576,112 @@ void reactor::finish(const std::shared_ptr<connection>& c, const std::string& re
   {
     std::lock_guard<std::mutex> lock(mutex_);
     connections_.erase(c->id);
+    if (c->counted) {
+      --inbound_;
+      auto it = per_source_.find(c->source);
+      if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+    }
   }
+  // A file descriptor is free again: paused listeners may accept.
+  if (accept_paused_.exchange(false) && !stopping_) threads_[0]->post([this] { resume_accepting(); });
   c->owner->graveyard.push_back(c);
   if (!stopping_) c->on->on_closed(c->id, reason);
 }
 
+// I/O thread 0 only. Out of file descriptors (or similar): the listener stays
+// readable, so watching it would wake the thread at once, forever.
+void reactor::pause_accepting(listener& l) {
+  epoll_ctl(threads_[0]->epoll_fd, EPOLL_CTL_DEL, l.fd, nullptr);
+  paused_listeners_.push_back(l.id);
+  threads_[0]->accept_resume = std::min(threads_[0]->accept_resume, clock::now() + opts_.accept_retry);
+  accept_paused_ = true;
+}
+
+// I/O thread 0 only.
+void reactor::resume_accepting() {
+  threads_[0]->accept_resume = never;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto id : paused_listeners_) {
+    auto it = listeners_.find(id);
+    if (it == listeners_.end()) continue;  // stopped meanwhile
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = static_cast<watch*>(it->second.get());
+    epoll_ctl(threads_[0]->epoll_fd, EPOLL_CTL_ADD, it->second->fd, &ev);
+  }
+  paused_listeners_.clear();
+}
+
 void reactor::handle_listener(io_thread&, listener& l) {
-  for (;;) {
+  // Bounded so that one busy listener cannot starve the other sockets; it
+  // stays readable (level-triggered) and comes back in the next round.
+  for (int round = 0; round < 64; ++round) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or an error such as EMFILE: retried on the next event
-    if (!l.unix_socket) {
-      int on = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;  // that one is gone
+      ++counters_->accept_failures;
+      pause_accepting(l);
+      return;
     }
     auto c = std::make_shared<connection>();
     c->is_listener = false;
-    c->id = next_id_++;
     c->fd = fd;
+    if (!l.unix_socket) {
+      int on = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      c->source = peer_ip(addr);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (opts_.max_connections != 0 && inbound_ >= opts_.max_connections) {
+        ++counters_->refused_max_connections;
+        ::close(fd);
+        continue;
+      }
+      auto& from_source = per_source_[c->source];
+      if (opts_.max_connections_per_source != 0 && from_source >= opts_.max_connections_per_source) {
+        ++counters_->refused_per_source;
+        ::close(fd);
+        continue;
+      }
+      ++from_source;
+      ++inbound_;
+      c->counted = true;
+      if (opts_.establish_timeout.count() > 0) {
+        c->deadline = clock::now() + opts_.establish_timeout;
+        c->deadline_reason = "no TLS handshake / SIP message within " + duration_text(opts_.establish_timeout);
+      }
+    }
+    c->id = next_id_++;
     c->owner = threads_[next_thread_++ % threads_.size()].get();
-    c->on = l.on_accept(c->id, l.unix_socket ? std::string("unix") : peer_name(addr));
-    if (!c->on) {
-      ::close(fd);
+    {
+      // Known before on_accept runs, so that its handler may write or close at once.
+      std::lock_guard<std::mutex> lock(mutex_);
+      connections_.emplace(c->id, c);
+    }
+    auto on = l.on_accept(c->id, l.unix_socket ? std::string("unix") : peer_name(addr));
+    if (!on) {
+      {
+        std::lock_guard<std::mutex> lock(c->mutex);
+        c->closed = true;
+        ::close(fd);
+        c->fd = -1;
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      connections_.erase(c->id);
+      if (c->counted) {
+        --inbound_;
+        if (--per_source_[c->source] == 0) per_source_.erase(c->source);
+      }
       continue;
     }
-    register_connection(c, EPOLLIN);
+    if (c->counted) ++counters_->accepted;
+    {
+      std::lock_guard<std::mutex> lock(c->mutex);
+      c->on = std::move(on);
+    }
+    register_connection(c);
   }
 }
 
@@ -440,6 +689,7 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
   bool connected_now = false;
   {
     std::unique_lock<std::mutex> lock(c->mutex);
+    if (c->closed || c->finishing) return;  // finish() is queued
     if (c->connecting) {
       int err = 0;
       socklen_t len = sizeof err;
@@ -461,6 +711,7 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
   }
   if (events & EPOLLOUT) {
     std::unique_lock<std::mutex> lock(c->mutex);
+    if (c->finishing) return;  // on_connected closed it
     while (c->out_sent < c->out.size()) {
       auto n = ::send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL);
       if (n > 0) {
@@ -470,12 +721,15 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
       } else if (n < 0 && errno == EAGAIN) {
         break;
       } else {
+        auto reason = errno_text("send");
+        c->finishing = true;
         lock.unlock();
-        finish(c, errno_text("send"));
+        finish(c, reason);
         return;
       }
     }
     bool done_closing = c->closing && c->out_sent == c->out.size();
+    if (done_closing) c->finishing = true;
     update_interest(*c);
     lock.unlock();
     if (done_closing) {
@@ -487,8 +741,20 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
     char buffer[64 * 1024];
     for (int round = 0; round < 4; ++round) {
       {
-        std::lock_guard<std::mutex> lock(c->mutex);
-        if (c->closed || c->closing || c->unconsumed >= opts_.read_window) {
+        std::unique_lock<std::mutex> lock(c->mutex);
+        if (c->closed || c->finishing) return;
+        if (c->closing || c->unconsumed >= opts_.read_window) {
+          // Not reading now. EPOLLERR and EPOLLHUP are reported whatever the
+          // interest set, so a dead socket must go now or it wakes us forever.
+          if (events & (EPOLLERR | EPOLLHUP)) {
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            c->finishing = true;
+            lock.unlock();
+            finish(c, err != 0 ? std::string("connection error: ") + std::strerror(err) : "closed by peer");
+            return;
+          }
           update_interest(*c);
           return;
         }
@@ -516,10 +782,51 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
   }
 }
 
+// Closes the connections whose deadline has passed; resumes paused listeners.
+void reactor::run_timers(io_thread& t) {
+  auto now = clock::now();
+  if (t.accept_resume <= now) resume_accepting();
+  while (!t.timers.empty() && t.timers.top().when <= now) {
+    auto entry = t.timers.top();
+    t.timers.pop();
+    auto c = entry.c.lock();
+    if (!c) continue;
+    std::unique_lock<std::mutex> lock(c->mutex);
+    if (c->closed || c->finishing || entry.when != c->armed) continue;  // finished or superseded
+    c->armed = never;
+    if (c->deadline == never) continue;  // established() cleared it
+    if (c->deadline > now) {  // moved later: one new entry
+      c->armed = c->deadline;
+      t.timers.push({c->deadline, c});
+      continue;
+    }
+    ++(c->closing ? counters_->close_timeouts : counters_->establish_timeouts);
+    auto reason = c->deadline_reason;
+    c->finishing = true;
+    lock.unlock();
+    finish(c, reason);
+  }
+}
+
+namespace {
+// epoll_wait's timeout until `next`: -1 for none, rounded up so that the
+// thread does not wake just before it is due and spin.
+int timeout_until(reactor::clock::time_point next) {
+  if (next == never) return -1;
+  auto now = reactor::clock::now();
+  if (next <= now) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+  return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
+}
+}  // namespace
+
 void reactor::run(io_thread& t) {
+  current_io_thread = &t;
   epoll_event events[128];
   while (!stopping_) {
-    int n = epoll_wait(t.epoll_fd, events, 128, -1);
+    auto next = t.timers.empty() ? never : t.timers.top().when;
+    int n = epoll_wait(t.epoll_fd, events, 128, timeout_until(std::min(next, t.accept_resume)));
+    ++counters_->wakeups;
     for (int i = 0; i < n && !stopping_; ++i) {
       auto* w = static_cast<watch*>(events[i].data.ptr);
       if (w == nullptr) {
@@ -538,6 +845,7 @@ void reactor::run(io_thread& t) {
         handle_connection(t, static_cast<connection*>(w)->shared_from_this(), events[i].events);
       }
     }
+    if (!stopping_) run_timers(t);
     t.graveyard.clear();
   }
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,10 +40,37 @@ public:
   // Returns the handler of a new inbound connection; nullptr refuses it.
   using accept_fn = std::function<std::shared_ptr<handler>(conn_id conn, const std::string& peer)>;
 
+  using clock = std::chrono::steady_clock;
+
+  // The limits and deadlines below apply to connections accepted on TCP
+  // listeners; the control socket (listen_unix) and outbound connections are
+  // not counted and get no establishment deadline.
   struct options {
     size_t threads = 1;
     size_t read_window = 256 * 1024;     // unconsumed bytes before reading pauses
-    size_t max_write_buffer = 4 << 20;   // queued output before write() refuses
+    size_t max_write_buffer = 4 << 20;   // queued output before write() fails and closes
+    size_t max_connections = 0;          // accepted TCP connections open at once; 0: no limit
+    size_t max_connections_per_source = 0;  // the same, per peer IP address; 0: no limit
+    // Inbound connections not marked established() by then are closed; 0: no deadline.
+    std::chrono::milliseconds establish_timeout{0};
+    // close(conn, flush = true) closes hard when the output is not sent by then.
+    std::chrono::milliseconds close_timeout{5000};
+    // Accepting pauses this long after accept4 fails (EMFILE, ENFILE, ...),
+    // or until a connection closes, instead of retrying at once.
+    std::chrono::milliseconds accept_retry{100};
+  };
+
+  // Counters since start, for the daemon's status and (rate-limited) log.
+  struct stats {
+    uint64_t accepted = 0;                 // inbound TCP connections handed to an accept_fn
+    uint64_t refused_max_connections = 0;  // accepted and closed at once: max_connections reached
+    uint64_t refused_per_source = 0;       // ... max_connections_per_source reached
+    uint64_t accept_failures = 0;          // accept4 errors (EMFILE, ENFILE, ...), each pausing accepting
+    uint64_t establish_timeouts = 0;       // closed by establish_timeout or set_deadline()
+    uint64_t close_timeouts = 0;           // close(flush) gave up on unsent output
+    uint64_t write_failures = 0;           // write() failed and closed the connection
+    uint64_t wakeups = 0;                  // epoll_wait returns on all I/O threads
+    size_t inbound = 0;                    // accepted TCP connections open now
   };
 
   explicit reactor(options opts);
@@ -55,8 +83,10 @@ public:
 
   // Listeners return an id (> 0) or 0 with `error` set.
   uint64_t listen_tcp(const endpoint& where, accept_fn on_accept, std::string& error);
-  // Creates the socket with `mode` permissions, replacing a stale socket file.
+  // Creates the socket with `mode` permissions, replacing a stale socket file;
+  // anything else at `path` (a regular file, a directory, ...) is refused.
   uint64_t listen_unix(const std::string& path, mode_t mode, accept_fn on_accept, std::string& error);
+  // Returns once the listener is closed (no accept_fn call after that).
   void stop_listening(uint64_t listener);
   // The bound address of a TCP listener (useful with port 0).
   endpoint local_endpoint(uint64_t listener) const;
@@ -67,15 +97,28 @@ public:
   conn_id connect_tcp(const endpoint& remote, const std::string& local_ip,
                       std::shared_ptr<handler> on, std::string& error);
 
-  // Queues bytes for sending; false when the connection is gone or its
-  // output buffer is over max_write_buffer (the caller should close it).
+  // Queues bytes for sending. The first failure (output over max_write_buffer,
+  // or a send error) closes the connection and returns false; on_closed then
+  // gives the reason once. Writes to a closing or gone connection return false
+  // and do nothing else.
   bool write(conn_id conn, std::string_view bytes);
   // Tells the reactor that `bytes` of on_data() input have been processed.
   void consumed(conn_id conn, size_t bytes);
-  // Closes after the queued output is sent (or immediately when `flush` is false).
+  // Closes after the queued output is sent, at the latest after close_timeout
+  // (or immediately when `flush` is false).
   void close(conn_id conn, bool flush = true);
 
+  // Clears the connection's deadline: the establishment deadline of an
+  // accepted connection (call it after the TLS handshake and the first
+  // complete SIP message), or one set with set_deadline().
+  void established(conn_id conn);
+  // Closes the connection at `when` with `reason` (e.g. an incomplete message
+  // must be complete by then), unless established() or set_deadline() comes
+  // first; replaces any earlier deadline. Ignored once the connection is closing.
+  void set_deadline(conn_id conn, clock::time_point when, std::string reason);
+
   size_t connection_count() const;
+  stats get_stats() const;
 
 private:
   struct io_thread;
@@ -85,11 +128,18 @@ private:
   void run(io_thread& t);
   void handle_listener(io_thread& t, listener& l);
   void handle_connection(io_thread& t, const std::shared_ptr<connection>& c, uint32_t events);
+  void run_timers(io_thread& t);
   void finish(const std::shared_ptr<connection>& c, const std::string& reason);
+  void request_finish(const std::shared_ptr<connection>& c, std::string reason);  // caller holds c->mutex
+  void arm(const std::shared_ptr<connection>& c, clock::time_point when);      // caller holds c->mutex
   std::shared_ptr<connection> find(conn_id conn) const;
   uint64_t add_listener(int fd, accept_fn on_accept, bool unix_socket, std::string path);
+  void remove_listener(uint64_t id);
+  void pause_accepting(listener& l);
+  void resume_accepting();
+  uint32_t wanted_events(const connection& c) const;
   void update_interest(connection& c);
-  void register_connection(const std::shared_ptr<connection>& c, uint32_t events);
+  void register_connection(const std::shared_ptr<connection>& c);
 
   options opts_;
   std::vector<std::unique_ptr<io_thread>> threads_;
@@ -100,6 +150,14 @@ private:
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> next_thread_{0};
   std::atomic<bool> stopping_{false};
+  // Guarded by mutex_: accepted TCP connections open, in all and per source IP.
+  size_t inbound_ = 0;
+  std::unordered_map<std::string, size_t> per_source_;
+  // Listeners taken out of epoll after an accept4 failure; I/O thread 0 only.
+  std::vector<uint64_t> paused_listeners_;
+  std::atomic<bool> accept_paused_{false};
+  struct counters;
+  std::unique_ptr<counters> counters_;
 };
 
 }  // namespace fedgw::net

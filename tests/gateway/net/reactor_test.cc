@@ -1,7 +1,11 @@
 #include "gateway/net/reactor.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,8 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 namespace fedgw::net {
@@ -19,7 +26,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Collects what the reactor delivers; optionally echoes it back.
+// Collects what the reactor delivers (for one or more connections);
+// optionally echoes it back.
 struct recorder : reactor::handler {
   reactor* owner = nullptr;
   bool echo = false;
@@ -28,7 +36,22 @@ struct recorder : reactor::handler {
   std::string received;
   std::string closed_reason;
   bool closed = false;
+  int closed_count = 0;
   bool connected = false;
+  std::vector<reactor::conn_id> accepted;  // filled by accept_fn()
+  std::map<reactor::conn_id, std::string> reasons;
+
+  void on_accept(reactor::conn_id conn) {
+    std::lock_guard<std::mutex> lock(mutex);
+    accepted.push_back(conn);
+    changed.notify_all();
+  }
+  // The n-th accepted connection, once there.
+  reactor::conn_id wait_accepted(size_t n) {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (!changed.wait_for(lock, 5s, [&] { return accepted.size() >= n; })) return 0;
+    return accepted[n - 1];
+  }
 
   void on_connected(reactor::conn_id) override {
     std::lock_guard<std::mutex> lock(mutex);
@@ -45,10 +68,12 @@ struct recorder : reactor::handler {
     received.append(bytes);
     changed.notify_all();
   }
-  void on_closed(reactor::conn_id, const std::string& reason) override {
+  void on_closed(reactor::conn_id conn, const std::string& reason) override {
     std::lock_guard<std::mutex> lock(mutex);
     closed = true;
+    ++closed_count;
     closed_reason = reason;
+    reasons[conn] = reason;
     changed.notify_all();
   }
   template <class Pred>
@@ -58,14 +83,77 @@ struct recorder : reactor::handler {
   }
 };
 
-int connect_tcp(const endpoint& where) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+sockaddr_in ipv4(const std::string& ip, uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(where.port);
-  inet_pton(AF_INET, where.ip.c_str(), &addr.sin_addr);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  return addr;
+}
+
+// A blocking client socket whose reads give up after 5 s, so that a missing
+// reply fails the test instead of hanging it; from `source` when not empty.
+// An accept_fn handing every connection to `rec`.
+reactor::accept_fn accept_into(const std::shared_ptr<recorder>& rec) {
+  return [rec](reactor::conn_id conn, const std::string&) -> std::shared_ptr<reactor::handler> {
+    rec->on_accept(conn);
+    return rec;
+  };
+}
+
+int connect_tcp(const endpoint& where, const std::string& source = "", int receive_buffer = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (!source.empty()) {
+    auto local = ipv4(source, 0);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0) << std::strerror(errno);
+  }
+  auto addr = ipv4(where.ip, where.port);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
   return fd;
+}
+
+// True when the other end closes `fd` (EOF or reset) within 5 s; unread data is skipped.
+bool closed_by_peer(int fd) {
+  char buf[65536];
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    auto n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+  }
+  return false;
+}
+
+// True when nothing (no data, no EOF) is readable on `fd` right now.
+bool still_open(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
+// Waits until the I/O thread 0 has run everything posted to it so far:
+// stop_listening() is synchronous, and an unknown id makes it a no-op.
+void drain(reactor& r) { r.stop_listening(~uint64_t{0}); }
+
+// How busy the reactor was over a short, bounded window: its epoll wake-ups
+// and this process's CPU time (the test thread only sleeps meanwhile).
+struct activity {
+  uint64_t wakeups;
+  long cpu_ms;
+};
+long process_cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000L + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000L;
+}
+activity measure(reactor& r, std::chrono::milliseconds window) {
+  auto wakeups = r.get_stats().wakeups;
+  auto cpu = process_cpu_ms();
+  std::this_thread::sleep_for(window);
+  return {r.get_stats().wakeups - wakeups, process_cpu_ms() - cpu};
 }
 
 std::string read_exactly(int fd, size_t n) {
@@ -87,6 +175,7 @@ TEST(Reactor, TcpEchoAcrossThreadsAndPeerClose) {
   std::string error;
   std::string peer;
   auto id = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id, const std::string& p) {
+    std::lock_guard<std::mutex> lock(rec->mutex);  // read by the test thread
     peer = p;
     return rec;
   }, error);
@@ -98,7 +187,10 @@ TEST(Reactor, TcpEchoAcrossThreadsAndPeerClose) {
   std::thread writer([&] { ASSERT_EQ(::send(fd, message.data(), message.size(), 0), (ssize_t)message.size()); });
   EXPECT_EQ(read_exactly(fd, message.size()), message);
   writer.join();
-  EXPECT_EQ(peer.rfind("127.0.0.1:", 0), 0u);
+  {
+    std::lock_guard<std::mutex> lock(rec->mutex);
+    EXPECT_EQ(peer.rfind("127.0.0.1:", 0), 0u);
+  }
   ::close(fd);
   ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
   EXPECT_EQ(rec->closed_reason, "closed by peer");
@@ -109,14 +201,12 @@ TEST(Reactor, ReadingPausesUntilConsumed) {
   reactor r({.threads = 1, .read_window = 64 * 1024});
   auto rec = std::make_shared<recorder>();
   rec->owner = &r;
-  reactor::conn_id conn = 0;
   std::string error;
-  auto id = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id c, const std::string&) {
-    conn = c;
-    return rec;
-  }, error);
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
   ASSERT_NE(id, 0u) << error;
   int fd = connect_tcp(r.local_endpoint(id));
+  auto conn = rec->wait_accepted(1);
+  ASSERT_NE(conn, 0u);
   std::string message(1 << 20, 'x');
   std::thread writer([&] { ::send(fd, message.data(), message.size(), 0); });
   ASSERT_TRUE(rec->wait([&] { return rec->received.size() >= 64 * 1024; }));
@@ -145,32 +235,52 @@ TEST(Reactor, ReadingPausesUntilConsumed) {
   ::close(fd);
 }
 
-TEST(Reactor, WriteBufferIsBoundedAndCloseFlushes) {
-  reactor r({.threads = 1, .max_write_buffer = 256 * 1024});
+TEST(Reactor, CloseFlushesQueuedOutput) {
+  reactor r({.threads = 1, .max_write_buffer = 8 << 20});
   auto rec = std::make_shared<recorder>();
-  rec->owner = &r;
-  reactor::conn_id conn = 0;
   std::string error;
-  auto id = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id c, const std::string&) {
-    conn = c;
-    return rec;
-  }, error);
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
   int fd = connect_tcp(r.local_endpoint(id));
-  for (int i = 0; i < 100 && conn == 0; ++i) std::this_thread::sleep_for(10ms);
+  auto conn = rec->wait_accepted(1);
   ASSERT_NE(conn, 0u);
-  // The client does not read: the kernel buffers fill, then the reactor's, then write refuses.
+  // More than the kernel buffers hold while the client does not read yet.
   std::string chunk(64 * 1024, 'w');
-  size_t accepted = 0;
-  bool refused = false;
-  for (int i = 0; i < 1000 && !refused; ++i) {
-    if (r.write(conn, chunk)) accepted += chunk.size(); else refused = true;
-  }
-  EXPECT_TRUE(refused);
-  r.close(conn);  // flushes what was accepted, then closes
-  EXPECT_EQ(read_exactly(fd, accepted + 1).size(), accepted);
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(r.write(conn, chunk)) << i;
+  r.close(conn);  // flushes what was queued, then closes
+  EXPECT_FALSE(r.write(conn, "late"));
+  EXPECT_EQ(read_exactly(fd, 64 * chunk.size() + 1).size(), 64 * chunk.size());
   ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
   EXPECT_EQ(rec->closed_reason, "closed locally");
-  EXPECT_FALSE(r.write(conn, "late"));
+  ::close(fd);
+}
+
+TEST(Reactor, FirstWriteFailureClosesTheConnectionOnce) {
+  reactor r({.threads = 1, .max_write_buffer = 256 * 1024});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id));
+  auto conn = rec->wait_accepted(1);
+  ASSERT_NE(conn, 0u);
+  // The client does not read: the kernel buffers fill, then the reactor's, then write fails.
+  std::string chunk(64 * 1024, 'w');
+  int failed_at = -1;
+  for (int i = 0; i < 1000 && failed_at < 0; ++i)
+    if (!r.write(conn, chunk)) failed_at = i;
+  ASSERT_GE(failed_at, 0);
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+  EXPECT_EQ(rec->closed_reason, "output buffer over 262144 bytes (the peer does not read)");
+  // Later writes and closes fail quietly: no second on_closed, no second failure counted.
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(r.write(conn, chunk));
+  r.close(conn);
+  r.close(conn, false);
+  drain(r);
+  EXPECT_EQ(rec->closed_count, 1);
+  EXPECT_EQ(r.get_stats().write_failures, 1u);
+  EXPECT_EQ(r.connection_count(), 0u);
+  EXPECT_TRUE(closed_by_peer(fd));
   ::close(fd);
 }
 
@@ -200,8 +310,7 @@ TEST(Reactor, UnixSocketModeAndStaleFile) {
   std::string error2;
   EXPECT_EQ(other.listen_unix(path, 0600, [&](reactor::conn_id, const std::string&) { return rec; }, error2), 0u);
   EXPECT_NE(error2.find("already listening"), std::string::npos) << error2;
-  r.stop_listening(id);
-  for (int i = 0; i < 100 && ::access(path.c_str(), F_OK) == 0; ++i) std::this_thread::sleep_for(10ms);
+  r.stop_listening(id);  // synchronous: the file is gone when it returns
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
   ::rmdir(dir.c_str());
 }
@@ -231,12 +340,15 @@ TEST(Reactor, RefusedConnectIsReportedOnce) {
   auto probe = std::make_shared<recorder>();
   auto l = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id, const std::string&) { return probe; }, error);
   auto dead = r.local_endpoint(l);
-  r.stop_listening(l);
-  std::this_thread::sleep_for(50ms);
+  r.stop_listening(l);  // synchronous: nothing listens there when it returns
   auto client = std::make_shared<recorder>();
   auto conn = r.connect_tcp(dead, "", client, error);
   ASSERT_NE(conn, 0u) << error;
   ASSERT_TRUE(client->wait([&] { return client->closed; }));
+  EXPECT_FALSE(r.write(conn, "after the failure"));
+  r.close(conn);
+  drain(r);
+  EXPECT_EQ(client->closed_count, 1);
   EXPECT_FALSE(client->connected);
   EXPECT_EQ(client->closed_reason, "connect to " + dead.to_string() + " failed: Connection refused");
   EXPECT_EQ(r.connect_tcp({"127.0.0.1", 5060}, "::1", client, error), 0u);
@@ -252,6 +364,259 @@ TEST(Reactor, ListenErrorsAreExplained) {
   EXPECT_EQ(r.listen_tcp(taken, [&](reactor::conn_id, const std::string&) { return rec; }, error), 0u);
   EXPECT_NE(error.find("cannot listen on " + taken.to_string()), std::string::npos) << error;
   EXPECT_NE(error.find("in use"), std::string::npos) << error;
+}
+
+TEST(Reactor, ListenUnixRefusesToReplaceANonSocket) {
+  char dir_template[] = "/tmp/fedgw-reactor-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  std::string file = dir + "/control.sock";
+  std::ofstream(file) << "keep me\n";
+  reactor r({});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  EXPECT_EQ(r.listen_unix(file, 0600, accept_into(rec), error), 0u);
+  EXPECT_EQ(error, file + " is a regular file, not a socket; not replacing it");
+  std::stringstream kept;
+  kept << std::ifstream(file).rdbuf();
+  EXPECT_EQ(kept.str(), "keep me\n");
+  std::string sub = dir + "/sub";
+  ASSERT_EQ(::mkdir(sub.c_str(), 0700), 0);
+  EXPECT_EQ(r.listen_unix(sub, 0600, accept_into(rec), error), 0u);
+  EXPECT_EQ(error, sub + " is a directory, not a socket; not replacing it");
+  ::unlink(file.c_str());
+  ::rmdir(sub.c_str());
+  ::rmdir(dir.c_str());
+}
+
+// review 2.4 item 5: the connection exists before the accept_fn returns.
+TEST(Reactor, AcceptHandlerMayWriteAndCloseAtOnce) {
+  reactor r({.threads = 2});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id conn, const std::string&) {
+    EXPECT_TRUE(r.write(conn, "refused: no certificate\r\n"));
+    r.close(conn);
+    return rec;
+  }, error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id));
+  EXPECT_EQ(read_exactly(fd, 100), "refused: no certificate\r\n");  // then EOF
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+  EXPECT_EQ(rec->closed_reason, "closed locally");
+  drain(r);
+  EXPECT_EQ(rec->closed_count, 1);
+  ::close(fd);
+}
+
+TEST(Reactor, MaxConnectionsAndPerSourceCapRefuseAtOnce) {
+  reactor r({.threads = 1, .max_connections = 3, .max_connections_per_source = 2});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  auto where = r.local_endpoint(id);
+  int a1 = connect_tcp(where, "127.0.60.1");
+  int a2 = connect_tcp(where, "127.0.60.1");
+  ASSERT_NE(rec->wait_accepted(2), 0u);
+  int a3 = connect_tcp(where, "127.0.60.1");  // third from one address: over the per-source cap
+  EXPECT_TRUE(closed_by_peer(a3));
+  int b1 = connect_tcp(where, "127.0.60.2");
+  ASSERT_NE(rec->wait_accepted(3), 0u);
+  int c1 = connect_tcp(where, "127.0.60.3");  // fourth in all: over max_connections
+  EXPECT_TRUE(closed_by_peer(c1));
+  drain(r);
+  auto st = r.get_stats();
+  EXPECT_EQ(st.refused_per_source, 1u);
+  EXPECT_EQ(st.refused_max_connections, 1u);
+  EXPECT_EQ(st.accepted, 3u);
+  EXPECT_EQ(st.inbound, 3u);
+  EXPECT_TRUE(still_open(a1));
+  EXPECT_TRUE(still_open(a2));
+  EXPECT_TRUE(still_open(b1));
+  {
+    std::lock_guard<std::mutex> lock(rec->mutex);
+    EXPECT_EQ(rec->accepted.size(), 3u);  // the refused ones never reached the accept_fn
+  }
+  // A closed connection frees its places, in all and for its address.
+  ::close(a1);
+  ASSERT_TRUE(rec->wait([&] { return rec->closed_count == 1; }));
+  int a4 = connect_tcp(where, "127.0.60.1");
+  ASSERT_NE(rec->wait_accepted(4), 0u);
+  EXPECT_EQ(r.get_stats().inbound, 3u);
+  for (int fd : {a2, a3, a4, b1, c1}) ::close(fd);
+}
+
+// Restores RLIMIT_NOFILE and closes the descriptors that filled it.
+struct fd_limit_guard {
+  rlimit old{};
+  std::vector<int> fillers;
+  fd_limit_guard() { getrlimit(RLIMIT_NOFILE, &old); }
+  ~fd_limit_guard() {
+    free_all();
+    setrlimit(RLIMIT_NOFILE, &old);
+  }
+  void free_all() {
+    for (int fd : fillers) ::close(fd);
+    fillers.clear();
+  }
+  // Lowers the soft limit to just above the highest descriptor in use and fills
+  // every free one below it: the next accept4 fails with EMFILE.
+  bool exhaust(int probe_fd) {
+    int highest = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+      while (auto* e = ::readdir(d)) highest = std::max(highest, std::atoi(e->d_name));
+      ::closedir(d);
+    }
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(highest) + 1;
+    if (setrlimit(RLIMIT_NOFILE, &low) != 0) return false;
+    for (int i = 0; i <= highest; ++i) {
+      int fd = ::dup(probe_fd);
+      if (fd < 0) return errno == EMFILE;
+      fillers.push_back(fd);
+    }
+    return false;
+  }
+};
+
+TEST(Reactor, OutOfFileDescriptorsPausesAcceptingInsteadOfSpinning) {
+  reactor r({.threads = 1, .accept_retry = 50ms});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  auto where = r.local_endpoint(id);
+  // Client sockets are made first: connecting needs no new descriptor.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  {
+    fd_limit_guard limit;
+    ASSERT_TRUE(limit.exhaust(clients[0]));
+    auto addr = ipv4(where.ip, where.port);
+    for (int fd : clients) {
+      int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
+    }
+    // The connections wait in the backlog; accept4 fails with EMFILE.
+    for (int i = 0; i < 100 && r.get_stats().accept_failures == 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_GE(r.get_stats().accept_failures, 1u);
+    // Retrying every 50 ms: about 6 wake-ups in 300 ms. Watching the
+    // still-readable listener would wake the thread at once, forever.
+    auto busy = measure(r, 300ms);
+    EXPECT_LT(busy.wakeups, 30u);
+    EXPECT_LT(busy.cpu_ms, 100);
+    EXPECT_EQ(r.get_stats().accepted, 0u);
+    limit.free_all();
+    // Descriptors are free again: the waiting connections are accepted.
+    EXPECT_NE(rec->wait_accepted(clients.size()), 0u);
+  }
+  EXPECT_EQ(r.get_stats().inbound, clients.size());
+  for (int fd : clients) ::close(fd);
+}
+
+TEST(Reactor, HalfClosedPeerWithAFullReadWindowDoesNotSpin) {
+  reactor r({.threads = 1, .read_window = 4096});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id));
+  auto conn = rec->wait_accepted(1);
+  ASSERT_NE(conn, 0u);
+  std::string message(32 * 1024, 'h');
+  ASSERT_EQ(::send(fd, message.data(), message.size(), 0), static_cast<ssize_t>(message.size()));
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+  ASSERT_TRUE(rec->wait([&] { return rec->received.size() >= 4096; }));
+  // Nothing is consumed: reading is paused, and the peer's FIN must not wake the thread.
+  auto busy = measure(r, 300ms);
+  EXPECT_LT(busy.wakeups, 10u);
+  EXPECT_LT(busy.cpu_ms, 100);
+  EXPECT_FALSE(rec->closed);
+  // Consuming resumes reading: everything arrives, then the FIN.
+  size_t acknowledged = 0;
+  for (int i = 0; i < 100; ++i) {
+    size_t now;
+    {
+      std::lock_guard<std::mutex> lock(rec->mutex);
+      if (rec->closed) break;
+      now = rec->received.size();
+    }
+    r.consumed(conn, now - acknowledged);
+    acknowledged = now;
+    ASSERT_TRUE(rec->wait([&] { return rec->closed || rec->received.size() > acknowledged; }));
+  }
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+  EXPECT_EQ(rec->received, message);
+  EXPECT_EQ(rec->closed_reason, "closed by peer");
+  ::close(fd);
+}
+
+TEST(Reactor, CloseWithFlushHasADeadlineAndIgnoresAHalfClosedPeer) {
+  reactor r({.threads = 1, .max_write_buffer = 64 << 20, .close_timeout = 1s});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id), "", 4096);
+  auto conn = rec->wait_accepted(1);
+  ASSERT_NE(conn, 0u);
+  // Far more than the kernel buffers hold: the client never reads.
+  std::string chunk(1 << 20, 'c');
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(r.write(conn, chunk));
+  r.close(conn);  // flush: output is pending
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);  // the peer half-closes while we are closing
+  auto busy = measure(r, 300ms);
+  EXPECT_LT(busy.wakeups, 10u);
+  EXPECT_LT(busy.cpu_ms, 100);
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+  EXPECT_EQ(rec->closed_reason, "output not sent within 1 s of closing");
+  drain(r);
+  EXPECT_EQ(rec->closed_count, 1);
+  EXPECT_EQ(r.get_stats().close_timeouts, 1u);
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+}
+
+TEST(Reactor, EstablishmentDeadlineClosesConnectionsNotMarkedEstablished) {
+  // One I/O thread: its timers fire in deadline order, which the last check uses.
+  reactor r({.threads = 1, .establish_timeout = 300ms});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, [&](reactor::conn_id conn, const std::string&) {
+    rec->on_accept(conn);
+    std::lock_guard<std::mutex> lock(rec->mutex);
+    if (rec->accepted.size() == 2) r.established(conn);  // from the accept_fn itself: the connection exists
+    return rec;
+  }, error);
+  ASSERT_NE(id, 0u) << error;
+  auto where = r.local_endpoint(id);
+  std::vector<int> clients;
+  std::vector<reactor::conn_id> conns;
+  for (size_t i = 1; i <= 5; ++i) {
+    clients.push_back(connect_tcp(where));
+    conns.push_back(rec->wait_accepted(i));
+    ASSERT_NE(conns.back(), 0u);
+  }
+  auto now = reactor::clock::now();
+  r.set_deadline(conns[2], now + 100ms, "never sent");
+  r.established(conns[2]);  // clears the deadline just set
+  r.set_deadline(conns[3], now + 50ms, "incomplete SIP message for 50 ms");
+  // conns[4] was accepted last: when its establishment deadline has closed it,
+  // every earlier deadline has fired too.
+  ASSERT_TRUE(rec->wait([&] { return rec->reasons.count(conns[4]) == 1; }));
+  drain(r);
+  std::lock_guard<std::mutex> lock(rec->mutex);
+  EXPECT_EQ(rec->reasons[conns[0]], "no TLS handshake / SIP message within 300 ms");
+  EXPECT_EQ(rec->reasons[conns[3]], "incomplete SIP message for 50 ms");
+  EXPECT_EQ(rec->reasons[conns[4]], "no TLS handshake / SIP message within 300 ms");
+  EXPECT_EQ(rec->reasons.count(conns[1]), 0u);
+  EXPECT_EQ(rec->reasons.count(conns[2]), 0u);
+  EXPECT_EQ(rec->closed_count, 3);
+  EXPECT_EQ(r.get_stats().establish_timeouts, 3u);
+  EXPECT_TRUE(closed_by_peer(clients[0]));
+  EXPECT_TRUE(still_open(clients[1]));
+  EXPECT_TRUE(still_open(clients[2]));
+  for (int fd : clients) ::close(fd);
 }
 
 }  // namespace
