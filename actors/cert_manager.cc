@@ -14,6 +14,7 @@ constexpr int64_t day_seconds = 86400;
 struct cert_manager_state {
   cert_manager_options options;
   config::Certificate config;          // the section in use (or tried first, while nothing is in use)
+  config::Listener internal;           // the internal listener section that goes with it
   tls::contexts_ptr active;            // null until a certificate passed validation
   tls::validation_result last_failed;  // the latest refused attempt
   uint64_t generation = 0;
@@ -43,11 +44,14 @@ std::string short_id(const tls::validation_result& v) {
 }
 
 // Loads, validates and builds; switches to the new contexts only when everything is fine.
-tls::validation_result attempt(self_ptr self, const config::Certificate& cfg, const std::string& trigger) {
+tls::validation_result attempt(self_ptr self, const config::Certificate& cfg, const config::Listener& internal,
+                               const std::string& trigger) {
   auto& st = self->state;
-  auto stamps = tls::stamp_files(tls::certificate_files(cfg));
-  auto built = tls::build_contexts(cfg, options_for(st, cfg), st.generation + 1);
-  for (const auto& p : built.result.problems) log(st, to_severity(p.severity), p.text);
+  auto stamps = tls::stamp_files(tls::certificate_files(cfg, internal));
+  auto built = tls::build_contexts(cfg, options_for(st, cfg), st.generation + 1, &internal);
+  // Info lines stay in the reply (fedctl cert); the log gets what needs attention and the summary below.
+  for (const auto& p : built.result.problems)
+    if (p.severity != tls::level::info) log(st, to_severity(p.severity), p.text);
   if (built.contexts) {
     std::string text = trigger + ": certificate " + short_id(built.result) + " from " + built.result.source +
                        " is now in use";
@@ -55,6 +59,7 @@ tls::validation_result attempt(self_ptr self, const config::Certificate& cfg, co
     st.generation += 1;
     st.active = std::move(built.contexts);
     st.config = cfg;
+    st.internal = internal;
     st.files.reset(std::move(stamps));
     st.last_expiry_report = std::time(nullptr);  // validation just reported the dates
     log(st, severity::info, std::move(text));
@@ -68,10 +73,32 @@ tls::validation_result attempt(self_ptr self, const config::Certificate& cfg, co
     log(st, severity::error, std::move(text));
     st.last_failed = built.result;
     // Do not retry the same files on every tick; a new change triggers a new attempt.
-    if (!st.active) st.config = cfg;
-    if (cfg.SerializeAsString() == st.config.SerializeAsString()) st.files.reset(std::move(stamps));
+    if (!st.active) {
+      st.config = cfg;
+      st.internal = internal;
+    }
+    if (cfg.SerializeAsString() == st.config.SerializeAsString() &&
+        internal.SerializeAsString() == st.internal.SerializeAsString())
+      st.files.reset(std::move(stamps));
   }
   return built.result;
+}
+
+// The boundary of every handler: whatever throws becomes an error result, never the manager's death.
+template <class F>
+tls::validation_result guarded(const cert_manager_state& st, const std::string& trigger, bool logged, F&& f) {
+  std::string why;
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "unknown exception";
+  }
+  tls::validation_result v;
+  v.problems.push_back({tls::level::error, trigger + ": certificate check failed: " + why});
+  if (logged) log(st, severity::error, v.problems.back().text);
+  return v;
 }
 
 void check_expiry(self_ptr self) {
@@ -99,11 +126,14 @@ cert_manager_actor::behavior_type cert_manager_impl(self_ptr self, cert_manager_
   auto& st = self->state;
   st.options = std::move(options);
   st.config = st.options.certificate;
+  st.internal = st.options.internal_listener;
   auto interval = st.options.watch_interval;
   if (interval.count() > 0 && interval < std::chrono::seconds(1)) interval = std::chrono::seconds(1);
   // Without file watching the timer still checks the expiry, hourly.
   st.interval = interval.count() > 0 ? interval : std::chrono::milliseconds(std::chrono::hours(1));
-  attempt(self, st.options.certificate, "startup");
+  guarded(st, "startup", true, [&] {
+    return attempt(self, st.options.certificate, st.options.internal_listener, "startup");
+  });
   schedule_tick(self);
   bool watch = st.options.watch_interval.count() > 0;
   return {
@@ -114,13 +144,26 @@ cert_manager_actor::behavior_type cert_manager_impl(self_ptr self, cert_manager_
     },
     [=](reload_atom) -> tls::validation_result {
       config::Certificate cfg = self->state.config;
-      return attempt(self, cfg, "reload");
+      config::Listener internal = self->state.internal;
+      return guarded(self->state, "reload", true, [&] { return attempt(self, cfg, internal, "reload"); });
     },
     [=](apply_atom, const config::Certificate& cfg) -> tls::validation_result {
-      return attempt(self, cfg, "config apply");
+      config::Listener internal = self->state.internal;
+      return guarded(self->state, "config apply", true,
+                     [&] { return attempt(self, cfg, internal, "config apply"); });
+    },
+    [=](apply_atom, const config::Certificate& cfg, const config::Listener& internal) -> tls::validation_result {
+      return guarded(self->state, "config apply", true,
+                     [&] { return attempt(self, cfg, internal, "config apply"); });
     },
     [=](check_atom, const config::Certificate& cfg) -> tls::validation_result {
-      return tls::load_and_validate(cfg, options_for(self->state, cfg));
+      return guarded(self->state, "check", false, [&] {
+        return tls::load_and_validate(cfg, options_for(self->state, cfg), nullptr, &self->state.internal);
+      });
+    },
+    [=](check_atom, const config::Certificate& cfg, const config::Listener& internal) -> tls::validation_result {
+      return guarded(self->state, "check", false,
+                     [&] { return tls::load_and_validate(cfg, options_for(self->state, cfg), nullptr, &internal); });
     },
     [=](config_atom, std::vector<std::string>& domains) { self->state.options.domains = std::move(domains); },
     [=](caf::subscribe_atom, caf::actor& subscriber) {
@@ -129,10 +172,12 @@ cert_manager_actor::behavior_type cert_manager_impl(self_ptr self, cert_manager_
     [=](cert_tick_atom) {
       auto& s = self->state;
       if (watch) {
-        auto stamps = tls::stamp_files(tls::certificate_files(s.config));
+        auto stamps = tls::stamp_files(tls::certificate_files(s.config, s.internal));
         if (s.files.settled_change(stamps)) {
           config::Certificate cfg = s.config;
-          attempt(self, cfg, "certificate files changed");
+          config::Listener internal = s.internal;
+          guarded(s, "certificate files changed", true,
+                  [&] { return attempt(self, cfg, internal, "certificate files changed"); });
           for (const auto& sub : s.subscribers) caf::anon_send(sub, cert_changed_atom::value);
         }
       }

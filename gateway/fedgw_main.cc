@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
   auto reactor = std::make_shared<fedgw::net::reactor>(reactor_options);
   std::vector<std::string> domains(config.domains().begin(), config.domains().end());
   auto certificates = fedgw::spawn_cert_manager(
-    system, {config.certificate(), log, /*mutual_tls=*/true, domains, std::chrono::milliseconds(2000)});
+    system, {config.certificate(), log, /*mutual_tls=*/true, domains, std::chrono::milliseconds(2000),
+             config.internal_listener()});
   auto dns = fedgw::spawn_dns_resolver(system, config.dns(), log);
   fedgw::data_path path;
   std::string error;

@@ -4,6 +4,10 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -78,12 +82,22 @@ struct checker {
       fail(field, std::to_string(value) + " is out of range (" + std::to_string(lo) + ".." +
                       std::to_string(hi) + ")");
   }
+  // stat first: opening a FIFO would block the config check, a device may never end.
   void file(const std::string& field, const std::string& path) {
     if (path.empty()) return;
-    std::ifstream in(path);
-    if (!in) fail(field, quoted(path) + " cannot be read");
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                         : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
+                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+      fail(field, path + " is " + kind + ", not a regular file");
+      return;
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) fail(field, quoted(path) + " cannot be read");
+    else ::close(fd);
   }
-  void listener(const std::string& field, const Listener& l, bool tls_only) {
+  void listener(const std::string& field, const Listener& l, bool tls_only, bool internal = false) {
     ip(field + ".bind_ip", l.bind_ip(), true);
     port(field + ".port", l.port());
     if (l.transport() == TRANSPORT_UNSPECIFIED) {
@@ -103,6 +117,24 @@ struct checker {
       if (!net::parse_prefix(l.allowed_peers(i)))
         fail(field + ".allowed_peers[" + std::to_string(i) + "]",
              quoted(l.allowed_peers(i)) + " is not an IP address or IP/prefix");
+    // The UC server's certificate: only the internal listener has one to pin.
+    if (!internal) {
+      if (!l.ca_bundle().empty()) fail(field + ".ca_bundle", "is only used on internal_listener");
+      if (!l.peer_names().empty()) fail(field + ".peer_names", "is only used on internal_listener");
+      return;
+    }
+    bool client_certs = l.transport() == MTLS || (l.transport() == TLS && l.request_client_cert());
+    if (!client_certs && (!l.ca_bundle().empty() || !l.peer_names().empty()))
+      fail(field + (l.ca_bundle().empty() ? ".peer_names" : ".ca_bundle"),
+           std::string("needs client certificates: transport ") + transport_name(l.transport()) +
+               " does not ask for one (use MTLS, or TLS with request_client_cert)");
+    file(field + ".ca_bundle", l.ca_bundle());
+    for (int i = 0; i < l.peer_names_size(); ++i) {
+      const auto& name = l.peer_names(i);
+      auto f = field + ".peer_names[" + std::to_string(i) + "]";
+      if (name.empty() || name.size() > 253) fail(f, quoted(name) + " is not a certificate name");
+      else if (name.find('*') != std::string::npos) fail(f, quoted(name) + ": wildcards are not accepted, exact names only");
+    }
   }
 };
 
@@ -130,6 +162,7 @@ void apply_defaults(Config& c) {
   set_default(c.has_worker_threads(), [&] { c.set_worker_threads(0); });
   auto& cert = *c.mutable_certificate();
   set_default(cert.has_expiry_warning_days(), [&] { cert.set_expiry_warning_days(30); });
+  set_default(cert.has_verify_depth(), [&] { cert.set_verify_depth(5); });
   auto& dns = *c.mutable_dns();
   set_default(dns.has_timeout_ms(), [&] { dns.set_timeout_ms(2000); });
   set_default(dns.has_tries(), [&] { dns.set_tries(2); });
@@ -192,11 +225,14 @@ std::vector<std::string> validate(const Config& c) {
   check.file("certificate.pkcs12_file", cert.pkcs12_file());
   check.file("certificate.ca_bundle", cert.ca_bundle());
   check.range("certificate.expiry_warning_days", cert.expiry_warning_days(), 0, 3650);
+  for (int i = 0; i < cert.crl_files_size(); ++i)
+    check.file("certificate.crl_files[" + std::to_string(i) + "]", cert.crl_files(i));
+  check.range("certificate.verify_depth", cert.verify_depth(), 1, 10);
 
   if (!c.has_internal_listener()) {
     check.fail("internal_listener", "is required (where the internal UC server connects)");
   } else {
-    check.listener("internal_listener", c.internal_listener(), false);
+    check.listener("internal_listener", c.internal_listener(), false, true);
   }
   if (c.has_federation_listener()) check.listener("federation_listener", c.federation_listener(), true);
   if (c.mode() == SIP_PROXY) {

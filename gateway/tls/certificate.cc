@@ -1,9 +1,11 @@
 #include "gateway/tls/certificate.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 #include <openssl/err.h>
@@ -19,19 +21,55 @@ namespace {
 
 void add(std::vector<problem>& out, level l, std::string text) { out.push_back({l, std::move(text)}); }
 
-bool read_file(const std::string& path, std::string& content, std::string& error) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = errno ? std::strerror(errno) : "cannot open";
-    return false;
+// Certificates, keys, bundles and CRLs are far smaller; a CA bundle like Debian's is about 200 KB.
+constexpr off_t max_file_bytes = 16 << 20;
+
+const char* file_type(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Reads `path` (the value of config field `field`) into `content`; returns the problem text, empty on success.
+// Anything but a regular file is refused before it is opened: a FIFO would block the reading actor, a device
+// could be endless. O_NONBLOCK and the fstat on the descriptor cover a path replaced in between.
+std::string read_file(const std::string& field, const std::string& path, std::string& content) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return field + ": " + path + " is " + file_type(st.st_mode) + ", not a regular file";
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return "cannot read " + field + " " + path + ": " + std::strerror(errno);
+  std::string error;
+  if (::fstat(fd, &st) != 0) {
+    error = "cannot read " + field + " " + path + ": " + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    error = field + ": " + path + " is " + file_type(st.st_mode) + ", not a regular file";
+  } else if (st.st_size > max_file_bytes) {
+    error = field + ": " + path + " is " + std::to_string(st.st_size) + " bytes, more than a certificate file (" +
+            std::to_string(max_file_bytes) + ")";
+  } else {
+    content.clear();
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        content.append(buf, static_cast<size_t>(n));
+        if (content.size() > static_cast<size_t>(max_file_bytes)) {
+          error = field + ": " + path + " grew beyond " + std::to_string(max_file_bytes) + " bytes while read";
+          break;
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) error = "cannot read " + field + " " + path + ": " + std::strerror(errno);
+      break;
+    }
   }
-  content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    error = "read error";
-    return false;
-  }
-  return true;
+  ::close(fd);
+  return error;
 }
 
 bio_ptr memory_bio(const std::string& content) {
@@ -44,20 +82,6 @@ std::vector<x509_ptr> read_pem_certs(const std::string& content) {
   while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(x);
   ERR_clear_error();  // the final "no start line"
   return out;
-}
-
-std::string name_text(const X509_NAME* name) {
-  bio_ptr bio{BIO_new(BIO_s_mem())};
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-int64_t asn1_time_unix(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
 }
 
 std::string hex(const unsigned char* data, size_t n, bool colons) {
@@ -99,14 +123,64 @@ int collect_verify_errors(int ok, X509_STORE_CTX* ctx) {
   return 1;
 }
 
-void check_chain(const credentials& c, int64_t now, bool self_signed, std::vector<problem>& out) {
+// Trusted CAs from a PEM bundle, or the system store when `path` is empty.
+store_ptr load_trust(const std::string& field, const std::string& path, std::string& source, bool& system,
+                     std::vector<problem>& out) {
+  store_ptr store{X509_STORE_new()};
+  system = path.empty();
+  if (!system) {
+    source = "CA bundle " + path;
+    std::string content;
+    if (auto error = read_file(field, path, content); !error.empty()) {
+      add(out, level::error, std::move(error));
+    } else {
+      auto cas = read_pem_certs(content);
+      if (cas.empty()) add(out, level::error, field + " " + path + " contains no certificates");
+      for (const auto& ca : cas) X509_STORE_add_cert(store.get(), ca.get());  // takes its own reference
+      ERR_clear_error();
+    }
+  } else {
+    source = "system trust store";
+    if (X509_STORE_set_default_paths(store.get()) != 1)
+      add(out, level::error, "cannot load the system trust store: " + last_openssl_error());
+  }
+  return store;
+}
+
+// certificate.crl_files: each file holds one or more PEM CRLs, or one DER CRL.
+void load_crls(const config::Certificate& cfg, std::vector<crl_ptr>& crls, std::vector<problem>& out) {
+  for (int i = 0; i < cfg.crl_files_size(); ++i) {
+    const auto& path = cfg.crl_files(i);
+    auto field = "certificate.crl_files[" + std::to_string(i) + "]";
+    std::string content;
+    if (auto error = read_file(field, path, content); !error.empty()) {
+      add(out, level::error, std::move(error));
+      continue;
+    }
+    size_t before = crls.size();
+    auto bio = memory_bio(content);
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) crls.emplace_back(crl);
+    if (crls.size() == before) {
+      auto der = memory_bio(content);
+      if (X509_CRL* crl = d2i_X509_CRL_bio(der.get(), nullptr)) crls.emplace_back(crl);
+    }
+    ERR_clear_error();
+    if (crls.size() == before) add(out, level::error, field + ": " + path + " contains no CRL (PEM or DER)");
+  }
+}
+
+void check_chain(const credentials& c, int64_t now, bool self_signed, uint32_t depth, std::vector<problem>& out) {
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   STACK_OF(X509)* untrusted = sk_X509_new_null();
   for (const auto& x : c.chain) sk_X509_push(untrusted, x.get());
   std::vector<chain_error> errors;
   std::vector<std::string> path;
   if (ctx && X509_STORE_CTX_init(ctx, c.trust.get(), c.cert.get(), untrusted) == 1) {
-    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), static_cast<time_t>(now));
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(now));
+    X509_VERIFY_PARAM_set_depth(param, static_cast<int>(depth));
+    // Our own certificate against the configured CRLs too: peers that check them would refuse it.
+    if (!c.crls.empty()) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     X509_STORE_CTX_set_verify_cb(ctx, collect_verify_errors);
     collected_errors = &errors;
     int rc = X509_verify_cert(ctx);
@@ -130,6 +204,9 @@ void check_chain(const credentials& c, int64_t now, bool self_signed, std::vecto
     if (self_signed && (e.code == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
                         (e.depth == 0 && e.code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)))
       continue;  // reported as self-signed
+    if (e.code == X509_V_ERR_UNABLE_TO_GET_CRL || e.code == X509_V_ERR_CRL_HAS_EXPIRED ||
+        e.code == X509_V_ERR_CRL_NOT_YET_VALID)
+      continue;  // a CA without a CRL is not checked; CRL dates are reported with the CRLs
     reported = true;
     switch (e.code) {
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -144,6 +221,13 @@ void check_chain(const credentials& c, int64_t now, bool self_signed, std::vecto
       case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
         add(out, level::error, "certificate chain does not lead to a trusted CA: its root \"" + e.subject +
                                    "\" is not in the " + c.trust_source);
+        break;
+      case X509_V_ERR_CERT_REVOKED:
+        add(out, level::error, "certificate revoked: \"" + e.subject + "\" is on a CRL of certificate.crl_files");
+        break;
+      case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+        add(out, level::error, "certificate chain is longer than certificate.verify_depth (" + std::to_string(depth) +
+                                   " intermediate CA certificates) allows");
         break;
       default:
         add(out, level::error, "certificate chain verification failed at depth " + std::to_string(e.depth) +
@@ -163,15 +247,6 @@ const char* level_name(level l) {
     case level::warning: return "WARN";
     default: return "INFO";
   }
-}
-
-std::string format_utc(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
 }
 
 bool validation_result::ok() const {
@@ -212,15 +287,15 @@ std::string validation_result::to_text() const {
   return out.str();
 }
 
-load_result load_credentials(const config::Certificate& cfg) {
+load_result load_credentials(const config::Certificate& cfg, const config::Listener* internal) {
   load_result r;
   credentials c;
   ERR_clear_error();
   if (!cfg.pkcs12_file().empty()) {
     c.source = cfg.pkcs12_file();
-    std::string content, error;
-    if (!read_file(cfg.pkcs12_file(), content, error)) {
-      add(r.problems, level::error, "cannot read pkcs12_file " + cfg.pkcs12_file() + ": " + error);
+    std::string content;
+    if (auto error = read_file("certificate.pkcs12_file", cfg.pkcs12_file(), content); !error.empty()) {
+      add(r.problems, level::error, std::move(error));
     } else {
       auto bio = memory_bio(content);
       PKCS12* p12 = d2i_PKCS12_bio(bio.get(), nullptr);
@@ -259,9 +334,9 @@ load_result load_credentials(const config::Certificate& cfg) {
     }
   } else if (!cfg.cert_file().empty()) {
     c.source = cfg.cert_file() + " + " + cfg.key_file();
-    std::string content, error;
-    if (!read_file(cfg.cert_file(), content, error)) {
-      add(r.problems, level::error, "cannot read cert_file " + cfg.cert_file() + ": " + error);
+    std::string content;
+    if (auto error = read_file("certificate.cert_file", cfg.cert_file(), content); !error.empty()) {
+      add(r.problems, level::error, std::move(error));
     } else {
       auto certs = read_pem_certs(content);
       if (certs.empty()) {
@@ -273,8 +348,8 @@ load_result load_credentials(const config::Certificate& cfg) {
     }
     if (cfg.key_file().empty()) {
       add(r.problems, level::error, "key_file is not set");
-    } else if (!read_file(cfg.key_file(), content, error)) {
-      add(r.problems, level::error, "cannot read key_file " + cfg.key_file() + ": " + error);
+    } else if (auto error = read_file("certificate.key_file", cfg.key_file(), content); !error.empty()) {
+      add(r.problems, level::error, std::move(error));
     } else {
       auto bio = memory_bio(content);
       bool asked_password = false;
@@ -287,31 +362,20 @@ load_result load_credentials(const config::Certificate& cfg) {
         std::string why = asked_password ? std::string("the key is encrypted; fedgw needs an unencrypted PEM key "
                                                        "(protect it by file permissions) or a PKCS#12 file")
                                          : last_openssl_error("no PEM private key found");
-        add(r.problems, level::error, "cannot read key_file " + cfg.key_file() + ": " + why);
+        add(r.problems, level::error, "cannot read certificate.key_file " + cfg.key_file() + ": " + why);
       }
     }
   } else {
     add(r.problems, level::error, "no certificate configured (set cert_file + key_file or pkcs12_file)");
   }
 
-  // Trusted CAs
-  c.trust.reset(X509_STORE_new());
-  if (!cfg.ca_bundle().empty()) {
-    c.trust_source = "CA bundle " + cfg.ca_bundle();
-    std::string content, error;
-    if (!read_file(cfg.ca_bundle(), content, error)) {
-      add(r.problems, level::error, "cannot read ca_bundle " + cfg.ca_bundle() + ": " + error);
-    } else {
-      auto cas = read_pem_certs(content);
-      if (cas.empty()) add(r.problems, level::error, "ca_bundle " + cfg.ca_bundle() + " contains no certificates");
-      for (const auto& ca : cas) X509_STORE_add_cert(c.trust.get(), ca.get());  // takes its own reference
-      ERR_clear_error();
-    }
-  } else {
-    c.trust_source = "system trust store";
-    c.system_trust = true;
-    if (X509_STORE_set_default_paths(c.trust.get()) != 1)
-      add(r.problems, level::error, "cannot load the system trust store: " + last_openssl_error());
+  c.trust = load_trust("certificate.ca_bundle", cfg.ca_bundle(), c.trust_source, c.system_trust, r.problems);
+  load_crls(cfg, c.crls, r.problems);
+  for (const auto& crl : c.crls) X509_STORE_add_crl(c.trust.get(), crl.get());  // takes its own reference
+  if (internal && !internal->ca_bundle().empty()) {
+    c.internal_trust = load_trust("internal_listener.ca_bundle", internal->ca_bundle(), c.internal_trust_source,
+                                  c.internal_system_trust, r.problems);
+    for (const auto& crl : c.crls) X509_STORE_add_crl(c.internal_trust.get(), crl.get());
   }
   ERR_clear_error();
   if (c.cert) r.creds = std::move(c);  // with problems: still describes the certificate
@@ -323,6 +387,8 @@ validate_options options_for(const config::Certificate& cfg, bool mutual_tls) {
   o.mutual_tls = mutual_tls;
   o.expiry_warning_days = cfg.has_expiry_warning_days() ? cfg.expiry_warning_days() : 30;
   o.allow_wildcards = cfg.allow_wildcards();
+  o.require_client_auth_eku = cfg.require_client_auth_eku();
+  o.verify_depth = cfg.has_verify_depth() ? cfg.verify_depth() : default_verify_depth;
   return o;
 }
 
@@ -361,7 +427,7 @@ validation_result validate(const credentials& c, const validate_options& options
     add(v.problems, level::error, "certificate is self-signed (subject = issuer = \"" + v.subject +
                                       "\"): self-signed certificates are refused for federation; use a certificate "
                                       "issued by a CA the federation peers trust");
-  if (c.trust) check_chain(c, now, self_signed, v.problems);
+  if (c.trust) check_chain(c, now, self_signed, options.verify_depth, v.problems);
 
   // 2. Validity dates
   std::string from = format_utc(v.not_before), until = format_utc(v.not_after);
@@ -414,8 +480,14 @@ validation_result validate(const credentials& c, const validate_options& options
     if (!any && !(xku & XKU_SSL_SERVER))
       add(v.problems, level::error, "certificate lacks the serverAuth extended key usage needed for a TLS server");
     if (!any && !(xku & XKU_SSL_CLIENT)) {
-      if (options.mutual_tls)
-        add(v.problems, level::error, "certificate lacks the clientAuth extended key usage needed for mutual TLS");
+      if (options.mutual_tls && options.require_client_auth_eku)
+        add(v.problems, level::error, "certificate lacks the clientAuth extended key usage needed for mutual TLS "
+                                      "(certificate.require_client_auth_eku is set)");
+      else if (options.mutual_tls)
+        add(v.problems, level::warning, "certificate lacks the clientAuth extended key usage: fedgw accepts it for "
+                                        "mutual TLS, but partners that require clientAuth will refuse it (public "
+                                        "CAs no longer issue it; set certificate.require_client_auth_eku to refuse "
+                                        "such certificates)");
       else
         add(v.problems, level::info, "certificate has no clientAuth extended key usage (not needed: mutual TLS "
                                          "is not used)");
@@ -450,12 +522,26 @@ validation_result validate(const credentials& c, const validate_options& options
     if (!m.ok)
       add(v.problems, level::warning, "certificate does not cover the served domain " + domain + ": " + m.reason);
   }
+
+  // 6. CRLs: a stale one makes every certificate of its CA fail verification.
+  for (const auto& crl : c.crls) {
+    std::string issuer = name_text(X509_CRL_get_issuer(crl.get()));
+    int64_t next = asn1_time_unix(X509_CRL_get0_nextUpdate(crl.get()));
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+    std::string text = "CRL of \"" + issuer + "\" (" + std::to_string(revoked ? sk_X509_REVOKED_num(revoked) : 0) +
+                       " revoked, next update " + (next ? format_utc(next) : std::string("not set")) + ")";
+    if (next && next < now)
+      add(v.problems, level::warning, text + " has expired: certificates of this CA are refused until a current "
+                                             "CRL is installed");
+    else
+      add(v.problems, level::info, text + " is checked");
+  }
   return v;
 }
 
 validation_result load_and_validate(const config::Certificate& cfg, const validate_options& options,
-                                    std::optional<credentials>* creds) {
-  auto loaded = load_credentials(cfg);
+                                    std::optional<credentials>* creds, const config::Listener* internal) {
+  auto loaded = load_credentials(cfg, internal);
   validation_result v;
   if (loaded.creds && loaded.creds->cert) {
     v = validate(*loaded.creds, options);
@@ -464,6 +550,20 @@ validation_result load_and_validate(const config::Certificate& cfg, const valida
     v.trust_source = cfg.ca_bundle().empty() ? "system trust store" : "CA bundle " + cfg.ca_bundle();
   }
   v.problems.insert(v.problems.begin(), loaded.problems.begin(), loaded.problems.end());
+  if (internal && (internal->transport() == config::MTLS ||
+                   (internal->transport() == config::TLS && internal->request_client_cert()))) {
+    std::string trust = internal->ca_bundle().empty() ? v.trust_source + " (certificate.ca_bundle)"
+                                                      : "CA bundle " + internal->ca_bundle();
+    std::string names;
+    for (const auto& n : internal->peer_names()) names += (names.empty() ? "" : ", ") + n;
+    if (internal->transport() == config::MTLS && internal->ca_bundle().empty() && names.empty())
+      add(v.problems, level::warning, "internal_listener: any client certificate the " + trust + " trusts is "
+                                      "accepted as the UC server; set internal_listener.ca_bundle or "
+                                      "internal_listener.peer_names");
+    else
+      add(v.problems, level::info, "internal_listener: the UC server's certificate is verified against the " + trust +
+                                       (names.empty() ? std::string(", any name") : ", names: " + names));
+  }
   if (creds) {
     if (loaded.problems.empty()) *creds = std::move(loaded.creds);
     else creds->reset();

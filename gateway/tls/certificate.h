@@ -46,9 +46,6 @@ struct validation_result {
   std::string to_text() const;
 };
 
-// "2026-11-24 21:40:01 UTC"
-std::string format_utc(int64_t unix_seconds);
-
 struct credentials {
   x509_ptr cert;
   std::vector<x509_ptr> chain;  // intermediates, leaf first order as in the file
@@ -57,6 +54,11 @@ struct credentials {
   std::string source;
   std::string trust_source;
   bool system_trust = false;    // trust is the system store (not a configured bundle)
+  std::vector<crl_ptr> crls;    // certificate.crl_files, also added to `trust` (and `internal_trust`)
+  // internal_listener.ca_bundle: verifies the UC server's client certificate; null: `trust` does.
+  store_ptr internal_trust;
+  std::string internal_trust_source;
+  bool internal_system_trust = false;
 };
 
 struct load_result {
@@ -65,13 +67,20 @@ struct load_result {
 };
 
 // Reads cert_file + key_file (PEM, the certificate file may carry the chain after the leaf) or pkcs12_file +
-// pkcs12_password, and the trusted CAs (ca_bundle, or the system store when empty).
-load_result load_credentials(const config::Certificate& cfg);
+// pkcs12_password, the trusted CAs (ca_bundle, or the system store when empty), the CRLs (crl_files), and
+// with `internal` its ca_bundle. A path that is not a regular file (directory, FIFO, device) is refused
+// without being opened: "certificate.cert_file: /x is a FIFO, not a regular file".
+load_result load_credentials(const config::Certificate& cfg, const config::Listener* internal = nullptr);
+
+inline constexpr uint32_t default_verify_depth = 5;
 
 struct validate_options {
   bool mutual_tls = true;           // the certificate is also presented as a TLS client (clientAuth needed)
   uint32_t expiry_warning_days = 30;
   bool allow_wildcards = false;
+  // Without it a certificate lacking clientAuth is only a warning (public CAs no longer issue it).
+  bool require_client_auth_eku = false;
+  uint32_t verify_depth = default_verify_depth;  // intermediate CA certificates allowed above the leaf
   std::vector<std::string> domains; // SIP domains the gateway serves: warn when not covered by the certificate
   int64_t now = 0;                  // unix seconds; 0: the current time
 };
@@ -80,11 +89,14 @@ struct validate_options {
 // extended key usage, subject names.
 validation_result validate(const credentials& creds, const validate_options& options);
 
-// load_credentials + validate; `creds` receives the credentials when they could be read.
+// load_credentials + validate; `creds` receives the credentials when they could be read. With `internal`, also
+// its ca_bundle, and a warning when an MTLS internal listener would accept any trusted certificate.
 validation_result load_and_validate(const config::Certificate& cfg, const validate_options& options,
-                                    std::optional<credentials>* creds = nullptr);
+                                    std::optional<credentials>* creds = nullptr,
+                                    const config::Listener* internal = nullptr);
 
-// The options of a Certificate config (expiry_warning_days, allow_wildcards).
+// The options of a Certificate config (expiry_warning_days, allow_wildcards, require_client_auth_eku,
+// verify_depth).
 validate_options options_for(const config::Certificate& cfg, bool mutual_tls = true);
 
 

@@ -2,8 +2,12 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+
+#include "gateway/tls/verify.h"
 
 namespace fedgw::tls {
 
@@ -21,8 +25,10 @@ bool is_ip_literal(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-// The settings common to both roles: protocol floor, ciphers, own certificate + chain, trusted CAs.
-ssl_ctx_ptr make_ctx(const SSL_METHOD* method, const credentials& c, std::string* error) {
+// The settings common to both roles: protocol floor, ciphers, own certificate + chain, trusted CAs (`trust`),
+// CRL checking and verify depth.
+ssl_ctx_ptr make_ctx(const SSL_METHOD* method, const credentials& c, X509_STORE* trust, const context_options& o,
+                     std::string* error) {
   ssl_ctx_ptr ctx{SSL_CTX_new(method)};
   if (!ctx) {
     fail(error, "SSL_CTX_new failed");
@@ -56,30 +62,69 @@ ssl_ctx_ptr make_ctx(const SSL_METHOD* method, const credentials& c, std::string
     fail(error, "the private key does not match");
     return nullptr;
   }
-  SSL_CTX_set1_cert_store(x, c.trust.get());  // shared, reference counted
+  SSL_CTX_set1_cert_store(x, trust);  // shared, reference counted
+  SSL_CTX_set_verify_depth(x, static_cast<int>(o.verify_depth));
+  // CRL_CHECK_ALL: intermediates are checked too (a revoked intermediate must not vouch for partners). A CA
+  // without a configured CRL is not checked: the verify callbacks forgive X509_V_ERR_UNABLE_TO_GET_CRL.
+  if (!c.crls.empty())
+    X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(x), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   return ctx;
 }
 
-}  // namespace
+// Server role: mutual TLS by default; the client's certificate must chain to a CA of `trust`.
+void make_server(SSL_CTX* server, X509_STORE* trust, bool system_trust, const context_options& o) {
+  SSL_CTX_set_verify(server, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                     o.require_client_auth_eku ? verify_recording : verify_either_purpose);
+  SSL_CTX_set_purpose(server, X509_PURPOSE_SSL_CLIENT);
+  SSL_CTX_set_session_id_context(server, session_id_context, sizeof session_id_context - 1);
+  if (!system_trust) {
+    // Tell clients which CAs are accepted (skipped for the system store: hundreds of names).
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(trust);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
+      if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) SSL_CTX_add_client_CA(server, ca);
+  }
+}
 
-tls_contexts::tls_contexts(ssl_ctx_ptr server, ssl_ctx_ptr client, validation_result certificate,
-                           bool allow_wildcards, uint64_t generation)
-    : server_(std::move(server)),
-      client_(std::move(client)),
-      certificate_(std::move(certificate)),
-      allow_wildcards_(allow_wildcards),
-      generation_(generation) {}
-
-ssl_ptr tls_contexts::new_server_session(client_cert_mode mode) const {
-  ssl_ptr ssl{SSL_new(server_.get())};
+ssl_ptr server_session(SSL_CTX* ctx, client_cert_mode mode, bool require_client_auth_eku) {
+  ssl_ptr ssl{SSL_new(ctx)};
   if (!ssl) return ssl;
+  // SSL_set_verify replaces the callback too: keep the context's.
+  auto callback = require_client_auth_eku ? verify_recording : verify_either_purpose;
   switch (mode) {
-    case client_cert_mode::none: SSL_set_verify(ssl.get(), SSL_VERIFY_NONE, nullptr); break;
-    case client_cert_mode::request: SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, nullptr); break;
+    case client_cert_mode::none: SSL_set_verify(ssl.get(), SSL_VERIFY_NONE, callback); break;
+    case client_cert_mode::request: SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, callback); break;
     case client_cert_mode::require: break;  // the context's default
   }
   SSL_set_accept_state(ssl.get());
   return ssl;
+}
+
+}  // namespace
+
+context_options context_options_for(const config::Certificate& cfg, const config::Listener* internal) {
+  context_options o;
+  o.allow_wildcards = cfg.allow_wildcards();
+  o.require_client_auth_eku = cfg.require_client_auth_eku();
+  o.verify_depth = cfg.has_verify_depth() ? cfg.verify_depth() : default_verify_depth;
+  if (internal) o.internal_peer_names.assign(internal->peer_names().begin(), internal->peer_names().end());
+  return o;
+}
+
+tls_contexts::tls_contexts(ssl_ctx_ptr server, ssl_ctx_ptr client, ssl_ctx_ptr internal_server,
+                           validation_result certificate, context_options options, uint64_t generation)
+    : server_(std::move(server)),
+      client_(std::move(client)),
+      internal_server_(std::move(internal_server)),
+      certificate_(std::move(certificate)),
+      options_(std::move(options)),
+      generation_(generation) {}
+
+ssl_ptr tls_contexts::new_server_session(client_cert_mode mode) const {
+  return server_session(server_.get(), mode, options_.require_client_auth_eku);
+}
+
+ssl_ptr tls_contexts::new_internal_server_session(client_cert_mode mode) const {
+  return server_session(internal_server_.get(), mode, options_.require_client_auth_eku);
 }
 
 ssl_ptr tls_contexts::new_client_session(std::string_view sni_domain) const {
@@ -94,53 +139,112 @@ ssl_ptr tls_contexts::new_client_session(std::string_view sni_domain) const {
 identity_result tls_contexts::check_peer(const SSL* ssl, std::string_view domain) const {
   identity_result r;
   X509* peer = ssl ? SSL_get0_peer_certificate(ssl) : nullptr;
-  if (!peer) return check_peer_identity(nullptr, domain, allow_wildcards_);
+  if (!peer) return check_peer_identity(nullptr, domain, options_.allow_wildcards);
   long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK) {
     r.reason = std::string("peer certificate not verified: ") + X509_verify_cert_error_string(verify);
     return r;
   }
-  return check_peer_identity(peer, domain, allow_wildcards_);
+  return check_peer_identity(peer, domain, options_.allow_wildcards);
 }
 
-contexts_ptr make_contexts(const credentials& creds, validation_result certificate, bool allow_wildcards,
+identity_result tls_contexts::check_internal_peer(const SSL* ssl) const {
+  return tls::check_internal_peer(ssl, options_.internal_peer_names);
+}
+
+identity_result check_internal_peer(const SSL* ssl, const std::vector<std::string>& names) {
+  identity_result r;
+  std::string expected;
+  for (const auto& n : names) expected += (expected.empty() ? "" : ", ") + n;
+  X509* peer = ssl ? SSL_get0_peer_certificate(ssl) : nullptr;
+  if (!peer) {
+    r.ok = names.empty();
+    if (!r.ok) r.reason = "the UC server presented no certificate (internal_listener.peer_names: " + expected + ")";
+    return r;
+  }
+  long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    r.reason = "UC server certificate not verified: " + describe_verify_failure(ssl);
+    return r;
+  }
+  std::vector<std::string> found;
+  for (const auto& n : certificate_identities(peer)) {
+    // A pin, not RFC 5922: SAN dNSNames and the CN count (also next to SANs), SIP URIs do not.
+    if (n.kind == identity_name::uri) continue;
+    found.push_back(n.text);
+  }
+  if (X509_get_ext_by_NID(peer, NID_subject_alt_name, -1) >= 0) {
+    // certificate_identities skips the CN when there are SANs.
+    char cn[256];
+    int len = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+    std::string text(cn, static_cast<size_t>(len > 0 ? len : 0));
+    if (!text.empty() && std::find(found.begin(), found.end(), text) == found.end()) found.push_back(text);
+  }
+  if (names.empty()) {
+    r.ok = true;
+    r.matched = found.empty() ? std::string() : found.front();
+    return r;
+  }
+  for (const auto& have : found)
+    for (const auto& want : names)
+      if (have.find('*') == std::string::npos && normalize_domain(have) == normalize_domain(want)) {
+        r.ok = true;
+        r.matched = have;
+        return r;
+      }
+  std::string shown;
+  for (const auto& f : found) shown += (shown.empty() ? "" : ", ") + f;
+  r.reason = "UC server certificate \"" + name_text(X509_get_subject_name(peer)) + "\" is not one of " +
+             "internal_listener.peer_names (" + expected + "); its names: " + (shown.empty() ? "none" : shown);
+  return r;
+}
+
+contexts_ptr make_contexts(const credentials& creds, validation_result certificate, const context_options& options,
                            uint64_t generation, std::string* error) {
   if (!creds.cert || !creds.key || !creds.trust) {
     if (error) *error = "certificate, key or trusted CAs missing";
     return nullptr;
   }
   ERR_clear_error();
-  ssl_ctx_ptr server = make_ctx(TLS_server_method(), creds, error);
+  ssl_ctx_ptr server = make_ctx(TLS_server_method(), creds, creds.trust.get(), options, error);
   if (!server) return nullptr;
-  ssl_ctx_ptr client = make_ctx(TLS_client_method(), creds, error);
+  ssl_ctx_ptr client = make_ctx(TLS_client_method(), creds, creds.trust.get(), options, error);
   if (!client) return nullptr;
+  X509_STORE* internal_trust = creds.internal_trust ? creds.internal_trust.get() : creds.trust.get();
+  ssl_ctx_ptr internal = make_ctx(TLS_server_method(), creds, internal_trust, options, error);
+  if (!internal) return nullptr;
 
-  // Server: mutual TLS by default. The client's certificate must chain to a trusted CA and allow clientAuth.
-  SSL_CTX_set_verify(server.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  SSL_CTX_set_purpose(server.get(), X509_PURPOSE_SSL_CLIENT);
-  SSL_CTX_set_session_id_context(server.get(), session_id_context, sizeof session_id_context - 1);
-  if (!creds.system_trust) {
-    // Tell clients which CAs are accepted (skipped for the system store: hundreds of names).
-    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(creds.trust.get());
-    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
-      if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)))
-        SSL_CTX_add_client_CA(server.get(), ca);
-  }
+  make_server(server.get(), creds.trust.get(), creds.system_trust, options);
+  make_server(internal.get(), internal_trust,
+              creds.internal_trust ? creds.internal_system_trust : creds.system_trust, options);
   // Client: the server's certificate must chain to a trusted CA and allow serverAuth.
-  SSL_CTX_set_verify(client.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_verify(client.get(), SSL_VERIFY_PEER, verify_recording);
   SSL_CTX_set_purpose(client.get(), X509_PURPOSE_SSL_SERVER);
   ERR_clear_error();
-  return std::make_shared<const tls_contexts>(std::move(server), std::move(client), std::move(certificate),
-                                              allow_wildcards, generation);
+  return std::make_shared<const tls_contexts>(std::move(server), std::move(client), std::move(internal),
+                                              std::move(certificate), options, generation);
 }
 
-build_result build_contexts(const config::Certificate& cfg, const validate_options& options, uint64_t generation) {
+contexts_ptr make_contexts(const credentials& creds, validation_result certificate, bool allow_wildcards,
+                           uint64_t generation, std::string* error) {
+  context_options options;
+  options.allow_wildcards = allow_wildcards;
+  return make_contexts(creds, std::move(certificate), options, generation, error);
+}
+
+build_result build_contexts(const config::Certificate& cfg, const validate_options& options, uint64_t generation,
+                            const config::Listener* internal) {
   build_result r;
   std::optional<credentials> creds;
-  r.result = load_and_validate(cfg, options, &creds);
+  r.result = load_and_validate(cfg, options, &creds, internal);
   if (!r.result.ok() || !creds) return r;
   std::string error;
-  r.contexts = make_contexts(*creds, r.result, options.allow_wildcards, generation, &error);
+  context_options o;
+  o.allow_wildcards = options.allow_wildcards;
+  o.require_client_auth_eku = options.require_client_auth_eku;
+  o.verify_depth = options.verify_depth;
+  if (internal) o.internal_peer_names.assign(internal->peer_names().begin(), internal->peer_names().end());
+  r.contexts = make_contexts(*creds, r.result, o, generation, &error);
   if (!r.contexts) r.result.problems.push_back({level::error, "cannot build the TLS contexts: " + error});
   return r;
 }

@@ -8,6 +8,13 @@ std::vector<std::string> certificate_files(const config::Certificate& cfg) {
   std::vector<std::string> out;
   for (const std::string* p : {&cfg.cert_file(), &cfg.key_file(), &cfg.pkcs12_file(), &cfg.ca_bundle()})
     if (!p->empty()) out.push_back(*p);
+  out.insert(out.end(), cfg.crl_files().begin(), cfg.crl_files().end());
+  return out;
+}
+
+std::vector<std::string> certificate_files(const config::Certificate& cfg, const config::Listener& internal) {
+  auto out = certificate_files(cfg);
+  if (!internal.ca_bundle().empty()) out.push_back(internal.ca_bundle());
   return out;
 }
 

@@ -25,8 +25,10 @@ struct file_stamp {
   bool operator==(const file_stamp&) const = default;
 };
 
-// The files a Certificate config reads: cert_file, key_file, pkcs12_file, ca_bundle (those set).
+// The files a Certificate config reads: cert_file, key_file, pkcs12_file, ca_bundle, crl_files (those set).
 std::vector<std::string> certificate_files(const config::Certificate& cfg);
+// The same plus the internal listener's ca_bundle.
+std::vector<std::string> certificate_files(const config::Certificate& cfg, const config::Listener& internal);
 std::vector<file_stamp> stamp_files(const std::vector<std::string>& paths);
 
 // Decides when to reload. Feed it the current stamps at every check.

@@ -6,7 +6,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/gateway/tls/tls_test_support.h"
 
@@ -50,9 +54,12 @@ class CertManager : public ::testing::Test {
   }
 
   cert_manager_actor spawn(std::chrono::milliseconds watch = 0ms, bool mutual_tls = true,
-                           std::vector<std::string> domains = {}) {
+                           std::vector<std::string> domains = {},
+                           std::optional<config::Certificate> certificate = std::nullopt,
+                           config::Listener internal = {}) {
     cert_manager_options o;
-    o.certificate = files_config();
+    o.certificate = certificate ? *certificate : files_config();
+    o.internal_listener = std::move(internal);
     o.log = log_;
     o.watch_interval = watch;
     o.mutual_tls = mutual_tls;
@@ -136,26 +143,42 @@ TEST_F(CertManager, LoadsAtStartupAndSharesOneContextsObject) {
   EXPECT_TRUE(status.ok());
   EXPECT_EQ(status.fingerprint, a->certificate().fingerprint);
   EXPECT_NE(logged("startup: certificate \"CN=gw.a.test,O=fedgw test\" (sha256 "), "") << all_logged();
-  EXPECT_NE(logged("certificate chain verified: "), "") << all_logged();
+  // One entry for a good certificate: the details are in the status reply (fedctl cert), not the log.
+  EXPECT_TRUE(status.has_problem(tls::level::info, "certificate chain verified: ")) << status.to_text();
+  size_t entries = 0;
+  for (const auto& e : log_entries()) entries += e.component == "cert";
+  EXPECT_EQ(entries, 1u) << all_logged();
 }
 
 TEST_F(CertManager, EachProblemIsAStatusLogEntry) {
   install("noclient");
-  auto cm = spawn(0ms, true, {"a.test", "c.test"});
+  auto cfg = files_config();
+  cfg.set_require_client_auth_eku(true);
+  auto cm = spawn(0ms, true, {"a.test", "c.test"}, cfg);
   EXPECT_EQ(get(cm), nullptr);
-  EXPECT_EQ(logged("certificate lacks the clientAuth extended key usage needed for mutual TLS", error_level),
-            "certificate lacks the clientAuth extended key usage needed for mutual TLS")
-      << all_logged();
+  const std::string lacks = "certificate lacks the clientAuth extended key usage needed for mutual TLS "
+                            "(certificate.require_client_auth_eku is set)";
+  EXPECT_EQ(logged(lacks, error_level), lacks) << all_logged();
   EXPECT_NE(logged("certificate does not cover the served domain c.test", warning_level), "") << all_logged();
-  EXPECT_NE(logged("startup: certificate from " + dir_ + "/gw.pem + " + dir_ +
-                       "/gw.key refused (1 error, first: certificate lacks the clientAuth extended key usage needed "
-                       "for mutual TLS); no certificate is in use: TLS connections are not possible",
+  EXPECT_NE(logged("startup: certificate from " + dir_ + "/gw.pem + " + dir_ + "/gw.key refused (1 error, first: " +
+                       lacks + "); no certificate is in use: TLS connections are not possible",
                    error_level),
             "")
       << all_logged();
   auto status = ask_result(cm, status_atom::value);
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(status.has_problem(tls::level::error, "clientAuth"));
+}
+
+TEST_F(CertManager, ServerAuthOnlyCertificateIsUsedWithAWarning) {
+  install("noclient");
+  auto cm = spawn();
+  auto ctx = get(cm);
+  ASSERT_NE(ctx, nullptr) << all_logged();
+  EXPECT_NE(logged("certificate lacks the clientAuth extended key usage: fedgw accepts it for mutual TLS", warning_level),
+            "")
+      << all_logged();
+  EXPECT_NE(logged("startup: certificate \"CN=noclient.a.test,O=fedgw test\""), "") << all_logged();
 }
 
 TEST_F(CertManager, WithoutMutualTlsServerAuthIsEnough) {
@@ -297,6 +320,104 @@ TEST_F(CertManager, FileChangesAreDetected) {
   EXPECT_NE(logged("refused (1 error, first: certificate expired on 2021-01-01 00:00:00 UTC"), "") << all_logged();
   EXPECT_EQ(get(cm).get(), second.get());
   EXPECT_EQ(ask_result(cm, status_atom::value).fingerprint, second->certificate().fingerprint);
+}
+
+TEST_F(CertManager, FifoIsRefusedPromptlyAndTheManagerKeepsAnswering) {
+  install("good");
+  auto cm = spawn();
+  auto before = get(cm);
+  ASSERT_NE(before, nullptr);
+  auto fifo = dir_ + "/fifo.pem";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto cfg = files_config();
+  cfg.set_cert_file(fifo);
+  // Each request has a 10 s deadline: a manager blocked on the FIFO fails the test instead of hanging it.
+  auto start = std::chrono::steady_clock::now();
+  auto r = ask_result(cm, apply_atom::value, cfg);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.has_problem(tls::level::error, "certificate.cert_file: " + fifo + " is a FIFO, not a regular file"))
+      << r.to_text();
+  auto checked = ask_result(cm, check_atom::value, cfg);
+  EXPECT_TRUE(checked.has_problem(tls::level::error, "certificate.cert_file: " + fifo + " is a FIFO")) << checked.to_text();
+  // Still alive, still serving the certificate in use.
+  EXPECT_EQ(get(cm).get(), before.get());
+  EXPECT_TRUE(ask_result(cm, status_atom::value).ok());
+  EXPECT_TRUE(ask_result(cm, reload_atom::value).ok());
+}
+
+config::Listener internal_mtls(const std::string& ca_bundle, const std::vector<std::string>& names) {
+  config::Listener l;
+  l.set_bind_ip("127.0.0.1");
+  l.set_transport(config::MTLS);
+  l.set_ca_bundle(ca_bundle);
+  for (const auto& n : names) l.add_peer_names(n);
+  return l;
+}
+
+TEST_F(CertManager, InternalListenerCaBundleAndNamesAreAppliedTogether) {
+  install("good");
+  auto cm = spawn(0ms, true, {}, std::nullopt, internal_mtls(cert_path("uc_ca.pem"), {"uc.internal"}));
+  auto first = get(cm);
+  ASSERT_NE(first, nullptr) << all_logged();
+  auto uc = tls::testing::raw_contexts("uc");
+  auto o = tls::testing::handshake(uc->new_client_session("a.test"), first->new_internal_server_session());
+  ASSERT_TRUE(o.server_ok) << o.server_error;
+  EXPECT_TRUE(first->check_internal_peer(o.server.get()).ok);
+
+  // Another name pinned: the same UC server is refused on new connections.
+  auto r = ask_result(cm, apply_atom::value, files_config(), internal_mtls(cert_path("uc_ca.pem"), {"uc9.internal"}));
+  EXPECT_TRUE(r.ok()) << r.to_text();
+  auto second = get(cm);
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(second.get(), first.get());
+  auto p = tls::testing::handshake(uc->new_client_session("a.test"), second->new_internal_server_session());
+  ASSERT_TRUE(p.server_ok) << p.server_error;
+  auto id = second->check_internal_peer(p.server.get());
+  EXPECT_FALSE(id.ok);
+  EXPECT_NE(id.reason.find("is not one of internal_listener.peer_names (uc9.internal)"), std::string::npos) << id.reason;
+
+  // A missing internal CA bundle refuses the whole apply; the contexts in use stay.
+  auto bad = ask_result(cm, apply_atom::value, files_config(), internal_mtls(dir_ + "/nope.pem", {}));
+  EXPECT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.has_problem(tls::level::error, "cannot read internal_listener.ca_bundle " + dir_ + "/nope.pem"))
+      << bad.to_text();
+  EXPECT_EQ(get(cm).get(), second.get());
+
+  // MTLS that would accept any trusted certificate as the UC server: a warning.
+  auto open = ask_result(cm, check_atom::value, files_config(), internal_mtls("", {}));
+  EXPECT_TRUE(open.has_problem(tls::level::warning, "internal_listener: any client certificate the CA bundle " +
+                                                        cert_path("ca.pem") + " (certificate.ca_bundle) trusts is "
+                                                        "accepted as the UC server"))
+      << open.to_text();
+}
+
+TEST_F(CertManager, ChangedCrlFileIsReloadedAndRevokesThePartner) {
+  install("good");
+  auto copy = [&](const std::string& crl) {
+    fs::copy_file(cert_path(crl), dir_ + "/tmp.crl", fs::copy_options::overwrite_existing);
+    fs::rename(dir_ + "/tmp.crl", dir_ + "/partners.crl");
+  };
+  copy("clean.crl.pem");
+  auto cfg = files_config();
+  cfg.add_crl_files(dir_ + "/partners.crl");
+  auto cm = spawn(1s, true, {}, cfg);
+  auto first = get(cm);
+  ASSERT_NE(first, nullptr) << all_logged();
+  auto partner = tls::testing::raw_contexts("revoked");
+  auto o = tls::testing::handshake(partner->new_client_session("a.test"), first->new_server_session());
+  EXPECT_TRUE(o.server_ok) << "not revoked yet: " << o.server_error;
+
+  copy("inter.crl.pem");
+  ASSERT_TRUE(eventually([&] {
+    auto c = get(cm);
+    return c && c->generation() == 2;
+  })) << all_logged();
+  EXPECT_NE(logged("certificate files changed: certificate \"CN=gw.a.test,O=fedgw test\""), "") << all_logged();
+  auto p = tls::testing::handshake(partner->new_client_session("a.test"), get(cm)->new_server_session());
+  EXPECT_FALSE(p.server_ok);
+  EXPECT_NE(p.server_error.find("certificate revoked: the partner's certificate (serial "), std::string::npos)
+      << p.server_error;
 }
 
 }  // namespace

@@ -85,10 +85,12 @@ check "expired certificate refused" [ "$rc" -eq 1 ]
 check "expiry named" contains "$out" "certificate: certificate expired"
 check "running config unchanged" [ "$before" = "$("${CTL[@]}" config show)" ]
 
-# A certificate without clientAuth: mutual TLS needs it.
+# A certificate without clientAuth (serverAuth only, as public CAs issue them): refused only when
+# certificate.require_client_auth_eku asks for it.
 config noclient noclient 5062
+sed -i 's|ca_bundle: "\([^"]*\)" }|ca_bundle: "\1" require_client_auth_eku: true }|' "$D/noclient.textproto"
 rc=0; out=$("${CTL[@]}" config apply "$D/noclient.textproto" 2>&1) || rc=$?
-check "no-clientAuth certificate refused" contains "$out" "clientAuth"
+check "no-clientAuth certificate refused when required" contains "$out" "lacks the clientAuth extended key usage"
 
 # A dead DNS server (a loopback UDP port that never answers): fedctl check waits
 # as long as the configured timeouts need (4 s, then 8 s: c-ares doubles the

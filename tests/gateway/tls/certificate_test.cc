@@ -3,7 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <future>
+#include <memory>
+#include <thread>
 
 #include "gateway/tls/contexts.h"
 #include "tests/gateway/tls/tls_test_support.h"
@@ -195,11 +202,20 @@ TEST(Validate, SystemStoreDoesNotTrustTestCa) {
       << dump(v);
 }
 
-TEST(Validate, NoClientAuthWithMutualTls) {
+TEST(Validate, NoClientAuthWithMutualTlsWarnsUnlessRequired) {
+  // Public CAs issue serverAuth-only certificates now: usable for mutual TLS, with a warning.
   auto v = check(pem_config("noclient"));
-  EXPECT_FALSE(v.ok());
-  EXPECT_TRUE(v.has_problem(level::error, "certificate lacks the clientAuth extended key usage needed for mutual TLS"))
+  EXPECT_TRUE(v.ok()) << dump(v);
+  EXPECT_TRUE(v.has_problem(level::warning, "certificate lacks the clientAuth extended key usage: fedgw accepts it for "
+                                            "mutual TLS, but partners that require clientAuth will refuse it"))
       << dump(v);
+  auto cfg = pem_config("noclient");
+  cfg.set_require_client_auth_eku(true);
+  auto strict = check(cfg, options_for(cfg));
+  EXPECT_FALSE(strict.ok());
+  EXPECT_TRUE(strict.has_problem(level::error, "certificate lacks the clientAuth extended key usage needed for mutual "
+                                               "TLS (certificate.require_client_auth_eku is set)"))
+      << dump(strict);
   validate_options server_only;
   server_only.mutual_tls = false;
   auto w = check(pem_config("noclient"), server_only);
@@ -261,13 +277,13 @@ TEST(Load, MissingFiles) {
   auto v = check(cfg);
   EXPECT_FALSE(v.ok());
   EXPECT_FALSE(v.loaded());
-  EXPECT_TRUE(v.has_problem(level::error, "cannot read cert_file " + cert_path("nope.pem") +
+  EXPECT_TRUE(v.has_problem(level::error, "cannot read certificate.cert_file " + cert_path("nope.pem") +
                                               ": No such file or directory"))
       << dump(v);
-  EXPECT_TRUE(v.has_problem(level::error, "cannot read key_file " + cert_path("nope.key") +
+  EXPECT_TRUE(v.has_problem(level::error, "cannot read certificate.key_file " + cert_path("nope.key") +
                                               ": No such file or directory"))
       << dump(v);
-  EXPECT_TRUE(v.has_problem(level::error, "cannot read ca_bundle " + cert_path("nope-ca.pem"))) << dump(v);
+  EXPECT_TRUE(v.has_problem(level::error, "cannot read certificate.ca_bundle " + cert_path("nope-ca.pem"))) << dump(v);
   EXPECT_NE(v.to_text().find("(not loaded)"), std::string::npos);
 }
 
@@ -276,7 +292,7 @@ TEST(Load, EncryptedKeyIsExplained) {
   cfg.set_key_file(cert_path("encrypted.key"));
   auto v = check(cfg);
   EXPECT_FALSE(v.ok());
-  EXPECT_TRUE(v.has_problem(level::error, "cannot read key_file " + cert_path("encrypted.key") +
+  EXPECT_TRUE(v.has_problem(level::error, "cannot read certificate.key_file " + cert_path("encrypted.key") +
                                               ": the key is encrypted"))
       << dump(v);
 }
@@ -308,12 +324,105 @@ TEST(BuildContexts, AllOrNothing) {
   EXPECT_EQ(SSL_CTX_get_min_proto_version(good.contexts->client()), TLS1_2_VERSION);
   EXPECT_EQ(SSL_CTX_get_verify_mode(good.contexts->server()), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
   EXPECT_EQ(SSL_CTX_get_verify_mode(good.contexts->client()), SSL_VERIFY_PEER);
-  for (const char* bad : {"expired", "notyet", "wrongkey", "selfsigned", "noclient", "leafonly"}) {
+  EXPECT_EQ(SSL_CTX_get_verify_depth(good.contexts->server()), 5);
+  EXPECT_EQ(X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(good.contexts->server())) & X509_V_FLAG_CRL_CHECK, 0u)
+      << "no CRLs configured: no CRL check";
+  for (const char* bad : {"expired", "notyet", "wrongkey", "selfsigned", "leafonly"}) {
     auto r = build_contexts(pem_config(bad), {}, 8);
     EXPECT_EQ(r.contexts, nullptr) << bad;
     EXPECT_FALSE(r.result.ok()) << bad;
     EXPECT_FALSE(r.result.errors().empty()) << bad;
   }
+}
+
+// Runs `f` on its own thread and waits at most 5 s: a blocked read of a FIFO must fail the test, not hang it.
+template <class F>
+bool finishes_promptly(F f) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  std::thread([f, done]() mutable {
+    f();
+    done->set_value();
+  }).detach();
+  return future.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+}
+
+TEST(Load, FifoDirectoryAndDeviceAreRefusedWithoutReading) {
+  auto fifo = cert_path("fifo.pem");
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto cfg = pem_config("good");
+  cfg.set_cert_file(fifo);
+  cfg.set_key_file(testing::cert_dir());
+  cfg.set_ca_bundle("/dev/zero");  // would never end if read
+  cfg.add_crl_files("/dev/null");
+  auto v = std::make_shared<validation_result>();
+  ASSERT_TRUE(finishes_promptly([cfg, v] { *v = check(cfg); })) << "blocked on the FIFO or the device";
+  EXPECT_FALSE(v->ok());
+  EXPECT_TRUE(v->has_problem(level::error, "certificate.cert_file: " + fifo + " is a FIFO, not a regular file"))
+      << dump(*v);
+  EXPECT_TRUE(v->has_problem(level::error, "certificate.key_file: " + testing::cert_dir() +
+                                               " is a directory, not a regular file"))
+      << dump(*v);
+  EXPECT_TRUE(v->has_problem(level::error, "certificate.ca_bundle: /dev/zero is a character device, not a regular "
+                                           "file"))
+      << dump(*v);
+  EXPECT_TRUE(v->has_problem(level::error, "certificate.crl_files[0]: /dev/null is a character device, not a "
+                                           "regular file"))
+      << dump(*v);
+  auto p12 = config::Certificate{};
+  p12.set_pkcs12_file(fifo);
+  auto w = std::make_shared<validation_result>();
+  ASSERT_TRUE(finishes_promptly([p12, w] { *w = check(p12); }));
+  EXPECT_TRUE(w->has_problem(level::error, "certificate.pkcs12_file: " + fifo + " is a FIFO, not a regular file"))
+      << dump(*w);
+  ::unlink(fifo.c_str());
+}
+
+TEST(Load, CrlFilesInPemAndDer) {
+  auto cfg = pem_config("good");
+  cfg.add_crl_files(cert_path("inter.crl.pem"));
+  cfg.add_crl_files(cert_path("inter.crl.der"));
+  auto r = build_contexts(cfg, options_for(cfg), 1);
+  ASSERT_NE(r.contexts, nullptr) << dump(r.result);
+  size_t crls = 0;
+  for (const auto& p : r.result.problems)
+    crls += p.severity == level::info &&
+            p.text.rfind("CRL of \"CN=fedgw test intermediate CA,O=fedgw test\" (1 revoked, next update ", 0) == 0 &&
+            p.text.find(") is checked") != std::string::npos;
+  EXPECT_EQ(crls, 2u) << dump(r.result);
+  auto flags = X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(r.contexts->server()));
+  EXPECT_EQ(flags & (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL),
+            static_cast<unsigned long>(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL));
+  flags = X509_VERIFY_PARAM_get_flags(SSL_CTX_get0_param(r.contexts->client()));
+  EXPECT_NE(flags & X509_V_FLAG_CRL_CHECK, 0u);
+
+  // All or nothing: a file that holds no CRL refuses the whole certificate.
+  auto junk = cert_path("junk.crl");
+  std::ofstream(junk) << "not a CRL\n";
+  cfg.add_crl_files(junk);
+  auto bad = build_contexts(cfg, options_for(cfg), 2);
+  EXPECT_EQ(bad.contexts, nullptr);
+  EXPECT_TRUE(bad.result.has_problem(level::error, "certificate.crl_files[2]: " + junk + " contains no CRL (PEM or DER)"))
+      << dump(bad.result);
+}
+
+TEST(Validate, OwnRevokedCertificateIsAnError) {
+  auto cfg = pem_config("revoked");
+  cfg.add_crl_files(cert_path("inter.crl.pem"));
+  auto v = check(cfg, options_for(cfg));
+  EXPECT_FALSE(v.ok());
+  EXPECT_TRUE(v.has_problem(level::error, "certificate revoked: \"CN=revoked.b.test,O=fedgw test\" is on a CRL of "
+                                          "certificate.crl_files"))
+      << dump(v);
+  // Without the CRL it is a fine certificate.
+  EXPECT_TRUE(check(pem_config("revoked")).ok());
+  // A stale CRL of our own CA: a warning, the certificate itself stays usable.
+  auto stale = pem_config("good");
+  stale.add_crl_files(cert_path("stale.crl.pem"));
+  auto s = check(stale, options_for(stale));
+  EXPECT_TRUE(s.ok()) << dump(s);
+  EXPECT_TRUE(s.has_problem(level::warning, "next update 2020-02-01 00:00:00 UTC) has expired")) << dump(s);
 }
 
 }  // namespace

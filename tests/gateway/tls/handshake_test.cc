@@ -73,19 +73,27 @@ TEST(Handshake, UntrustedClientCertificateFails) {
   ASSERT_TRUE(server && client);
   auto o = handshake(client->new_client_session("a.test"), server->new_server_session());
   EXPECT_FALSE(o.server_ok);
-  EXPECT_EQ(o.server_error, "peer certificate verification failed: unable to get local issuer certificate");
+  EXPECT_EQ(o.server_error, "peer certificate verification failed: the partner did not send its intermediate "
+                            "certificate: the issuer \"CN=untrusted root CA,O=elsewhere\" of its certificate is neither "
+                            "in the chain it sent nor among our trusted CAs (presented: \"CN=gw.b.test,O=elsewhere\", "
+                            "issued by \"CN=untrusted root CA,O=elsewhere\")");
   EXPECT_FALSE(o.client_ok);
   EXPECT_EQ(o.client_error, "TLS handshake failed: tlsv1 alert unknown ca");
   EXPECT_TRUE(o.received.empty());
 }
 
-TEST(Handshake, ClientCertificateWithoutClientAuthFails) {
-  auto server = built("good");
-  auto client = raw_contexts("noclient");  // serverAuth only
+TEST(Handshake, ClientCertificateWithoutClientAuthFailsWhenRequired) {
+  auto cfg = pem_config("good");
+  cfg.set_require_client_auth_eku(true);
+  auto server = testing::built_contexts(cfg);
+  auto client = raw_contexts("noclient");  // serverAuth only: accepted unless clientAuth is required
   ASSERT_TRUE(server && client);
   auto o = handshake(client->new_client_session("a.test"), server->new_server_session());
   EXPECT_FALSE(o.server_ok);
-  EXPECT_EQ(o.server_error, "peer certificate verification failed: unsuitable certificate purpose");
+  EXPECT_EQ(o.server_error.rfind("peer certificate verification failed: the partner's certificate lacks the clientAuth "
+                                 "extended key usage", 0),
+            0u)
+      << o.server_error;
   EXPECT_FALSE(o.client_ok);
   EXPECT_TRUE(o.received.empty());
 }
@@ -129,7 +137,10 @@ TEST(Handshake, UntrustedServerCertificateFails) {
   ASSERT_TRUE(server && client);
   auto o = handshake(client->new_client_session("b.test"), server->new_server_session());
   EXPECT_FALSE(o.client_ok);
-  EXPECT_EQ(o.client_error, "peer certificate verification failed: unable to get local issuer certificate");
+  EXPECT_EQ(o.client_error, "peer certificate verification failed: the partner did not send its intermediate "
+                            "certificate: the issuer \"CN=untrusted root CA,O=elsewhere\" of its certificate is neither "
+                            "in the chain it sent nor among our trusted CAs (presented: \"CN=gw.b.test,O=elsewhere\", "
+                            "issued by \"CN=untrusted root CA,O=elsewhere\")");
   EXPECT_FALSE(o.server_ok);
   EXPECT_EQ(o.server_error, "TLS handshake failed: tlsv1 alert unknown ca");
 }
@@ -140,7 +151,9 @@ TEST(Handshake, ExpiredServerCertificateFails) {
   ASSERT_TRUE(server && client);
   auto o = handshake(client->new_client_session("a.test"), server->new_server_session());
   EXPECT_FALSE(o.client_ok);
-  EXPECT_EQ(o.client_error, "peer certificate verification failed: certificate has expired");
+  EXPECT_EQ(o.client_error, "peer certificate verification failed: the partner's certificate expired on 2021-01-01 "
+                            "00:00:00 UTC (presented: \"CN=expired.a.test,O=fedgw test\", issued by \"CN=fedgw test "
+                            "intermediate CA,O=fedgw test\")");
 }
 
 TEST(Handshake, ServerCertificateWithoutServerAuthFails) {
@@ -149,7 +162,9 @@ TEST(Handshake, ServerCertificateWithoutServerAuthFails) {
   ASSERT_TRUE(server && client);
   auto o = handshake(client->new_client_session("a.test"), server->new_server_session());
   EXPECT_FALSE(o.client_ok);
-  EXPECT_EQ(o.client_error, "peer certificate verification failed: unsuitable certificate purpose");
+  EXPECT_EQ(o.client_error, "peer certificate verification failed: the partner's certificate lacks the serverAuth "
+                            "extended key usage needed for a TLS server (presented: \"CN=clientonly.a.test,O=fedgw "
+                            "test\", issued by \"CN=fedgw test intermediate CA,O=fedgw test\")");
 }
 
 }  // namespace

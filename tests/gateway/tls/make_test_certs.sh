@@ -21,6 +21,14 @@
 #   untrusted   issued by another root (other_ca.pem, not in ca.pem)
 #   leafonly    good leaf without the intermediate (incomplete chain)
 #   good.p12    good key + chain, password "secret"
+#   revoked     like peer (CN=revoked.b.test), revoked: inter.crl.pem / inter.crl.der (current CRL of the
+#               intermediate), stale.crl.pem (the same CRL, next update 2020-02-01: expired),
+#               clean.crl.pem (current, made before the revocation: revokes nothing)
+#   deep        CN=gw.b.test under root -> deep_ca1 -> deep_ca2 (two intermediates, both sent)
+#   untrusted_chain  untrusted + its self-signed root other_ca (root sent, not trusted)
+#   foreign     issued by other_inter under other_ca; foreign.pem = leaf + other_inter (root not sent)
+#   uc          CN=uc.internal SAN DNS:uc.internal, issued by uc_ca.pem (a separate CA for the UC server)
+#   uc_noname   CN=uc2.internal, no SAN, issued by uc_ca.pem
 set -eu
 out=${1:?usage: make_test_certs.sh OUTDIR}
 mkdir -p "$out"
@@ -78,6 +86,20 @@ basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = DNS:peer.test, URI:sip:other.test, URI:sip:alice@b.test
+[ca_mid]
+basicConstraints = critical, CA:TRUE, pathlen:1
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[uc]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:uc.internal
+[uc_noname]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
 [ca_cnf]
 CNF
 
@@ -99,6 +121,7 @@ policy = anything
 unique_subject = no
 email_in_dn = no
 copy_extensions = none
+default_crl_days = 30
 [anything]
 commonName = supplied
 organizationName = optional
@@ -165,6 +188,48 @@ openssl x509 -req -in untrusted.csr -CA other_ca.pem -CAkey other_ca.key -CAcrea
 # PKCS#12 bundle (OpenSSL 3 defaults: AES-256-CBC, PBKDF2)
 openssl pkcs12 -export -in good.leaf -inkey good.key -certfile inter.pem -name "fedgw good" \
   -passout pass:secret -out good.p12
+
+# a revoked partner certificate and the intermediate's CRLs (current and expired)
+leaf revoked revoked.b.test peer -days 365
+openssl ca -batch -config inter_db/ca.cnf -cert inter.pem -keyfile inter.key -gencrl -out clean.crl.pem 2>/dev/null
+openssl ca -batch -config inter_db/ca.cnf -cert inter.pem -keyfile inter.key -revoke revoked.leaf 2>/dev/null
+openssl ca -batch -config inter_db/ca.cnf -cert inter.pem -keyfile inter.key -gencrl -out inter.crl.pem 2>/dev/null
+openssl crl -in inter.crl.pem -outform DER -out inter.crl.der
+openssl ca -batch -config inter_db/ca.cnf -cert inter.pem -keyfile inter.key -gencrl \
+  -crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z -out stale.crl.pem 2>/dev/null
+
+# ca(x509 -req) NAME CN SECTION ISSUER: a certificate signed by ISSUER.pem / ISSUER.key
+signed() {
+  newkey "$1.key"
+  openssl req -new -key "$1.key" -subj "/O=fedgw test/CN=$2" -out "$1.csr"
+  openssl x509 -req -in "$1.csr" -CA "$4.pem" -CAkey "$4.key" -CAcreateserial -days 365 \
+    -extfile ext.cnf -extensions "$3" -out "$1.leaf" 2>/dev/null
+}
+
+# two intermediates
+signed deep_ca1 "fedgw test deep CA 1" ca_mid ca
+mv deep_ca1.leaf deep_ca1.pem
+signed deep_ca2 "fedgw test deep CA 2" ca_inter deep_ca1
+mv deep_ca2.leaf deep_ca2.pem
+signed deep gw.b.test peer deep_ca2
+cat deep.leaf deep_ca2.pem deep_ca1.pem > deep.pem
+
+# untrusted chains: root sent along; ending at an intermediate of the untrusted root
+cat untrusted.pem other_ca.pem > untrusted_chain.pem
+cp untrusted.key untrusted_chain.key
+signed other_inter "elsewhere intermediate CA" ca_inter other_ca
+mv other_inter.leaf other_inter.pem
+signed foreign gw.b.test peer other_inter
+cat foreign.leaf other_inter.pem > foreign.pem
+
+# the UC server's own CA
+newkey uc_ca.key
+openssl req -new -x509 -key uc_ca.key -subj "/O=uc/CN=uc internal CA" -days 3650 \
+  -config ext.cnf -extensions ca_root -out uc_ca.pem
+signed uc uc.internal uc uc_ca
+mv uc.leaf uc.pem
+signed uc_noname uc2.internal uc_noname uc_ca
+mv uc_noname.leaf uc_noname.pem
 
 rm -f ./*.csr ./*.srl
 echo "test certificates written to $out"

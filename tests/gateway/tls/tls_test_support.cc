@@ -59,6 +59,12 @@ contexts_ptr raw_contexts(const std::string& name) {
   return ctx;
 }
 
+contexts_ptr built_contexts(const config::Certificate& cfg, const config::Listener* internal) {
+  auto r = build_contexts(cfg, options_for(cfg), 1, internal);
+  EXPECT_NE(r.contexts, nullptr) << r.result.to_text();
+  return r.contexts;
+}
+
 std::string run(const std::string& command) {
   std::string out;
   FILE* p = popen(command.c_str(), "r");

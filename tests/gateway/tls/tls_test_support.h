@@ -18,6 +18,10 @@ config::Certificate pem_config(const std::string& name);
 // Loads NAME.pem/NAME.key with ca.pem as trust and builds contexts without validating (may be bad on purpose).
 contexts_ptr raw_contexts(const std::string& name);
 
+// Validates and builds contexts as the certificate manager does (options from `cfg`); null when refused (the
+// test fails then, with the validation text).
+contexts_ptr built_contexts(const config::Certificate& cfg, const config::Listener* internal = nullptr);
+
 // Runs a command, returns its stdout; fails the test when it exits non-zero.
 std::string run(const std::string& command);
 
