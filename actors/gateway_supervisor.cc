@@ -138,7 +138,10 @@ void refuse(self_ptr self, const std::string& source, const std::vector<std::str
 // its errors, each prefixed "certificate: " (empty: usable).
 template <class Then>
 void check_certificate(self_ptr self, const config::Certificate& certificate, Then then) {
-  self->request(self->state.options.certificates, config::certificate_budget, check_atom::value, certificate)
+  // The internal listener's CA and names are built into the same contexts (listener changes need a restart,
+  // so the running section is the one to check with).
+  self->request(self->state.options.certificates, config::certificate_budget, check_atom::value, certificate,
+                self->state.options.config.internal_listener())
     .then(
       [=](const tls::validation_result& v) mutable {
         std::vector<std::string> errors;
@@ -193,7 +196,8 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
     });
   };
   if (!certificate_changed) return finish("");
-  self->request(st.options.certificates, config::certificate_budget, apply_atom::value, c.certificate())
+  self->request(st.options.certificates, config::certificate_budget, apply_atom::value, c.certificate(),
+                c.internal_listener())
     .then(
       [=](const tls::validation_result& v) mutable {
         refresh_tls(self);

@@ -50,6 +50,9 @@ struct connection_state {
   std::unordered_map<std::string, pending_request> in_flight;  // by branch of our Via
   bool write_failed = false;   // logged and closing: later writes are dropped silently
   bool known_uc_server = false;  // internal: registered as the UC server (it spoke SIP or is authenticated)
+  bool got_message = false;         // a complete SIP message arrived (not a keep-alive)
+  bool marked_established = false;  // reactor::established() called
+  bool incomplete_deadline = false; // reactor::set_deadline() armed for a partial message
   proxy::log_throttle stray_logged{std::chrono::seconds(60), 1};
   int64_t last_activity_ms = 0;
   int64_t since_ms = 0;
@@ -183,34 +186,6 @@ void became_established(self_ptr self) {
   }
 }
 
-// The first lines of a response to a request that failed validation, copied
-// from its raw text (the parser could not give us the headers).
-std::string response_from_raw(std::string_view raw, int status, const std::string& reason) {
-  std::string out = "SIP/2.0 " + std::to_string(status) + " " + reason + "\r\n";
-  size_t pos = raw.find("\r\n");
-  bool has_to = false;
-  while (pos != std::string_view::npos && pos + 2 < raw.size()) {
-    size_t start = pos + 2;
-    size_t end = raw.find("\r\n", start);
-    if (end == std::string_view::npos || end == start) break;
-    auto line = raw.substr(start, end - start);
-    auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      std::string name;
-      for (char c : line.substr(0, colon))
-        if (c != ' ' && c != '\t') name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-      if (name == "via" || name == "v" || name == "from" || name == "f" || name == "call-id" || name == "i" ||
-          name == "cseq" || name == "to" || name == "t") {
-        out.append(line).append("\r\n");
-        has_to |= name == "to" || name == "t";
-      }
-    }
-    pos = end;
-  }
-  if (!has_to) return {};
-  return out + "Server: fedgw\r\nContent-Length: 0\r\n\r\n";
-}
-
 struct framer_events : sip::StreamFramer::Callbacks {
   self_ptr self;
   explicit framer_events(self_ptr s) : self(s) {}
@@ -218,6 +193,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
   void on_message(sip::Message&& m) override {
     auto& st = self->state;
     st.last_activity_ms = now_ms();
+    st.got_message = true;
     register_uc_server(self);  // an internal peer that speaks SIP is the UC server
     if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
     if (m.is_request()) {
@@ -264,7 +240,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
       report(st.options.log, severity::warning, "policy",
              partner + ": more than " + std::to_string(settings.discovered_rate_limit) +
                " requests/s from a discovered partner; answering 503 (logged once a minute)");
-    auto response = sip::make_response(m, 503, "Service Unavailable - rate limit for " + partner);
+    auto response = sip::make_response(m, 503, "Service Unavailable - rate limit for " + partner, {}, st.options.limits);
     if (response) {
       response->add_header("Retry-After", "1");
       write_wire(self, response->serialize());
@@ -279,8 +255,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
     }
     log(self, severity::warning, label(self) + ": malformed request answered " + std::to_string(error.status) + ": " +
                                    error.message);
-    auto response = response_from_raw(raw, error.status, error.reason);
-    if (!response.empty()) write_wire(self, response);
+    if (auto response = sip::make_response_to_malformed(raw, error)) write_wire(self, *response);
   }
   void on_ping() override { write_wire(self, sip::StreamFramer::kPong); }
   void on_stream_error(const sip::Error& error) override {
@@ -290,17 +265,37 @@ struct framer_events : sip::StreamFramer::Callbacks {
     // final response (413, 400) before the connection closes.
     auto head = st.framer->failed_head();
     if (!head.empty() && head.substr(0, 4) != "SIP/" && error.status > 0) {
-      auto response = response_from_raw(head, error.status, error.reason);
-      if (!response.empty()) write_wire(self, response);
+      if (auto response = sip::make_response_to_malformed(head, error)) write_wire(self, *response);
     }
     st.options.reactor->close(st.conn);
   }
 };
 
+// Inbound connections live on deadlines (reactor): the first complete SIP
+// message ends the establishment deadline; after that, a partial message held
+// in the framer must be completed within establish_timeout.
+void update_deadline(self_ptr self) {
+  auto& st = self->state;
+  if (!st.inbound || st.conn == 0 || !st.got_message) return;
+  bool partial = st.framer->buffered_bytes() > 0;
+  if (!st.marked_established || (!partial && st.incomplete_deadline)) {
+    st.options.reactor->established(st.conn);
+    st.marked_established = true;
+    st.incomplete_deadline = false;
+  }
+  if (partial && !st.incomplete_deadline) {
+    st.options.reactor->set_deadline(st.conn, net::reactor::clock::now() + st.options.establish_timeout,
+                                     "incomplete SIP message for " +
+                                       std::to_string(st.options.establish_timeout.count()) + " s");
+    st.incomplete_deadline = true;
+  }
+}
+
 void on_plaintext(self_ptr self, std::string_view bytes) {
   auto& st = self->state;
   framer_events events(self);
-  if (!st.framer->feed(bytes, events)) st.options.reactor->close(st.conn);
+  if (!st.framer->feed(bytes, events)) return st.options.reactor->close(st.conn);
+  update_deadline(self);
 }
 
 void handshake_done(self_ptr self) {
@@ -310,9 +305,19 @@ void handshake_done(self_ptr self) {
   st.identities.clear();
   if (peer)
     for (const auto& n : tls::certificate_identities(peer))
-      if (n.ignored.empty() && !n.host.empty() &&
+      // Wildcard names never identify a partner domain (nor become partner entries).
+      if (n.ignored.empty() && !n.host.empty() && n.host.find('*') == std::string::npos &&
           std::find(st.identities.begin(), st.identities.end(), n.host) == st.identities.end())
         st.identities.push_back(n.host);
+  if (st.inbound && st.options.where == proxy::side::internal) {
+    // The UC server: the internal listener's own CA bundle and pinned names (internal_listener.peer_names).
+    auto id = st.contexts->check_internal_peer(ssl);
+    if (!id.ok) {
+      log(self, severity::error, "internal TLS connection from " + st.address + " refused: " + id.reason);
+      st.options.reactor->close(st.conn);
+      return;
+    }
+  }
   if (!st.inbound) {
     auto id = st.contexts->check_peer(ssl, st.domain);
     if (!id.ok) {
@@ -412,7 +417,9 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
       log(self, severity::error, "TLS connection from " + st.address + " refused: no certificate in use");
       st.options.reactor->close(conn, false);
     } else if (st.contexts) {
-      st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_server_session(st.options.client_certs));
+      st.tls = std::make_unique<tls::tls_stream>(
+        st.options.where == proxy::side::internal ? st.contexts->new_internal_server_session(st.options.client_certs)
+                                                   : st.contexts->new_server_session(st.options.client_certs));
     } else {
       became_established(self);
     }

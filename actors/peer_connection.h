@@ -72,6 +72,7 @@ struct peer_connection_options {
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds keepalive{30};
   std::chrono::seconds connect_timeout{5};
+  std::chrono::seconds establish_timeout{10};  // a partial SIP message must be complete by then
   proxy::transaction_timers timers;  // how long responses to a sent request are accepted
   // Internal: the listener authenticates the UC server (allowed_peers or MTLS), so a new
   // connection is used at once; otherwise only after it sent SIP itself.

@@ -57,7 +57,7 @@ void respond(self_ptr self, const caf::actor& to, const sip::Message& request, i
              std::string_view extra_name = {}, std::string_view extra_value = {}) {
   if (request.method() == "ACK") return;  // ACK is never answered
   auto original = sip::parse_message(request.raw(), {self->state.options.limits, true, false});
-  auto response = sip::make_response(original ? *original : request, code, reason);
+  auto response = sip::make_response(original ? *original : request, code, reason, {}, self->state.options.limits);
   if (!response) return;
   if (!extra_name.empty()) response->add_header(extra_name, extra_value);
   response->add_header("Server", "fedgw");

@@ -41,6 +41,7 @@ peer_connection_options connection_options(const config::Config& config, const d
   o.idle_timeout = std::chrono::seconds(l.idle_timeout_s());
   o.keepalive = std::chrono::seconds(l.keepalive_interval_s());
   o.timers = transaction_timers(config);
+  o.establish_timeout = std::chrono::seconds(l.establish_timeout_s());
   o.stray_responses = path.stray_responses;
   o.inbound_limits = path.inbound_limits;
   return o;
