@@ -22,12 +22,12 @@ serve_b() {
   UC_B=$!
   LAB_PIDS+=("$UC_B")
   # fedua prints "serving" once the gateway answered its OPTIONS (it is then the UC server).
-  wait_for_log "$D/uc-b.out" "serving b.test"
+  wait_for_log "$D/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
 }
 "${UA_A[@]}" serve 120 > "$D/uc-a.out" 2>&1 &
 LAB_PIDS+=($!)
 serve_b
-wait_for_log "$D/uc-a.out" "serving a.test"
+wait_for_log "$D/uc-a.out" "serve: OPTIONS sip:a.test -> 200"
 
 # Chat both ways.
 out=$("${UA_A[@]}" --user alice send bob@b.test "hello bob" 2>&1) || true
@@ -104,9 +104,10 @@ check "other traffic unaffected by the garbage" contains "$out" "-> 200 OK"
 out=$(python3 "$HERE/sip_peer.py" 127.0.2.1:5061 --tls /dev/null /dev/null "$D/certs/ca.pem" "$D/ok.sip" 2>&1 || true)
 check "no client certificate: refused" bash -c '! grep -q "SIP/2.0 200" <<<"$1"' _ "$out"
 
-# Malformed request from the internal side: 400 naming the problem.
-printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: garbage\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:bob@b.test>\r\nCall-ID: bad@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n' > "$D/bad.sip"
-check "malformed Via -> 400 with reason" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/bad.sip")" "SIP/2.0 400"
+# Malformed request from the internal side: 400 naming the problem, also when
+# mandatory headers other than Via are missing (the old builder said nothing).
+printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnoto\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nCall-ID: bad@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n' > "$D/bad.sip"
+check "request without To -> 400 naming it" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/bad.sip")" "SIP/2.0 400 Bad Request - missing To header"
 
 # Certificate name mismatch: DNS sends mismatch.test to b.test's listener.
 out=$("${UA_A[@]}" --user alice send x@mismatch.test "hi" 2>&1) || true

@@ -14,7 +14,7 @@ LAB_LIMITS_EXTRA="keepalive_interval_s: 1"
 lab_federation "$BIN" "$D"
 "$BIN/fedua" --gateway "$LAB_IP_B:5060" --domain b.test -q serve 60 > "$D/uc-b.out" 2>&1 &
 LAB_PIDS+=($!)
-wait_for_log "$D/uc-b.out" "serving b.test"
+wait_for_log "$D/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
 check "status shows the MTLS internal listener" contains "$("$BIN/fedctl" --socket "$D/a.sock" status)" \
   "internal            $LAB_IP_A:5060             MTLS  listening"
 

@@ -12,7 +12,7 @@ LAB_EXTRA_CONFIG='partners { allowed: "a.test" allowed: "b.test" }'
 lab_federation "$BIN" "$D"
 "$BIN/fedua" --gateway "$LAB_IP_B:5060" --domain b.test --presence open -q serve 120 > "$D/uc-b.out" 2>&1 &
 LAB_PIDS+=($!)
-wait_for_log "$D/uc-b.out" "serving b.test"
+wait_for_log "$D/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
 
 cd "$D"
 rc=0
