@@ -40,14 +40,14 @@ judge() {
   esac
 }
 
-printf '%-12s %-8s %-60s %s\n' message expected got verdict
+printf '%-28s %-8s %-60s %s\n' message expected got verdict
 differ=()
 while read -r name expected _; do
   case $name in ''|'#'*) continue ;; esac
   [ -f "$T/$name.dat" ] || { fail "$name.dat is missing"; continue; }
   got=$(timeout $((WAIT + 5)) python3 "$T/send.py" "$LAB_IP_A:5060" "$T/$name.dat" "$WAIT" 2>&1 | head -1)
   if judge "$expected" "$got"; then verdict=PASS; else verdict=FAIL; differ+=("$name"); fi
-  printf '%-12s %-8s %-60.60s %s\n' "$name" "$expected" "$got" "$verdict"
+  printf '%-28s %-8s %-60.60s %s\n' "$name" "$expected" "$got" "$verdict"
 done < "$T/expectations.txt"
 check "every torture message judged as RFC 4475 asks (differing: ${differ[*]:-none})" [ "${#differ[@]}" -eq 0 ]
 
