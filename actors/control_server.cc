@@ -302,7 +302,7 @@ caf::actor spawn_control_server(caf::actor_system& system, control_server_option
 uint64_t listen_control_socket(net::reactor& reactor, const std::string& path,
                                const caf::actor& server, std::string& error) {
   return reactor.listen_unix(
-    path, 0600, [server](conn_id, const std::string&) { return std::make_shared<socket_bridge>(server); },
+    path, 0600, [server](conn_id, const std::string&) { return std::make_shared<socket_bridge<>>(server); },
     error);
 }
 

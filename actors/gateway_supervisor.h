@@ -57,8 +57,8 @@ struct supervisor_options {
   std::shared_ptr<tls_source> tls;
   std::shared_ptr<const proxy::settings> proxy_settings;
   std::shared_ptr<policy_source> policy;
-  std::vector<caf::actor> shards;
-  caf::actor registry;
+  std::vector<proxy_core_actor> shards;
+  peer_registry_actor registry;
   std::vector<control::ListenerStatus> listeners;
 };
 

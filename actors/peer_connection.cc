@@ -17,20 +17,18 @@ namespace fedgw {
 
 namespace {
 
-using tick_atom_t = caf::tick_atom;
 using clock = std::chrono::steady_clock;
-using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
 
 struct queued_request {
   std::string wire;
-  caf::actor shard;
+  proxy_core_actor shard;
   std::string branch;
 };
 
 // A request sent on this connection that may still be answered: only its
 // responses are accepted here (RFC 3261 §18.1.2 matching, bound to the connection).
 struct pending_request {
-  caf::actor shard;
+  proxy_core_actor shard;
   bool invite = false;
   clock::time_point expires{};
 };
@@ -64,7 +62,7 @@ struct connection_state {
   bool closed = false;
 };
 
-using self_ptr = caf::stateful_actor<connection_state>*;
+using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -126,7 +124,7 @@ clock::duration answer_window(const peer_connection_options& o, bool invite) {
                 : o.timers.final_response + std::chrono::seconds(1);
 }
 
-void send_request(self_ptr self, std::string& wire, const caf::actor& shard, const std::string& branch) {
+void send_request(self_ptr self, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
   auto& st = self->state;
   // Untracked requests (ACK, the gateway's CANCEL: empty branch) get no response of their own.
   if (!branch.empty()) {
@@ -143,7 +141,7 @@ void register_uc_server(self_ptr self) {
   auto& st = self->state;
   if (st.known_uc_server || st.options.where != proxy::side::internal) return;
   st.known_uc_server = true;
-  caf::anon_send(st.options.registry, internal_atom::value, caf::actor_cast<caf::actor>(self), st.address);
+  caf::anon_send(st.options.registry, uc_server_atom::value, caf::actor_cast<connection_actor>(self), st.address);
   log(self, severity::info, "UC server connection from " + st.address + " is in use");
 }
 
@@ -177,7 +175,7 @@ void became_established(self_ptr self) {
     auto domains = st.identities;
     if (!st.domain.empty() && std::find(domains.begin(), domains.end(), st.domain) == domains.end())
       domains.push_back(st.domain);
-    caf::anon_send(st.options.registry, up_atom::value, domains, caf::actor_cast<caf::actor>(self), info(self));
+    caf::anon_send(st.options.registry, up_atom::value, domains, caf::actor_cast<connection_actor>(self), info(self));
   }
   while (!st.queue.empty()) {
     auto q = std::move(st.queue.front());
@@ -185,6 +183,10 @@ void became_established(self_ptr self) {
     send_request(self, q.wire, q.shard, q.branch);
   }
 }
+
+// Framing: stream transport (Content-Length mandatory). A top Via without a
+// branch is accepted (RFC 2543 elements, RFC 4475 §3.1.1.7): the gateway adds
+// its own branch, only CANCEL matching needs the origin's.
 
 struct framer_events : sip::StreamFramer::Callbacks {
   self_ptr self;
@@ -197,7 +199,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
     register_uc_server(self);  // an internal peer that speaks SIP is the UC server
     if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
     if (m.is_request()) {
-      sip_origin origin{caf::actor_cast<caf::actor>(self), st.options.where, st.identities, st.address};
+      sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.identities, st.address};
       auto shard = shard_for_call(m.call_id(), st.options.shards.size());
       caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
       return;
@@ -368,14 +370,14 @@ void try_next_target(self_ptr self) {
   bool bind_local = net::is_ip(local) && local != "0.0.0.0" && local != "::" &&
                     net::is_ipv6(local) == net::is_ipv6(a.ip);
   auto conn = st.options.reactor->connect_tcp(where, bind_local ? local : std::string(),
-                                              std::make_shared<socket_bridge>(caf::actor_cast<caf::actor>(self)), error);
+                                              std::make_shared<socket_bridge<connection_actor>>(caf::actor_cast<connection_actor>(self)), error);
   if (conn == 0) {
     st.attempt_errors.push_back(error);
     return try_next_target(self);
   }
   st.conn = conn;
   ++st.attempt;
-  st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, true});
+  st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, false});
   st.tls.reset();
   if (t.proto == dns::transport::tls) {
     if (!st.contexts) {
@@ -390,7 +392,7 @@ void try_next_target(self_ptr self) {
   self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
 }
 
-caf::behavior connection_impl(self_ptr self, peer_connection_options options, bool inbound, conn_id conn,
+connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_options options, bool inbound, conn_id conn,
                               std::string address, std::string domain) {
   auto& st = self->state;
   st.options = std::move(options);
@@ -412,7 +414,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
     self->quit();
   });
   if (inbound) {
-    st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, true});
+    st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, false});
     if (st.options.tls && !st.contexts) {
       log(self, severity::error, "TLS connection from " + st.address + " refused: no certificate in use");
       st.options.reactor->close(conn, false);
@@ -447,7 +449,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
           self->quit();
         });
   }
-  self->delayed_send(self, tick_interval(st.options), tick_atom_t::value);
+  self->delayed_send(self, tick_interval(st.options), peer_tick_atom::value);
   return {
     [=](data_atom, conn_id c, std::string& bytes) {
       auto& s = self->state;
@@ -493,12 +495,12 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
       if (s.established && s.options.where == proxy::side::external)
         log(self, severity::info, "connection down: " + label(self) + " (" + reason + ")");
       fail_pending(self, 503, "Service Unavailable - connection to " + label(self) + " lost (" + reason + ")");
-      caf::anon_send(s.options.registry, down_atom::value, caf::actor_cast<caf::actor>(self), reason);
+      caf::anon_send(s.options.registry, down_atom::value, caf::actor_cast<connection_actor>(self), reason);
       s.closed = true;
       self->quit();
     },
-    [=](send_atom, const std::string& wire) { write_wire(self, wire); },
-    [=](send_atom, std::string& wire, const caf::actor& shard, const std::string& branch) {
+    [=](respond_atom, const std::string& wire) { write_wire(self, wire); },
+    [=](transmit_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
       auto& s = self->state;
       if (s.established) return send_request(self, wire, shard, branch);
       // CANCEL and ACK (untracked, empty branch) are never refused by the queue limit.
@@ -514,7 +516,7 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
                                  std::to_string(s.options.connect_timeout.count()) + " s");
       s.options.reactor->close(s.conn, false);
     },
-    [=](tick_atom_t) {
+    [=](peer_tick_atom) {
       auto& s = self->state;
       if (s.closed) return;
       auto now = clock::now();
@@ -533,19 +535,19 @@ caf::behavior connection_impl(self_ptr self, peer_connection_options options, bo
       } else if (s.established && idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.keepalive).count()) {
         write_wire(self, sip::StreamFramer::kPing);  // RFC 5626 keep-alive
       }
-      self->delayed_send(self, tick_interval(s.options), tick_atom_t::value);
+      self->delayed_send(self, tick_interval(s.options), peer_tick_atom::value);
     },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
+connection_actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
                                     std::string peer_address) {
   return system.spawn(connection_impl, std::move(options), true, conn, std::move(peer_address), std::string());
 }
 
-caf::actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options, std::string domain) {
+connection_actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options, std::string domain) {
   return system.spawn(connection_impl, std::move(options), false, conn_id{0}, std::string(), std::move(domain));
 }
 
@@ -570,7 +572,7 @@ net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_conne
       }
     }
     auto actor = spawn_inbound_connection(system, options, conn, peer);
-    return std::make_shared<socket_bridge>(actor);
+    return std::make_shared<socket_bridge<connection_actor>>(actor);
   };
 }
 

@@ -3,12 +3,7 @@
 // (gateway/tls/tls_stream) and SIP framing/parsing (gateway/sip) on whichever
 // CAF worker runs it, so many connections use many cores.
 //
-// Accepts:
-//   (data_atom, conn_id, bytes), (connected_atom, conn_id), (closed_atom, conn_id, reason)  from the reactor
-//   (send_atom, wire)                                   a response to send
-//   (send_atom, wire, caf::actor shard, branch)         a request to send; failures go to the shard;
-//                                                       an empty branch: CANCEL/ACK, untracked, never refused
-//   (tick_atom)                                         keep-alive / idle timer (internal)
+// Its interface is connection_actor (actors/proxy_messages.h).
 //
 // Requests it receives go to the proxy core shard of their Call-ID as
 // (request_atom, sip_origin, sip::Message); a response only to the shard of a
@@ -61,8 +56,8 @@ struct peer_connection_options {
   std::shared_ptr<net::reactor> reactor;
   std::shared_ptr<const proxy::settings> settings;  // interfaces and branch instance (fixed)
   std::shared_ptr<policy_source> policy;
-  std::vector<caf::actor> shards;
-  caf::actor registry;
+  std::vector<proxy_core_actor> shards;
+  peer_registry_actor registry;
   status_log_actor log;
   dns_resolver_actor dns;          // outbound only
   std::shared_ptr<tls_source> tls; // null: plain TCP
@@ -83,10 +78,10 @@ struct peer_connection_options {
 };
 
 // An accepted connection (`conn` already registered with the reactor through a socket_bridge).
-caf::actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
+connection_actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
                                     std::string peer_address);
 // An outbound connection to a partner domain: DNS, then the targets in order.
-caf::actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options,
+connection_actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options,
                                      std::string domain);
 
 // Creates the actor first, then hands its socket_bridge to the reactor (used as the accept callback).

@@ -18,7 +18,7 @@ int64_t now_ms() {
 }
 
 struct domain_entry {
-  caf::actor connection;  // invalid while none
+  connection_actor connection;  // invalid while none
   peer_info info;
   int failure_status = 503;  // what requests get during back-off (404: no DNS record)
   std::chrono::milliseconds backoff{0};
@@ -28,17 +28,17 @@ struct domain_entry {
 struct registry_state {
   peer_registry_options options;
   std::map<std::string, domain_entry> domains;
-  std::vector<caf::actor> internal;
-  std::map<std::string, caf::actor> internal_by_address;  // peer ip:port -> connection
+  std::vector<connection_actor> internal;  // known UC server connections
+  std::map<std::string, connection_actor> internal_by_address;  // peer ip:port -> connection
   size_t next_internal = 0;
   std::mt19937 random{std::random_device{}()};
   proxy::log_throttle rate_logged;
 };
 
-using self_ptr = caf::stateful_actor<registry_state>*;
+using self_ptr = peer_registry_actor::stateful_pointer<registry_state>;
 
 // Untracked requests (CANCEL, ACK: empty branch) have no transaction to fail.
-void fail(const caf::actor& shard, const std::string& branch, int status, const std::string& reason) {
+void fail(const proxy_core_actor& shard, const std::string& branch, int status, const std::string& reason) {
   if (!branch.empty()) caf::anon_send(shard, fail_atom::value, branch, status, reason);
 }
 
@@ -47,12 +47,12 @@ bool allow_listed(self_ptr self, const std::string& domain) {
   return std::find(allowed.begin(), allowed.end(), domain) != allowed.end();
 }
 
-caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
+peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_options options) {
   self->state.options = std::move(options);
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& st = self->state;
     st.internal.erase(std::remove_if(st.internal.begin(), st.internal.end(),
-                                     [&](const caf::actor& a) { return a.address() == down.source; }),
+                                     [&](const connection_actor& a) { return a.address() == down.source; }),
                       st.internal.end());
     for (auto it = st.internal_by_address.begin(); it != st.internal_by_address.end();)
       it = it->second.address() == down.source ? st.internal_by_address.erase(it) : std::next(it);
@@ -63,7 +63,8 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       }
   });
   return {
-    [=](send_atom, const std::string& domain, std::string& wire, const caf::actor& shard, const std::string& branch) {
+    [=](forward_atom, const std::string& domain, std::string& wire, const proxy_core_actor& shard,
+        const std::string& branch) {
       auto& st = self->state;
       auto& e = st.domains[domain];
       e.info.domain = domain;
@@ -92,9 +93,9 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
         e.info.since_ms = now;
       }
       if (e.info.state == "connecting") ++e.info.queued;
-      caf::anon_send(e.connection, send_atom::value, std::move(wire), shard, branch);
+      caf::anon_send(e.connection, transmit_atom::value, std::move(wire), shard, branch);
     },
-    [=](internal_atom, std::string& wire, const caf::actor& shard, const std::string& branch,
+    [=](deliver_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch,
         const std::string& target_address) {
       auto& st = self->state;
       if (st.internal.empty())
@@ -104,14 +105,14 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       auto flow = st.internal_by_address.find(target_address);
       const auto& c = flow != st.internal_by_address.end() ? flow->second
                                                           : st.internal[st.next_internal++ % st.internal.size()];
-      caf::anon_send(c, send_atom::value, std::move(wire), shard, branch);
+      caf::anon_send(c, transmit_atom::value, std::move(wire), shard, branch);
     },
-    [=](internal_atom, const caf::actor& connection, const std::string& address) {
+    [=](uc_server_atom, const connection_actor& connection, const std::string& address) {
       self->monitor(connection);
       self->state.internal.push_back(connection);
       self->state.internal_by_address[address] = connection;
     },
-    [=](up_atom, const std::vector<std::string>& domains, const caf::actor& connection, const peer_info& info) {
+    [=](up_atom, const std::vector<std::string>& domains, const connection_actor& connection, const peer_info& info) {
       auto& st = self->state;
       for (const auto& d : domains) {
         auto& e = st.domains[d];
@@ -127,7 +128,7 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
         e.backoff = std::chrono::milliseconds(0);
       }
     },
-    [=](down_atom, const caf::actor& connection, const std::string& reason) {
+    [=](down_atom, const connection_actor& connection, const std::string& reason) {
       for (auto& [domain, e] : self->state.domains)
         if (e.connection == connection) {
           e.connection = nullptr;
@@ -154,7 +155,7 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
       self->state.options.allowed = allowed;
       self->state.options.discovered_rate_limit = discovered_rate_limit;
     },
-    [=](peers_atom) {
+    [=](peers_atom) -> std::vector<peer_info> {
       std::vector<peer_info> out;
       for (auto& [domain, e] : self->state.domains) out.push_back(e.info);
       return out;
@@ -164,7 +165,7 @@ caf::behavior registry_impl(self_ptr self, peer_registry_options options) {
 
 }  // namespace
 
-caf::actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options) {
+peer_registry_actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options) {
   return system.spawn(registry_impl, std::move(options));
 }
 

@@ -4,18 +4,7 @@
 // keeps the back-off state of domains that failed, and rate-limits requests to
 // discovered (not allow-listed) partners.
 //
-// Accepts:
-//   (send_atom, domain, wire, caf::actor shard, branch)   a request for a partner domain
-//   (internal_atom, wire, caf::actor shard, branch, target ip:port)
-//                                                         a request for the internal UC server
-//   (internal_atom, caf::actor connection, ip:port)       an internal connection is up
-//   (up_atom, std::vector<std::string> domains, caf::actor connection, peer_info)
-//   (down_atom, caf::actor connection, std::string reason)
-//   (failed_atom, std::string domain, std::string reason, int status)
-//                                                         an outbound connection gave up (404: no DNS record)
-//   (peers_atom) -> std::vector<peer_info>
-//   (config_atom, std::vector<std::string> allowed, uint32_t discovered_rate_limit)
-//                                                         new partner settings (config apply)
+// Its interface is peer_registry_actor (actors/proxy_messages.h).
 #pragma once
 
 #include <functional>
@@ -29,7 +18,7 @@ namespace fedgw {
 struct peer_registry_options {
   status_log_actor log;
   // Spawns the outbound connection actor for a domain.
-  std::function<caf::actor(const std::string& domain)> connect;
+  std::function<connection_actor(const std::string& domain)> connect;
   uint32_t max_queued_per_domain = 1000;
   uint32_t discovered_rate_limit = 20;  // requests/s per discovered domain
   std::vector<std::string> allowed;     // allow-listed domains are not rate limited
@@ -37,6 +26,6 @@ struct peer_registry_options {
   std::chrono::milliseconds backoff_max{60000};
 };
 
-caf::actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options);
+peer_registry_actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options);
 
 }  // namespace fedgw

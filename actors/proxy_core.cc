@@ -15,7 +15,6 @@ namespace fedgw {
 
 namespace {
 
-using proxy_tick_atom = caf::atom_constant<caf::atom("ptick")>;
 using clock = std::chrono::steady_clock;
 
 void count_response(control::Counters& c, int code) {
@@ -30,20 +29,20 @@ void count_response(control::Counters& c, int code) {
 }
 
 struct core_state;
-using self_ptr = caf::stateful_actor<core_state>*;
+using self_ptr = proxy_core_actor::stateful_pointer<core_state>;
 
 // The transaction table's effects, performed with messages.
-struct transaction_io : proxy::client_transactions<caf::actor>::callbacks {
+struct transaction_io : proxy::client_transactions<response_sink>::callbacks {
   self_ptr self = nullptr;
-  void to_origin(const caf::actor& origin, std::string wire) override;
-  void answer(const caf::actor& origin, const sip::Message& request, int code, std::string reason) override;
+  void to_origin(const response_sink& origin, std::string wire) override;
+  void answer(const response_sink& origin, const sip::Message& request, int code, std::string reason) override;
   void to_next_hop(const proxy::next_hop& hop, std::string wire) override;
 };
 
 struct core_state {
   proxy_core_options options;
   transaction_io io;
-  std::unique_ptr<proxy::client_transactions<caf::actor>> transactions;
+  std::unique_ptr<proxy::client_transactions<response_sink>> transactions;
   uint64_t sequence = 0;
   std::mt19937_64 random;
   bool tick_armed = false;
@@ -53,7 +52,7 @@ struct core_state {
 };
 
 // A response of the gateway's own to `request` (built from the bytes as received).
-void respond(self_ptr self, const caf::actor& to, const sip::Message& request, int code, std::string reason,
+void respond(self_ptr self, const response_sink& to, const sip::Message& request, int code, std::string reason,
              std::string_view extra_name = {}, std::string_view extra_value = {}) {
   if (request.method() == "ACK") return;  // ACK is never answered
   auto original = sip::parse_message(request.raw(), {self->state.options.limits, true, false});
@@ -62,28 +61,28 @@ void respond(self_ptr self, const caf::actor& to, const sip::Message& request, i
   if (!extra_name.empty()) response->add_header(extra_name, extra_value);
   response->add_header("Server", "fedgw");
   count_response(self->state.counters, code);
-  caf::anon_send(to, send_atom::value, response->serialize());
+  caf::anon_send(to, respond_atom::value, response->serialize());
 }
 
-void transaction_io::to_origin(const caf::actor& origin, std::string wire) {
+void transaction_io::to_origin(const response_sink& origin, std::string wire) {
   // The status code sits at a fixed place: "SIP/2.0 NNN".
   int code = wire.size() > 11 ? (wire[8] - '0') * 100 + (wire[9] - '0') * 10 + (wire[10] - '0') : 0;
   count_response(self->state.counters, code);
-  caf::anon_send(origin, send_atom::value, std::move(wire));
+  caf::anon_send(origin, respond_atom::value, std::move(wire));
 }
 
-void transaction_io::answer(const caf::actor& origin, const sip::Message& request, int code, std::string reason) {
+void transaction_io::answer(const response_sink& origin, const sip::Message& request, int code, std::string reason) {
   respond(self, origin, request, code, std::move(reason));
 }
 
 void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const std::string& branch) {
   auto& st = self->state;
-  caf::actor me = caf::actor_cast<caf::actor>(self);
+  proxy_core_actor me = caf::actor_cast<proxy_core_actor>(self);
   st.counters.set_requests_out(st.counters.requests_out() + 1);
   if (hop.to == proxy::side::external)
-    self->send(st.options.registry, send_atom::value, hop.domain, std::move(wire), me, branch);
+    self->send(st.options.registry, forward_atom::value, hop.domain, std::move(wire), me, branch);
   else
-    self->send(st.options.registry, internal_atom::value, std::move(wire), me, branch, hop.address);
+    self->send(st.options.registry, deliver_atom::value, std::move(wire), me, branch, hop.address);
 }
 
 // CANCEL and ACK are hop-by-hop and untracked (empty branch): no rate or queue
@@ -144,7 +143,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
     auto bad = sip::make_bad_extension_response(request, sip::HeaderId::kProxyRequire, {});
     if (bad) {
       count_response(st.counters, 420);
-      caf::anon_send(origin.connection, send_atom::value, bad->serialize());
+      caf::anon_send(origin.connection, respond_atom::value, bad->serialize());
     }
     return;
   }
@@ -154,8 +153,8 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   if (method == "CANCEL") {
     auto branch = request.top_via().branch();
     auto r = branch ? st.transactions->on_cancel(origin.connection, *branch, clock::now())
-                    : proxy::client_transactions<caf::actor>::cancel_result::unknown;
-    if (r == proxy::client_transactions<caf::actor>::cancel_result::unknown)
+                    : proxy::client_transactions<response_sink>::cancel_result::unknown;
+    if (r == proxy::client_transactions<response_sink>::cancel_result::unknown)
       return respond(self, origin.connection, request, 481, "Call/Transaction Does Not Exist");
     return respond(self, origin.connection, request, 200, "OK");
   }
@@ -190,11 +189,11 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   arm_tick(self);
 }
 
-caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
+proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.io.self = self;
-  st.transactions = std::make_unique<proxy::client_transactions<caf::actor>>(st.options.timers, st.io);
+  st.transactions = std::make_unique<proxy::client_transactions<response_sink>>(st.options.timers, st.io);
   uint64_t seed = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
   st.random.seed(seed);
@@ -214,7 +213,7 @@ caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
       s.transactions->expire(clock::now());
       arm_tick(self);
     },
-    [=](counters_atom) {
+    [=](counters_atom) -> control::Counters {
       auto c = self->state.counters;
       if (self->state.options.shard == 0 && self->state.options.stray_responses)
         c.set_responses_dropped(self->state.options.stray_responses->load());
@@ -226,7 +225,7 @@ caf::behavior proxy_core_impl(self_ptr self, proxy_core_options options) {
 
 }  // namespace
 
-caf::actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options) {
+proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options) {
   return system.spawn(proxy_core_impl, std::move(options));
 }
 

@@ -4,14 +4,7 @@
 // goes to the shard chosen by its Call-ID; its response comes back through the
 // connection the request went out on, which knows the shard.
 //
-// Accepts:
-//   (request_atom, sip_origin, sip::Message)            a request from a connection
-//   (response_atom, sip::Message)                        a response whose top Via is ours
-//   (fail_atom, std::string branch, int status, std::string reason)
-//                                                        the request could not be delivered
-//   (ptick)                                              transaction timers (internal)
-//   (counters_atom) -> control::Counters                 requests and responses so far
-//   (config_atom, std::shared_ptr<const proxy::settings>) new domains and partner lists (config apply)
+// Its interface is proxy_core_actor (actors/proxy_messages.h).
 #pragma once
 
 #include <atomic>
@@ -27,7 +20,7 @@ namespace fedgw {
 struct proxy_core_options {
   std::shared_ptr<const proxy::settings> settings;
   size_t shard = 0;
-  caf::actor registry;
+  peer_registry_actor registry;
   status_log_actor log;
   proxy::transaction_timers timers;
   sip::Limits limits;  // the configured parse limits (re-parsing a request to answer it)
@@ -35,7 +28,7 @@ struct proxy_core_options {
   std::shared_ptr<std::atomic<uint64_t>> stray_responses;
 };
 
-caf::actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);
+proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);
 
 // The shard for a request (by Call-ID).
 size_t shard_for_call(std::string_view call_id, size_t shards);

@@ -1,8 +1,10 @@
-// Messages of the SIP data path: connection actors, the proxy core shards and
-// the peer registry (all dynamically typed; each header lists what it accepts).
+// Messages and typed interfaces of the SIP data path: connection actors, the
+// proxy core shards and the peer registry. A message of the wrong shape is a
+// compile error, not a silent drop.
 #pragma once
 
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "actors/messages.h"
@@ -11,10 +13,31 @@
 
 namespace fedgw {
 
-// Where a request came from: the connection actor to answer on, its side, and
+// One atom per meaning (CAF 0.17: at most 10 characters).
+using request_atom = caf::atom_constant<caf::atom("request")>;    // a request for a proxy-core shard
+using response_atom = caf::atom_constant<caf::atom("response")>;  // a response for a shard's transaction
+using fail_atom = caf::atom_constant<caf::atom("fail")>;          // a request could not be delivered
+using respond_atom = caf::atom_constant<caf::atom("respond")>;    // a response to write on a connection
+using transmit_atom = caf::atom_constant<caf::atom("transmit")>;  // a request to write on a connection
+using forward_atom = caf::atom_constant<caf::atom("forward")>;    // a request for a partner domain
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;    // a request for the UC server
+using uc_server_atom = caf::atom_constant<caf::atom("ucserver")>; // an internal connection is the UC server
+using up_atom = caf::atom_constant<caf::atom("up")>;
+using down_atom = caf::atom_constant<caf::atom("down")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using counters_atom = caf::atom_constant<caf::atom("counters")>;
+using proxy_tick_atom = caf::atom_constant<caf::atom("ptick")>;      // a shard's transaction timers
+using peer_tick_atom = caf::atom_constant<caf::atom("peertick")>;    // a connection's keep-alive / idle timer
+using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
+
+// Whatever a response can be written to: a connection, or fedctl send-test.
+using response_sink = caf::typed_actor<caf::reacts_to<respond_atom, std::string>>;
+
+// Where a request came from: the connection to answer on, its side, and
 // for external peers the SIP identities of the verified certificate.
 struct sip_origin {
-  caf::actor connection;
+  response_sink connection;
   proxy::side from = proxy::side::internal;
   std::vector<std::string> identities;
   std::string address;  // peer ip:port, for logs
@@ -34,17 +57,39 @@ struct peer_info {
   std::string last_error;
 };
 
-using request_atom = caf::atom_constant<caf::atom("request")>;
-using response_atom = caf::atom_constant<caf::atom("response")>;
-using send_atom = caf::atom_constant<caf::atom("send")>;
-using fail_atom = caf::atom_constant<caf::atom("fail")>;
-using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
-using internal_atom = caf::atom_constant<caf::atom("internal")>;
-using up_atom = caf::atom_constant<caf::atom("up")>;
-using down_atom = caf::atom_constant<caf::atom("down")>;
-using failed_atom = caf::atom_constant<caf::atom("failed")>;
-using peers_atom = caf::atom_constant<caf::atom("peers")>;
-using counters_atom = caf::atom_constant<caf::atom("counters")>;
+// A proxy-core shard (actors/proxy_core.h).
+using proxy_core_actor = caf::typed_actor<
+  caf::reacts_to<request_atom, sip_origin, sip::Message>,             // a request from a connection
+  caf::reacts_to<response_atom, sip::Message>,                        // a response on the request's connection
+  caf::reacts_to<fail_atom, std::string, int, std::string>,           // branch, status, reason: not delivered
+  caf::reacts_to<proxy_tick_atom>,                                    // transaction timers (internal)
+  caf::replies_to<counters_atom>::with<control::Counters>,            // requests and responses so far
+  caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // domains and policy (config apply)
+
+// One SIP connection (actors/peer_connection.h).
+using connection_actor = caf::typed_actor<
+  caf::reacts_to<data_atom, conn_id, std::string>,                    // bytes from the reactor
+  caf::reacts_to<connected_atom, conn_id>,                            // outbound TCP connection established
+  caf::reacts_to<closed_atom, conn_id, std::string>,                  // the socket is gone (reason)
+  caf::reacts_to<respond_atom, std::string>,                          // a response to write
+  // A request to write, the shard that sent it and its branch; an empty
+  // branch is a CANCEL or ACK: untracked and never refused.
+  caf::reacts_to<transmit_atom, std::string, proxy_core_actor, std::string>,
+  caf::reacts_to<peer_tick_atom>,                                     // keep-alive / idle (internal)
+  caf::reacts_to<connect_timeout_atom, uint64_t>>;                    // connect attempt timed out (internal)
+
+// The peer registry (actors/peer_registry.h).
+using peer_registry_actor = caf::typed_actor<
+  // A request for a partner domain: domain, wire, shard, branch ("" = CANCEL/ACK).
+  caf::reacts_to<forward_atom, std::string, std::string, proxy_core_actor, std::string>,
+  // A request for the UC server: wire, shard, branch, the ip:port its Request-URI names ("" if none).
+  caf::reacts_to<deliver_atom, std::string, proxy_core_actor, std::string, std::string>,
+  caf::reacts_to<uc_server_atom, connection_actor, std::string>,      // this connection (ip:port) is the UC server
+  caf::reacts_to<up_atom, std::vector<std::string>, connection_actor, peer_info>,  // serves these domains
+  caf::reacts_to<down_atom, connection_actor, std::string>,           // lost (reason)
+  caf::reacts_to<failed_atom, std::string, std::string, int>,         // domain gave up: reason, 404/503
+  caf::replies_to<peers_atom>::with<std::vector<peer_info>>,          // fedctl peers
+  caf::reacts_to<config_atom, std::vector<std::string>, uint32_t>>;   // allow list, discovered rate limit
 
 }  // namespace fedgw
 

@@ -15,7 +15,7 @@ struct send_test_state {
   bool done = false;
 };
 
-caf::behavior send_test_impl(caf::stateful_actor<send_test_state>* self, std::vector<caf::actor> shards,
+caf::behavior send_test_impl(caf::stateful_actor<send_test_state>* self, std::vector<proxy_core_actor> shards,
                              std::string from_domain, std::string to_domain) {
   return {
     [=](send_test_atom) {
@@ -38,11 +38,11 @@ caf::behavior send_test_impl(caf::stateful_actor<send_test_state>* self, std::ve
         self->quit();
         return;
       }
-      sip_origin origin{caf::actor_cast<caf::actor>(self), proxy::side::internal, {}, "fedctl send-test"};
+      sip_origin origin{caf::actor_cast<response_sink>(self), proxy::side::internal, {}, "fedctl send-test"};
       auto shard = shards[shard_for_call(call_id, shards.size())];
       caf::anon_send(shard, request_atom::value, std::move(origin), std::move(*request));
     },
-    [=](send_atom, const std::string& wire) {
+    [=](respond_atom, const std::string& wire) {
       auto& st = self->state;
       auto response = sip::parse_message(wire);
       if (!response || response->status_code() < 200 || st.done) return;
@@ -56,7 +56,7 @@ caf::behavior send_test_impl(caf::stateful_actor<send_test_state>* self, std::ve
 
 }  // namespace
 
-caf::actor spawn_send_test(caf::actor_system& system, std::vector<caf::actor> shards, std::string from_domain,
+caf::actor spawn_send_test(caf::actor_system& system, std::vector<proxy_core_actor> shards, std::string from_domain,
                            std::string to_domain) {
   return system.spawn(send_test_impl, std::move(shards), std::move(from_domain), std::move(to_domain));
 }

@@ -19,7 +19,7 @@ struct send_test_result {
 using send_test_atom = caf::atom_constant<caf::atom("sendtest")>;
 
 // Replies once to (send_test_atom) with a send_test_result, then quits.
-caf::actor spawn_send_test(caf::actor_system& system, std::vector<caf::actor> shards, std::string from_domain,
+caf::actor spawn_send_test(caf::actor_system& system, std::vector<proxy_core_actor> shards, std::string from_domain,
                            std::string to_domain);
 
 }  // namespace fedgw

@@ -12,9 +12,11 @@
 
 namespace fedgw {
 
+// `Handle`: caf::actor, or a typed actor that accepts the three messages.
+template <class Handle = caf::actor>
 class socket_bridge : public net::reactor::handler {
 public:
-  explicit socket_bridge(caf::actor target) : target_(std::move(target)) {}
+  explicit socket_bridge(Handle target) : target_(std::move(target)) {}
 
   void on_data(conn_id conn, std::string_view bytes) override {
     caf::anon_send(target_, data_atom::value, conn, std::string(bytes));
@@ -25,7 +27,7 @@ public:
   void on_connected(conn_id conn) override { caf::anon_send(target_, connected_atom::value, conn); }
 
 private:
-  caf::actor target_;
+  Handle target_;
 };
 
 }  // namespace fedgw

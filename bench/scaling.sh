@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lab.sh
-BIN=build/bin
+BIN=${FEDGW_BIN:-build/bin}
 COUNT=${1:-20000}
 REPEATS=${2:-3}
 LAB_IP_A=127.0.5.1

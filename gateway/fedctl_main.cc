@@ -160,7 +160,7 @@ void print_status(const control::GatewayStatus& s) {
             << "  requests in " << c.requests_in() << ", out " << c.requests_out() << "\n"
             << "  responses 1xx " << c.responses_1xx() << ", 2xx " << c.responses_2xx() << ", 3xx "
             << c.responses_3xx() << ", 4xx " << c.responses_4xx() << ", 5xx " << c.responses_5xx()
-            << ", 6xx " << c.responses_6xx() << "\n"
+            << ", 6xx " << c.responses_6xx() << ", dropped " << c.responses_dropped() << "\n"
             << "  control requests " << c.control_requests() << ", config applies " << c.config_applies() << "\n";
 }
 

@@ -176,9 +176,9 @@ std::optional<own_route> parse_own_route(const sip::NameAddr& route, const sip::
   // later requests carry it as From (same direction) or To tag (the other).
   bool valid = false;
   if (mac) {
-    for (auto tag : {request.from_tag(), request.to_tag()}) {
-      if (!tag) continue;
-      if (same_text(route_mac(s, r.facing, r.domain, request.call_id(), *tag), *mac)) {
+    // A request without a From tag (RFC 2543) was signed with the empty tag.
+    for (auto tag : {request.from_tag().value_or(""), request.to_tag().value_or("")}) {
+      if (same_text(route_mac(s, r.facing, r.domain, request.call_id(), tag), *mac)) {
         valid = true;
         break;
       }

@@ -154,8 +154,27 @@ while time.time() < end:
 SILENT=$!
 LAB_PIDS+=("$SILENT")
 wait_for_log "$D/b.log" "UC server connection from" $((ucs + 1))
-out=$("${UA_A[@]}" --user alice send bob@b.test "anyone?" 2>&1) || true
+# While it is pending, a second internal connection answers it 603 with the exact
+# Vias the UC server received (review E7): the answer did not come over the
+# connection the request went out on, so b.test drops and counts it.
+"${UA_A[@]}" --user alice send bob@b.test "anyone?" > "$D/anyone.out" 2>&1 &
+ANYONE=$!
+wait_for_log "$D/silent.in" "^MESSAGE sip:bob@b.test"
+python3 - "$D/silent.in" <<'PY'
+import socket, sys
+text = open(sys.argv[1], "rb").read().decode()
+msg = text[text.rindex("MESSAGE sip:bob@b.test"):].split("\r\n\r\n")[0].split("\r\n")[1:]
+keep = [l for l in msg if l.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+keep = [l + ";tag=evil" if l.lower().startswith("to:") else l for l in keep]
+s = socket.create_connection(("127.0.2.1", 5060))
+s.sendall(("SIP/2.0 603 Decline\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode())
+s.close()
+PY
+wait "$ANYONE" || true
+out=$(cat "$D/anyone.out")
 check "no answer -> 408" contains "$out" "408"
+check "a response injected over another connection does not reach the caller" bash -c '! grep -q 603 <<<"$1"' _ "$out"
+check "the injected response is counted as dropped" bash -c 'grep -Eq "dropped [1-9]" <<<"$1"' _ "$("${B[@]}" status)"
 # CANCEL of a ringing INVITE: answered 200 by the gateway, follows the INVITE
 # through both gateways (only after a provisional response, RFC 3261 §9.1); the
 # INVITE then ends (408: the silent UC server never answers the CANCEL).
