@@ -7,6 +7,7 @@
 
 #include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
+#include "gateway/proxy/dialer.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/rate_limit.h"
 #include "gateway/sip/framer.h"
@@ -49,16 +50,15 @@ struct connection_state {
   bool write_failed = false;   // logged and closing: later writes are dropped silently
   bool known_uc_server = false;  // internal: registered as the UC server (it spoke SIP or is authenticated)
   bool got_message = false;         // a complete SIP message arrived (not a keep-alive)
+  std::vector<std::string> spoke_as;  // inbound partner: domains registered for reuse
   bool marked_established = false;  // reactor::established() called
   bool incomplete_deadline = false; // reactor::set_deadline() armed for a partial message
   proxy::log_throttle stray_logged{std::chrono::seconds(60), 1};
   int64_t last_activity_ms = 0;
   int64_t since_ms = 0;
   // Outbound target walk.
-  dns::resolution resolution;
-  size_t target = 0, address_index = 0;
+  proxy::outbound_dialer dialer;  // the DNS target walk
   uint64_t attempt = 0;
-  std::vector<std::string> attempt_errors;
   bool closed = false;
 };
 
@@ -157,6 +157,20 @@ peer_info info(self_ptr self) {
   return i;
 }
 
+// An inbound partner connection serves `domain` (for requests to it, RFC 5923)
+// once a request From that domain arrived on it and the domain is one of its
+// certificate identities (the anti-spoofing rule); registered once.
+void serves_domain(self_ptr self, const std::string& domain) {
+  auto& st = self->state;
+  if (!st.inbound || st.options.where != proxy::side::external || domain.empty()) return;
+  if (std::find(st.identities.begin(), st.identities.end(), domain) == st.identities.end()) return;
+  if (std::find(st.spoke_as.begin(), st.spoke_as.end(), domain) != st.spoke_as.end()) return;
+  st.spoke_as.push_back(domain);
+  auto i = info(self);
+  caf::anon_send(st.options.registry, up_atom::value, std::vector<std::string>{domain},
+                 caf::actor_cast<connection_actor>(self), std::move(i));
+}
+
 void became_established(self_ptr self) {
   auto& st = self->state;
   st.established = true;
@@ -171,11 +185,12 @@ void became_established(self_ptr self) {
         std::string(st.inbound ? "inbound" : "outbound") + " connection up: " + (st.domain.empty() ? names : st.domain) +
           " at " + st.address + " (" + (st.tls ? st.tls->description() : std::string("TCP")) +
           (st.inbound ? ", certificate names " + names : std::string()) + ")");
-    // RFC 5923: a verified connection serves its peer's domains in both directions.
-    auto domains = st.identities;
-    if (!st.domain.empty() && std::find(domains.begin(), domains.end(), st.domain) == domains.end())
-      domains.push_back(st.domain);
-    caf::anon_send(st.options.registry, up_atom::value, domains, caf::actor_cast<connection_actor>(self), info(self));
+    // RFC 5923 reuse, but a certificate name is no DNS override: an outbound
+    // connection serves the domain whose DNS records led to it; an inbound one
+    // a domain only once the partner spoke as it (see serves_domain()).
+    if (!st.inbound)
+      caf::anon_send(st.options.registry, up_atom::value, std::vector<std::string>{st.domain},
+                     caf::actor_cast<connection_actor>(self), info(self));
   }
   while (!st.queue.empty()) {
     auto q = std::move(st.queue.front());
@@ -199,6 +214,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
     register_uc_server(self);  // an internal peer that speaks SIP is the UC server
     if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
     if (m.is_request()) {
+      serves_domain(self, proxy::uri_domain(m.from().uri_text));
       sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.identities, st.address};
       auto shard = shard_for_call(m.call_id(), st.options.shards.size());
       caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
@@ -325,7 +341,7 @@ void handshake_done(self_ptr self) {
     if (!id.ok) {
       auto text = "TLS: " + st.domain + " at " + st.address + ": " + id.reason;
       log(self, severity::error, text);
-      st.attempt_errors.push_back(text);
+      st.dialer.failed(text);
       st.options.reactor->close(st.conn);
       return;
     }
@@ -342,9 +358,7 @@ std::chrono::seconds tick_interval(const peer_connection_options& o) {
 
 void give_up(self_ptr self) {
   auto& st = self->state;
-  std::string reasons;
-  for (const auto& e : st.attempt_errors) reasons += (reasons.empty() ? "" : "; ") + e;
-  auto text = "no target of " + st.domain + " reachable: " + (reasons.empty() ? "no address" : reasons);
+  auto text = st.dialer.give_up_text();
   log(self, severity::error, text);
   fail_pending(self, 503, "Service Unavailable - " + text);
   caf::anon_send(st.options.registry, failed_atom::value, st.domain, text, 503);
@@ -354,34 +368,28 @@ void give_up(self_ptr self) {
 
 void try_next_target(self_ptr self) {
   auto& st = self->state;
-  const auto& targets = st.resolution.targets;
-  while (st.target < targets.size() && st.address_index >= targets[st.target].addresses.size()) {
-    ++st.target;
-    st.address_index = 0;
-  }
-  if (st.target >= targets.size()) return give_up(self);
-  const auto& t = targets[st.target];
-  const auto& a = t.addresses[st.address_index++];
-  net::endpoint where{a.ip, t.port};
+  auto next = st.dialer.next();
+  if (!next) return give_up(self);
+  const auto& where = next->where;
   st.address = where.to_string();
   std::string error;
   // Leave from the open-federation interface, so partners see the address our records name.
   const auto& local = st.options.settings->external.host;
   bool bind_local = net::is_ip(local) && local != "0.0.0.0" && local != "::" &&
-                    net::is_ipv6(local) == net::is_ipv6(a.ip);
+                    net::is_ipv6(local) == net::is_ipv6(where.ip);
   auto conn = st.options.reactor->connect_tcp(where, bind_local ? local : std::string(),
                                               std::make_shared<socket_bridge<connection_actor>>(caf::actor_cast<connection_actor>(self)), error);
   if (conn == 0) {
-    st.attempt_errors.push_back(error);
+    st.dialer.failed(error);
     return try_next_target(self);
   }
   st.conn = conn;
   ++st.attempt;
   st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, false});
   st.tls.reset();
-  if (t.proto == dns::transport::tls) {
+  if (next->proto == dns::transport::tls) {
     if (!st.contexts) {
-      st.attempt_errors.push_back("no certificate in use: TLS connections are not possible");
+      st.dialer.failed("no certificate in use: TLS connections are not possible");
       st.options.reactor->close(conn, false);
       return;
     }
@@ -441,7 +449,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
             self->quit();
             return;
           }
-          s.resolution = std::move(r);
+          s.dialer = proxy::outbound_dialer(std::move(r));
           try_next_target(self);
         },
         [=](const caf::error& e) {
@@ -463,7 +471,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
         auto text = "TLS handshake with " + (s.domain.empty() ? std::string("peer") : s.domain) + " at " + s.address +
                     " failed: " + r.error;
         log(self, severity::error, text);
-        s.attempt_errors.push_back(text);
+        s.dialer.failed(text);
         s.options.reactor->close(c);
         return;
       }
@@ -484,12 +492,9 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       s.conn = 0;
       if (!s.inbound && !s.established) {
         // Connect or handshake failed: the next address, then the next target.
-        s.attempt_errors.push_back(s.address + ": " + reason);
-        if (!s.resolution.targets.empty() && s.target < s.resolution.targets.size()) {
-          auto colon = s.address.rfind(':');
-          caf::anon_send(s.options.dns, unreach_atom::value, s.address.substr(0, colon),
-                         static_cast<uint16_t>(s.resolution.targets[s.target].port));
-        }
+        s.dialer.failed(s.address + ": " + reason);
+        if (const auto& tried = s.dialer.current())
+          caf::anon_send(s.options.dns, unreach_atom::value, tried->where.ip, tried->where.port);
         return try_next_target(self);
       }
       if (s.established && s.options.where == proxy::side::external)
@@ -512,7 +517,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;
       if (attempt != s.attempt || s.established || s.conn == 0) return;
-      s.attempt_errors.push_back(s.address + ": no connection/handshake within " +
+      s.dialer.failed(s.address + ": no connection/handshake within " +
                                  std::to_string(s.options.connect_timeout.count()) + " s");
       s.options.reactor->close(s.conn, false);
     },

@@ -88,6 +88,11 @@ request "$D/spoof.sip" MESSAGE sip:bob@b.test sip:mallory@evil.test
 check "spoofed From domain -> 403" contains "$(peer "$D/spoof.sip")" "403 Forbidden - From domain evil.test is not an identity of the peer certificate"
 request "$D/ok.sip" MESSAGE sip:bob@b.test sip:alice@a.test
 check "raw peer with a verified From -> 200" contains "$(peer "$D/ok.sip")" "SIP/2.0 200"
+# Certificate names are no DNS override: the connection is listed (and reused) for
+# a.test, which spoke on it, not for gw.a.test, the certificate's other name.
+peers_b=$("${B[@]}" peers)
+check "fedctl peers lists the partner that federated" contains "$peers_b" "a.test"
+check "fedctl peers does not list a certificate name that never federated" bash -c '! grep -q "^gw.a.test" <<<"$1"' _ "$peers_b"
 # A burst from a discovered partner (a.test is not on b.test's allow list): 20/s, then 503.
 printf 'MESSAGE sip:bob@b.test SIP/2.0\nVia: SIP/2.0/TLS 127.0.1.1:5061;branch=z9hG4bKburst{n}\nMax-Forwards: 70\nFrom: <sip:alice@a.test>;tag=1\nTo: <sip:bob@b.test>\nCall-ID: burst{n}@test\nCSeq: 1 MESSAGE\n\nhi' > "$D/burst.sip"
 out=$(peer --repeat 60 "$D/burst.sip")

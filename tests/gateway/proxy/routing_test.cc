@@ -124,6 +124,22 @@ TEST_F(Routing, SignedRouteToABlockedDomainIsStillRefused) {
   EXPECT_EQ(d.reason, "Forbidden - federation with blocked.test is blocked");
 }
 
+// proxy_fuzz finding: a dialog without From tag (RFC 2543) got a Record-Route that never verified.
+TEST_F(Routing, RouteOfADialogWithoutFromTagVerifies) {
+  request_text r;
+  r.method = "SUBSCRIBE";
+  r.uri = "sip:alice@a.test";
+  r.from = "<sip:bob@b.test>";
+  r.to = "<sip:alice@a.test>";
+  auto initial = r.message();
+  auto route = record_route_value(s, side::internal, "", initial);
+  r.extra = "Route: " + route + "\r\n";
+  auto again = r.message();
+  auto d = route_request(again, side::external, b_identity, s);
+  EXPECT_EQ(d.status, 0) << d.reason;
+  EXPECT_EQ(d.routes_to_pop, 1u);
+}
+
 TEST_F(Routing, RouteOfAnEarlierRunIsRefusedAsStale) {
   auto earlier = settings::from_config(gateway_a(), instance_keys::random());
   auto subscribe = from_partner("b.test", "", "SUBSCRIBE");
