@@ -43,8 +43,7 @@ void fail(const proxy_core_actor& shard, const std::string& branch, int status, 
 }
 
 bool allow_listed(self_ptr self, const std::string& domain) {
-  const auto& allowed = self->state.options.allowed;
-  return std::find(allowed.begin(), allowed.end(), domain) != allowed.end();
+  return self->state.options.policy->allow_listed(domain);
 }
 
 peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_options options) {
@@ -70,10 +69,10 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       e.info.domain = domain;
       // CANCEL and ACK (untracked) end transactions: never rate limited.
       if (!branch.empty() && !allow_listed(self, domain) &&
-          !e.rate.take(st.options.discovered_rate_limit, now_ms())) {
+          !e.rate.take(st.options.policy->discovered_rate_limit, now_ms())) {
         if (st.rate_logged.allow(domain, std::chrono::steady_clock::now())) {
           report(st.options.log, severity::warning, "policy",
-                 domain + ": more than " + std::to_string(st.options.discovered_rate_limit) +
+                 domain + ": more than " + std::to_string(st.options.policy->discovered_rate_limit) +
                    " requests/s to a discovered partner; answering 503 (logged once a minute)");
         }
         return fail(shard, branch, 503, "Service Unavailable - rate limit for " + domain);
@@ -151,9 +150,8 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       std::uniform_int_distribution<int64_t> jitter(step.count() / 2, step.count());
       e.info.backoff_until_ms = now_ms() + jitter(st.random);
     },
-    [=](config_atom, const std::vector<std::string>& allowed, uint32_t discovered_rate_limit) {
-      self->state.options.allowed = allowed;
-      self->state.options.discovered_rate_limit = discovered_rate_limit;
+    [=](config_atom, std::shared_ptr<const proxy::settings>& policy) {
+      self->state.options.policy = std::move(policy);
     },
     [=](peers_atom) -> std::vector<peer_info> {
       std::vector<peer_info> out;

@@ -20,8 +20,8 @@ struct peer_registry_options {
   // Spawns the outbound connection actor for a domain.
   std::function<connection_actor(const std::string& domain)> connect;
   uint32_t max_queued_per_domain = 1000;
-  uint32_t discovered_rate_limit = 20;  // requests/s per discovered domain
-  std::vector<std::string> allowed;     // allow-listed domains are not rate limited
+  // The policy snapshot every data-path actor uses (allow list, discovered-partner rate limit).
+  std::shared_ptr<const proxy::settings> policy;
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};
 };

@@ -89,7 +89,7 @@ using peer_registry_actor = caf::typed_actor<
   caf::reacts_to<down_atom, connection_actor, std::string>,           // lost (reason)
   caf::reacts_to<failed_atom, std::string, std::string, int>,         // domain gave up: reason, 404/503
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>,          // fedctl peers
-  caf::reacts_to<config_atom, std::vector<std::string>, uint32_t>>;   // allow list, discovered rate limit
+  caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // the policy snapshot (config apply)
 
 }  // namespace fedgw
 

@@ -81,8 +81,7 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   peer_registry_options registry_options;
   registry_options.log = log;
   registry_options.max_queued_per_domain = config.limits().max_queued_per_domain();
-  registry_options.discovered_rate_limit = config.partners().discovered_rate_limit();
-  registry_options.allowed.assign(config.partners().allowed().begin(), config.partners().allowed().end());
+  registry_options.policy = out.settings;
   registry_options.connect = [&system, connect_options](const std::string& domain) {
     auto o = *connect_options;
     o.where = proxy::side::external;
