@@ -100,6 +100,9 @@ void write_wire(self_ptr self, std::string_view bytes) {
   auto& st = self->state;
   if (st.conn == 0 || st.write_failed) return;
   if (st.tls) {
+    // Plaintext waiting for the handshake is bounded like the reactor's write buffer.
+    if (!st.tls->established() && st.tls->held_back_bytes() + bytes.size() > (1u << 20))
+      return write_failed(self, "more than 1 MiB waiting for the TLS handshake");
     std::string out;
     auto r = st.tls->send(bytes, out);
     write_raw(self, out);
@@ -477,6 +480,8 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       }
       if (r.handshake_completed) handshake_done(self);
       if (!plain.empty() && s.established) on_plaintext(self, plain);
+      // close_notify: the peer ends the session; requests in flight get 503 when the socket closes.
+      if (r.peer_closed && s.conn != 0) s.options.reactor->close(s.conn);
     },
     [=](connected_atom, conn_id c) {
       auto& s = self->state;
