@@ -95,6 +95,30 @@ check "silent connections are closed at the establishment deadline (10)" [ "$dea
 check "no silent connection outlives the deadline" contains "$out" "open 0"
 check "refusals are logged" wait_for "$D/gw1.log" "inbound connections: 5 refused at the connection limit (10)"
 check "refusals are logged once, not per connection" [ "$(grep -c "inbound connections:" "$D/gw1.log")" -le 2 ]
+# 1b. After a first complete message, a partial one (no blank line; then a body
+#     shorter than its Content-Length) must be completed within the deadline.
+partial() {
+  python3 - "$IP:5060" "$1" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=8)
+opt = ("OPTIONS sip:a.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKpart\r\nMax-Forwards: 70\r\n"
+       "From: <sip:probe@a.test>;tag=1\r\nTo: <sip:a.test>\r\nCall-ID: part@test\r\nCSeq: 1 OPTIONS\r\n")
+s.sendall((opt + "Content-Length: 0\r\n\r\n").encode())
+assert s.recv(4096).startswith(b"SIP/2.0 200"), "no 200 to the complete OPTIONS"
+s.sendall((opt if sys.argv[2] == "head" else opt + "Content-Length: 100\r\n\r\nshort").encode())
+start = time.monotonic()
+while s.recv(4096):
+    pass
+print("closed %.2f" % (time.monotonic() - start))
+PY
+}
+for kind in head body; do
+  out=$(partial "$kind" 2>&1)
+  t=$(awk '$1 == "closed" {print $2}' <<<"$out")
+  check "an incomplete message ($kind) is closed at the deadline ($out)" \
+    bash -c '[ -n "$1" ] && awk -v t="$1" "BEGIN { exit !(t >= 1.0 && t <= 4.0) }"' _ "$t"
+done
 stop_pid "$GW1" TERM || true
 
 # 2. Under "ulimit -n 64" with 80 silent connections the gateway stays idle
