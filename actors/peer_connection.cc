@@ -238,6 +238,7 @@ struct framer_events : sip::StreamFramer::Callbacks {
     if (pending->second.invite) {
       // INVITE: 2xx may repeat or fork (RFC 6026); keep matching until the window ends.
       if (code >= 300) st.in_flight.erase(pending);
+      else if (code >= 200) pending->second.expires = clock::now() + st.options.timers.linger;
       else pending->second.expires = clock::now() + answer_window(st.options, true);
     } else if (code >= 200) {
       st.in_flight.erase(pending);

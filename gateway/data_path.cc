@@ -11,6 +11,7 @@ namespace {
 proxy::transaction_timers transaction_timers(const config::Config& config) {
   proxy::transaction_timers t;
   t.final_response = std::chrono::milliseconds(config.limits().transaction_timeout_ms());
+  t.linger = t.final_response;  // 64*T1, as timer B
   return t;
 }
 

@@ -265,4 +265,17 @@ check "load: 503 while b.test was down" grep -Eq "5xx [1-9]" "$D/load.out"
 
 status=$("${A[@]}" status)
 check "counters in fedctl status" contains "$status" "requests in"
+
+# Review E1: after an INVITE session (INVITE, ACK, MESSAGE, BYE) the partner
+# connection still idles out: forwarded ACKs are not tracked and an answered
+# INVITE is only matched for 64*T1 (= transaction_timeout_ms). a.test restarts
+# with idle_timeout_s 3; b.test keeps 600, so the close is a.test's own.
+stop_pid "$GW_A_PID" TERM || true
+sed 's/^limits {/limits { idle_timeout_s: 3 /' "$D/a-allowed.textproto" > "$D/a-idle.textproto"
+start_fedgw "$BIN" "$D/a-idle.textproto" "$D/a-idle.log"
+GW_A_PID=$FEDGW_LAST_PID
+out=$("${UA_A[@]}" --user alice chat bob@b.test "a short call" 2>&1) || true
+check "chat through the restarted gateway" contains "$out" "BYE sip:bob@b.test -> 200"
+check "the partner connection idles out after an INVITE session" \
+  wait_for_log "$D/a-idle.log" "b.test .*: idle for [0-9]* s, closing" 1 20
 finish
