@@ -28,6 +28,7 @@
 #include "gateway/sip/grammar.h"
 #include "gateway/sip/message.h"
 #include "gateway/sip/response.h"
+#include "tests/gateway/proxy/gateway_config.h"
 
 using namespace fedgw;
 using proxy::side;
@@ -41,22 +42,7 @@ void check(bool cond, const char* what) {
   }
 }
 
-config::Config gateway_a() {
-  config::Config c;
-  c.set_mode(config::DIRECT);
-  c.add_domains("a.test");
-  auto* in = c.mutable_internal_listener();
-  in->set_bind_ip("127.0.0.1");
-  in->set_port(5060);
-  in->set_transport(config::TCP);
-  auto* fed = c.mutable_federation_listener();
-  fed->set_bind_ip("0.0.0.0");
-  fed->set_public_host("gw.a.test");
-  fed->set_port(5061);
-  fed->set_transport(config::MTLS);
-  c.mutable_partners()->add_blocked("blocked.test");
-  return c;
-}
+using proxy::testing::gateway_a;
 
 // The peer certificate's identities for external origins. blocked.test is
 // among them so that the block list (not only the identity check) is exercised.

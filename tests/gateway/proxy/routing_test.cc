@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/gateway/proxy/gateway_config.h"
 #include "tests/gateway/proxy/proxy_test_util.h"
 
 namespace fedgw::proxy {
@@ -11,23 +12,7 @@ namespace {
 
 using testing::request_text;
 
-config::Config gateway_a() {
-  config::Config c;
-  c.set_mode(config::DIRECT);
-  c.add_domains("a.test");
-  auto* in = c.mutable_internal_listener();
-  in->set_bind_ip("127.0.0.1");
-  in->set_port(5060);
-  in->set_transport(config::TCP);
-  auto* fed = c.mutable_federation_listener();
-  fed->set_bind_ip("0.0.0.0");
-  fed->set_public_host("gw.a.test");
-  fed->set_port(5061);
-  fed->set_transport(config::MTLS);
-  c.mutable_partners()->add_blocked("blocked.test");
-  c.mutable_partners()->add_identity_trusted("trusted.test");
-  return c;
-}
+using testing::gateway_a;
 
 const std::vector<std::string> b_identity{"b.test"};
 const std::vector<std::string> blocked_identity{"blocked.test"};
