@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config ccache
   libcaf-dev libssl-dev libc-ares-dev libprotobuf-dev protobuf-compiler
   # tests, fuzzing, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev

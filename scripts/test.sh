@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, runs every test (unit,
-# fuzz, integration). Exit status 0 only when all pass.
+# fuzz, integration), then the unit tests again under sanitizers. Exit status 0
+# only when all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -8,3 +9,5 @@ cd "$(dirname "$0")/.."
 echo "==> ctest (unit, bounded fuzz run, integration tests)"
 cd build
 ctest --output-on-failure -j2 --timeout 600
+cd ..
+./scripts/test-sanitizers.sh
