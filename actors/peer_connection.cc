@@ -503,7 +503,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
           caf::anon_send(s.options.dns, unreach_atom::value, tried->where.ip, tried->where.port);
         return try_next_target(self);
       }
-      if (s.established && s.options.where == proxy::side::external)
+      if (s.established && s.options.where == proxy::side::external && !s.write_failed)  // logged once already
         log(self, severity::info, "connection down: " + label(self) + " (" + reason + ")");
       fail_pending(self, 503, "Service Unavailable - connection to " + label(self) + " lost (" + reason + ")");
       caf::anon_send(s.options.registry, down_atom::value, caf::actor_cast<connection_actor>(self), reason);

@@ -99,6 +99,17 @@ out=$(peer --repeat 60 "$D/burst.sip")
 echo "    burst: $out"
 check "inbound burst from a discovered partner: some 503" bash -c 'grep -Eq "503=[1-9]" <<<"$1" && grep -Eq "200=[1-9]" <<<"$1"' _ "$out"
 check "inbound rate limit logged" grep -q "a.test: more than 20 requests/s from a discovered partner" "$D/b.log"
+# Review E12: a partner varying its From domain neither escapes the anti-spoofing
+# check nor floods the message window (refusals are logged per certificate identity).
+before=$(grep -c "WARN.*policy" "$D/b.log" || true)
+printf 'MESSAGE sip:bob@b.test SIP/2.0\nVia: SIP/2.0/TLS 127.0.1.1:5061;branch=z9hG4bKvary{n}\nMax-Forwards: 70\nFrom: <sip:x@d{n}.example>;tag=1\nTo: <sip:bob@b.test>\nCall-ID: vary{n}@test\nCSeq: 1 MESSAGE\n\nhi' > "$D/vary.sip"
+out=$(peer --repeat 40 "$D/vary.sip")
+# (403 anti-spoofing, or 503 where the partner's rate limit from the burst above still holds)
+answered=$(grep -o "[0-9]*=[0-9]*" <<<"$out" | cut -d= -f2 | awk '{s += $1} END {print s}')
+check "40 invented From domains: all answered, none accepted ($out)" \
+  bash -c '! grep -q "200=" <<<"$1" && [ "$2" -eq 40 ]' _ "$out" "$answered"
+after=$(grep -c "WARN.*policy" "$D/b.log" || true)
+check "and at most one policy log entry for them ($((after - before)))" [ $((after - before)) -le 1 ]
 printf 'GARBAGE\r\n\r\n' > "$D/garbage.sip"
 out=$(peer --raw "$D/garbage.sip")
 check "garbage from a peer: connection closed" contains "$out" "closed"

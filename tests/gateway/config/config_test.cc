@@ -125,6 +125,32 @@ TEST(Config, FederationListenerNeedsCertificate) {
   EXPECT_TRUE(contains(loaded.errors, "certificate: the federation listener needs a certificate"));
 }
 
+// Partners are identified by their client certificate: a plain TLS federation
+// listener would answer every request 403, so it is refused at start.
+TEST(Config, FederationListenerWithoutClientCertificatesIsRefused) {
+  auto loaded = parse_config(minimal + R"(federation_listener { bind_ip: "127.0.0.1" transport: TLS })", "t");
+  EXPECT_TRUE(contains(loaded.errors,
+                       "federation_listener.transport: TLS without client certificates cannot identify partners (use MTLS)"));
+}
+
+TEST(Config, WildcardBindNeedsAPublicHostForViaAndRecordRoute) {
+  auto loaded = parse_config(minimal + R"(federation_listener { bind_ip: "0.0.0.0" })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "federation_listener.public_host: is required when bind_ip is 0.0.0.0"));
+  loaded = parse_config(minimal + R"(federation_listener { bind_ip: "0.0.0.0" public_host: "sip..x" })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "federation_listener.public_host: \"sip..x\" is not a host name or IP address"));
+}
+
+TEST(Config, AllowedPeersAreAddressesOrPrefixes) {
+  auto loaded = parse_config(R"(mode: DIRECT
+domains: "a.test"
+internal_listener { bind_ip: "127.0.0.1" allowed_peers: "10.0.0.0/8" allowed_peers: "::1" allowed_peers: "10.0.0.0/33" }
+partners { identity_trusted: "not a domain" })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "internal_listener.allowed_peers[2]: \"10.0.0.0/33\" is not an IP address or IP/prefix"));
+  EXPECT_FALSE(contains(loaded.errors, "allowed_peers[0]"));
+  EXPECT_FALSE(contains(loaded.errors, "allowed_peers[1]"));
+  EXPECT_TRUE(contains(loaded.errors, "partners.identity_trusted[0]"));
+}
+
 TEST(Config, RuntimeChangesThatNeedRestartAreNamed) {
   auto a = parse_config(minimal, "a").config;
   auto b = a;

@@ -46,3 +46,28 @@ TEST(Address, Endpoints) {
 
 }  // namespace
 }  // namespace fedgw::net
+
+namespace fedgw::net {
+namespace {
+
+TEST(Prefix, MatchesAddressesInTheBlockOnly) {
+  auto p = parse_prefix("10.1.0.0/16");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->contains("10.1.200.3"));
+  EXPECT_FALSE(p->contains("10.2.0.1"));
+  EXPECT_FALSE(p->contains("::ffff:10.1.0.1"));  // another family
+  auto one = parse_prefix("::1");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->contains("::1"));
+  EXPECT_FALSE(one->contains("::2"));
+  auto odd = parse_prefix("192.168.1.128/25");
+  ASSERT_TRUE(odd);
+  EXPECT_TRUE(odd->contains("192.168.1.200"));
+  EXPECT_FALSE(odd->contains("192.168.1.100"));
+  EXPECT_FALSE(parse_prefix("10.0.0.0/33"));
+  EXPECT_FALSE(parse_prefix("10.0.0.0/"));
+  EXPECT_FALSE(parse_prefix("host.example/8"));
+}
+
+}  // namespace
+}  // namespace fedgw::net
