@@ -7,6 +7,8 @@ BIN=$1
 D=$FEDGW_TEST_DIR
 HERE=$(cd "$(dirname "$0")" && pwd)
 LAB_TIMER_MS=3000
+# sni.test: a partner edge at another host name (edge.sni.test) that records the SNI it is asked for.
+LAB_EXTRA_DNS="--srv-host=_sipfederationtls._tcp.sni.test,edge.sni.test,5091,10,10 --host-record=edge.sni.test,127.0.2.9"
 lab_federation "$BIN" "$D"
 A=("$BIN/fedctl" --socket "$D/a.sock")
 B=("$BIN/fedctl" --socket "$D/b.sock")
@@ -125,6 +127,36 @@ check "no client certificate: refused" bash -c '! grep -q "SIP/2.0 200" <<<"$1"'
 printf 'MESSAGE sip:bob@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnoto\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nCall-ID: bad@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n' > "$D/bad.sip"
 check "request without To -> 400 naming it" contains "$(python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/bad.sip")" "SIP/2.0 400 Bad Request - missing To header"
 
+# SNI names the partner domain the gateway verifies (sni.test), not the SRV target
+# host (edge.sni.test), so an edge hosting many domains can choose the certificate.
+python3 - "$D/certs/peer.pem" "$D/certs/peer.key" "$D/sni.seen" <<'PY' &
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+seen = open(sys.argv[3], "w")
+def record(sock, name, context):
+    seen.write("%s\n" % name); seen.flush()
+ctx.sni_callback = record
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.2.9", 5091)); srv.listen(4); srv.settimeout(15)
+try:
+    conn, _ = srv.accept()
+    try:
+        ctx.wrap_socket(conn, server_side=True)
+    except (ssl.SSLError, OSError):
+        pass
+except socket.timeout:
+    pass
+PY
+SNI_PID=$!
+LAB_PIDS+=("$SNI_PID")
+for _ in $(seq 1 50); do ss -Hltn "src 127.0.2.9:5091" | grep -q 5091 && break; sleep 0.05; done
+out=$("${UA_A[@]}" --user alice send x@sni.test "hi" 2>&1) || true
+wait_for_log "$D/sni.seen" "."
+check "SNI is the partner domain, not the SRV target host" [ "$(head -1 "$D/sni.seen")" = "sni.test" ]
+check "and its certificate (b.test) is then refused for sni.test -> 503" contains "$out" "503"
+kill "$SNI_PID" 2>/dev/null || true; wait "$SNI_PID" 2>/dev/null || true
+
 # Certificate name mismatch: DNS sends mismatch.test to b.test's listener.
 out=$("${UA_A[@]}" --user alice send x@mismatch.test "hi" 2>&1) || true
 check "certificate mismatch -> 503" contains "$out" "503"
@@ -227,6 +259,12 @@ check "the INVITE still gets its final response" grep -Eq "SIP/2.0 (408|487).* /
 check "the CANCEL followed the INVITE to the UC server" grep -q "^CANCEL sip:bob@b.test SIP/2.0" "$D/silent.in"
 check "the ACK of the non-2xx answer was not relayed" bash -c '! grep -q "^ACK " "$1"' _ "$D/silent.in"
 check "unknown CANCEL -> 481" contains "$(printf 'CANCEL sip:x@b.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnone\r\nMax-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:x@b.test>\r\nCall-ID: none@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n' > "$D/c481.sip"; python3 "$HERE/sip_peer.py" 127.0.1.1:5060 --raw "$D/c481.sip")" "SIP/2.0 481"
+# RFC 3325: identity assertions from a partner do not cross the trust boundary.
+printf 'MESSAGE sip:bob@b.test SIP/2.0\nVia: SIP/2.0/TLS 127.0.1.1:5061;branch=z9hG4bKpai1\nMax-Forwards: 70\nFrom: <sip:alice@a.test>;tag=1\nTo: <sip:bob@b.test>\nCall-ID: pai1@test\nCSeq: 1 MESSAGE\nP-Asserted-Identity: <sip:ceo@b.test>\nRemote-Party-ID: <sip:ceo@b.test>\n\nhi' > "$D/pai.sip"
+peer "$D/pai.sip" > /dev/null 2>&1 || true
+wait_for_log "$D/silent.in" "^Call-ID: pai1@test"
+check "P-Asserted-Identity and Remote-Party-ID from a partner are removed" \
+  bash -c '! grep -qiE "^(P-Asserted-Identity|Remote-Party-ID):" "$1"' _ "$D/silent.in"
 kill "$SILENT"; wait "$SILENT" 2>/dev/null || true
 serve_b
 
