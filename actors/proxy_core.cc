@@ -34,7 +34,7 @@ using self_ptr = proxy_core_actor::stateful_pointer<core_state>;
 // The transaction table's effects, performed with messages.
 struct transaction_io : proxy::client_transactions<response_sink>::callbacks {
   self_ptr self = nullptr;
-  void to_origin(const response_sink& origin, std::string wire) override;
+  void to_origin(const response_sink& origin, int code, std::string wire) override;
   void answer(const response_sink& origin, const sip::Message& request, int code, std::string reason) override;
   void to_next_hop(const proxy::next_hop& hop, std::string wire) override;
 };
@@ -64,9 +64,7 @@ void respond(self_ptr self, const response_sink& to, const sip::Message& request
   caf::anon_send(to, respond_atom::value, response->serialize());
 }
 
-void transaction_io::to_origin(const response_sink& origin, std::string wire) {
-  // The status code sits at a fixed place: "SIP/2.0 NNN".
-  int code = wire.size() > 11 ? (wire[8] - '0') * 100 + (wire[9] - '0') * 10 + (wire[10] - '0') : 0;
+void transaction_io::to_origin(const response_sink& origin, int code, std::string wire) {
   count_response(self->state.counters, code);
   caf::anon_send(origin, respond_atom::value, std::move(wire));
 }
@@ -179,13 +177,15 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
     request.prepend_record_route(proxy::record_route_value(s, origin.from, origin_domain, request));
     request.prepend_record_route(proxy::record_route_value(s, d.to, target_domain, request));
   }
+  // The branch it arrived with (parsed already): CANCEL and ACK matching.
+  auto origin_branch = std::string(request.top_via().branch().value_or(""));
   auto branch = proxy::make_branch(s, st.options.shard, ++st.sequence, st.random());
   request.prepend_via(proxy::via_value(s.facing(d.to), branch));
   proxy::next_hop hop{d.to, d.domain, request_target_address(request)};
   if (method == "ACK") return forward(self, hop, request.serialize(), {});  // no transaction, no response
   forward(self, hop, request.serialize(), branch);
   if (method == "INVITE") respond(self, origin.connection, request, 100, "Trying");
-  st.transactions->start(branch, origin.connection, std::move(request), std::move(hop), clock::now());
+  st.transactions->start(branch, origin.connection, origin_branch, std::move(request), std::move(hop), clock::now());
   arm_tick(self);
 }
 

@@ -1,5 +1,7 @@
 #include "gateway/config/config.h"
 
+#include "gateway/net/file_kind.h"
+
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
@@ -87,10 +89,7 @@ struct checker {
     if (path.empty()) return;
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-      const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                         : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
-                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
-      fail(field, path + " is " + kind + ", not a regular file");
+      fail(field, path + " is " + net::file_kind(st.st_mode) + ", not a regular file");
       return;
     }
     int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

@@ -40,11 +40,6 @@ class outbound_dialer {
   void failed(std::string reason) { errors_.push_back(std::move(reason)); }
 
   const std::optional<attempt>& current() const { return current_; }
-  bool exhausted() const {
-    return target_ >= resolution_.targets.size() ||
-           (target_ + 1 == resolution_.targets.size() && address_ >= resolution_.targets[target_].addresses.size());
-  }
-  const std::vector<std::string>& errors() const { return errors_; }
   // "no target of b.test reachable: 10.0.0.1:5061: refused; ..." (or "no address").
   std::string give_up_text() const {
     std::string reasons;

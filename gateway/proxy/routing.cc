@@ -122,21 +122,6 @@ std::string make_branch(const settings& s, size_t shard, uint64_t sequence, uint
   return b;
 }
 
-std::optional<size_t> shard_of_branch(std::string_view branch, const settings& s) {
-  std::string prefix = std::string(branch_prefix) + s.keys.instance + ".";
-  if (branch.substr(0, prefix.size()) != prefix) return std::nullopt;
-  auto rest = branch.substr(prefix.size());
-  auto dot = rest.find('.');
-  if (dot == 0 || dot == std::string_view::npos) return std::nullopt;
-  size_t shard = 0;
-  for (char c : rest.substr(0, dot)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    shard = shard * 10 + static_cast<size_t>(c - '0');
-    if (shard > 100000) return std::nullopt;
-  }
-  return shard;
-}
-
 bool is_looped(const sip::Message& request, const settings& s) {
   std::string prefix = std::string(branch_prefix) + s.keys.instance + ".";
   for (const auto& via : request.vias()) {

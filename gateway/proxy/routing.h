@@ -91,8 +91,6 @@ decision route_request(const sip::Message& request, side origin,
 // Branch parameter of the Via this gateway adds: magic cookie, instance, shard,
 // sequence and `random` bits (so branches cannot be guessed from one another).
 std::string make_branch(const settings& s, size_t shard, uint64_t sequence, uint64_t random);
-// The shard that created `branch`, if this gateway instance did.
-std::optional<size_t> shard_of_branch(std::string_view branch, const settings& s);
 // RFC 3261 §16.3 step 4 (loop detection): one of the request's Via values carries
 // a branch of this instance.
 bool is_looped(const sip::Message& request, const settings& s);

@@ -23,7 +23,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -62,8 +61,8 @@ class client_transactions {
   class callbacks {
    public:
     virtual ~callbacks() = default;
-    // A response for the origin, our Via already removed.
-    virtual void to_origin(const Origin& origin, std::string wire) = 0;
+    // A response (status `code`) for the origin, our Via already removed.
+    virtual void to_origin(const Origin& origin, int code, std::string wire) = 0;
     // The gateway's own answer to `request` (as forwarded; its raw() holds the bytes as received).
     virtual void answer(const Origin& origin, const sip::Message& request, int code, std::string reason) = 0;
     // A hop-by-hop CANCEL or ACK; nothing that comes back for it reaches the origin.
@@ -74,18 +73,19 @@ class client_transactions {
 
   client_transactions(transaction_timers timers, callbacks& out) : timers_(timers), out_(out) {}
 
-  // A request was forwarded with our Via branch `branch`. ACKs have no transaction.
-  void start(const std::string& branch, Origin origin, sip::Message forwarded, next_hop hop,
-             steady_clock::time_point now) {
-    entry e{std::move(origin), std::move(forwarded), std::move(hop), {}, {}, {}, {}, {}, {}, {}, {}};
+  // A request was forwarded with our Via branch `branch`; `origin_branch` is
+  // the branch of the Via it arrived with (CANCEL and ACK matching). ACKs
+  // have no transaction.
+  void start(const std::string& branch, Origin origin, std::string_view origin_branch, sip::Message forwarded,
+             next_hop hop, steady_clock::time_point now) {
+    entry e;
+    e.origin = std::move(origin);
+    e.request = std::move(forwarded);
+    e.hop = std::move(hop);
     e.invite = e.request.method() == "INVITE";
-    if (e.invite) {
-      // The second Via (the one the INVITE arrived with) identifies it for CANCEL and ACK.
-      auto vias = e.request.vias();
-      if (vias.size() >= 2 && vias[1].branch()) {
-        e.origin_branch = std::string(*vias[1].branch());
-        invites_by_origin_branch_[e.origin_branch] = branch;
-      }
+    if (e.invite && !origin_branch.empty()) {
+      e.origin_branch = std::string(origin_branch);
+      invites_by_origin_branch_[e.origin_branch] = branch;
     }
     e.deadline = now + timers_.final_response;
     schedule(branch, e.deadline);
@@ -185,10 +185,6 @@ class client_transactions {
 
   size_t size() const { return entries_.size(); }
   size_t absorbed_ack_count() const { return absorbed_acks_.size(); }
-  std::optional<steady_clock::time_point> next_deadline() const {
-    if (deadlines_.empty()) return std::nullopt;
-    return deadlines_.top().first;
-  }
 
  private:
   struct entry {
@@ -218,7 +214,7 @@ class client_transactions {
 
   void forward_upstream(entry& e, sip::Message& response) {
     response.remove_top_via();
-    out_.to_origin(e.origin, response.serialize());
+    out_.to_origin(e.origin, response.status_code(), response.serialize());
   }
 
   // RFC 3261 §9.1: without a final answer 64·T1 after the CANCEL, the INVITE is given up (408 upstream).

@@ -142,10 +142,6 @@ std::string error_detail(const Error& error) {
   return error.message;
 }
 
-bool name_is(std::string_view name, std::string_view full, std::string_view compact) {
-  return detail::iequals(name, full) || (!compact.empty() && detail::iequals(name, compact));
-}
-
 // Appends the value `raw` (text after the colon, possibly spanning folded
 // lines) trimmed and with each fold (CRLF + whitespace) joined into one SP.
 // Returns false, leaving `out` as it was, when the value holds a control
@@ -246,9 +242,9 @@ std::optional<std::string> make_response_to_malformed(std::string_view raw, cons
     pos = end + 2;
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    std::string_view name = detail::trim_ws(line.substr(0, colon));
+    HeaderId id = header_id(detail::trim_ws(line.substr(0, colon)));
     std::string_view value = line.substr(colon + 1);
-    if (name_is(name, "Via", "v")) {
+    if (id == HeaderId::kVia) {
       const size_t mark = out.size();
       out.append("Via: ");
       if (!append_unfolded(out, value)) {
@@ -268,13 +264,13 @@ std::optional<std::string> make_response_to_malformed(std::string_view raw, cons
         top_via_seen = true;
       }
       out.append("\r\n");
-    } else if (from.empty() && name_is(name, "From", "f")) {
+    } else if (from.empty() && id == HeaderId::kFrom) {
       from = value;
-    } else if (to.empty() && name_is(name, "To", "t")) {
+    } else if (to.empty() && id == HeaderId::kTo) {
       to = value;
-    } else if (call_id.empty() && name_is(name, "Call-ID", "i")) {
+    } else if (call_id.empty() && id == HeaderId::kCallId) {
       call_id = value;
-    } else if (cseq.empty() && name_is(name, "CSeq", "")) {
+    } else if (cseq.empty() && id == HeaderId::kCSeq) {
       cseq = value;
     }
   }

@@ -1,5 +1,7 @@
 #include "gateway/tls/certificate.h"
 
+#include "gateway/net/file_kind.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,14 +26,6 @@ void add(std::vector<problem>& out, level l, std::string text) { out.push_back({
 // Certificates, keys, bundles and CRLs are far smaller; a CA bundle like Debian's is about 200 KB.
 constexpr off_t max_file_bytes = 16 << 20;
 
-const char* file_type(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
 
 // Reads `path` (the value of config field `field`) into `content`; returns the problem text, empty on success.
 // Anything but a regular file is refused before it is opened: a FIFO would block the reading actor, a device
@@ -39,14 +33,14 @@ const char* file_type(mode_t mode) {
 std::string read_file(const std::string& field, const std::string& path, std::string& content) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-    return field + ": " + path + " is " + file_type(st.st_mode) + ", not a regular file";
+    return field + ": " + path + " is " + net::file_kind(st.st_mode) + ", not a regular file";
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return "cannot read " + field + " " + path + ": " + std::strerror(errno);
   std::string error;
   if (::fstat(fd, &st) != 0) {
     error = "cannot read " + field + " " + path + ": " + std::strerror(errno);
   } else if (!S_ISREG(st.st_mode)) {
-    error = field + ": " + path + " is " + file_type(st.st_mode) + ", not a regular file";
+    error = field + ": " + path + " is " + net::file_kind(st.st_mode) + ", not a regular file";
   } else if (st.st_size > max_file_bytes) {
     error = field + ": " + path + " is " + std::to_string(st.st_size) + " bytes, more than a certificate file (" +
             std::to_string(max_file_bytes) + ")";
