@@ -216,6 +216,7 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
               out->set_backoff_until_unix_ms(p.backoff_until_ms);
               out->set_failures(p.failures);
               out->set_last_error(p.last_error);
+              out->set_node(p.node);
             }
             send_response(self, conn, response);
           },

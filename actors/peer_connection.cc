@@ -12,6 +12,7 @@
 #include "gateway/proxy/rate_limit.h"
 #include "gateway/sip/framer.h"
 #include "gateway/sip/response.h"
+#include "gateway/sip/uri.h"
 #include "gateway/tls/tls_stream.h"
 
 namespace fedgw {
@@ -41,6 +42,8 @@ struct connection_state {
   conn_id conn = 0;
   std::string address;
   std::string domain;  // outbound: the partner domain
+  std::string node;    // outbound to a route-set node ("host:port"): that node, not the domain's DNS targets
+  std::vector<std::string> reached_nodes;  // partner nodes registered for this connection (bounded)
   std::unique_ptr<tls::tls_stream> tls;
   std::unique_ptr<sip::StreamFramer> framer;
   bool established = false;  // TCP up and, with TLS, handshake done and peer verified
@@ -72,6 +75,7 @@ int64_t now_ms() {
 std::string label(self_ptr self) {
   auto& st = self->state;
   std::string who = st.domain.empty() ? std::string(proxy::side_name(st.options.where)) : st.domain;
+  if (!st.node.empty()) who += " node " + st.node;
   return who + " " + st.address;
 }
 
@@ -174,6 +178,20 @@ void serves_domain(self_ptr self, const std::string& domain) {
                  caf::actor_cast<connection_actor>(self), std::move(i));
 }
 
+// A partner connection reaches a node of the partner (RFC 5923 reuse for
+// in-dialog requests that the route set sends there): registered for a domain
+// the partner authenticated as, a few nodes per connection at most.
+void reaches_node(self_ptr self, const std::string& domain, const std::string& node) {
+  auto& st = self->state;
+  constexpr size_t max_nodes_per_connection = 8;
+  if (st.options.where != proxy::side::external || domain.empty() || node.empty()) return;
+  if (std::find(st.identities.begin(), st.identities.end(), domain) == st.identities.end()) return;
+  if (std::find(st.reached_nodes.begin(), st.reached_nodes.end(), node) != st.reached_nodes.end()) return;
+  if (st.reached_nodes.size() >= max_nodes_per_connection) return;
+  st.reached_nodes.push_back(node);
+  caf::anon_send(st.options.registry, node_atom::value, domain, node, caf::actor_cast<connection_actor>(self));
+}
+
 void became_established(self_ptr self) {
   auto& st = self->state;
   st.established = true;
@@ -186,14 +204,25 @@ void became_established(self_ptr self) {
     for (const auto& n : st.identities) names += (names.empty() ? "" : ", ") + n;
     log(self, severity::info,
         std::string(st.inbound ? "inbound" : "outbound") + " connection up: " + (st.domain.empty() ? names : st.domain) +
-          " at " + st.address + " (" + (st.tls ? st.tls->description() : std::string("TCP")) +
+          " at " + st.address + (st.node.empty() ? std::string() : " (route-set node " + st.node + ")") + " (" +
+          (st.tls ? st.tls->description() : std::string("TCP")) +
           (st.inbound ? ", certificate names " + names : std::string()) + ")");
     // RFC 5923 reuse, but a certificate name is no DNS override: an outbound
     // connection serves the domain whose DNS records led to it; an inbound one
-    // a domain only once the partner spoke as it (see serves_domain()).
-    if (!st.inbound)
-      caf::anon_send(st.options.registry, up_atom::value, std::vector<std::string>{st.domain},
-                     caf::actor_cast<connection_actor>(self), info(self));
+    // a domain only once the partner spoke as it (see serves_domain()). An
+    // outbound connection also reaches the node it went to, by name and address.
+    if (!st.inbound) {
+      if (st.node.empty())
+        caf::anon_send(st.options.registry, up_atom::value, std::vector<std::string>{st.domain},
+                       caf::actor_cast<connection_actor>(self), info(self));
+      else
+        reaches_node(self, st.domain, st.node);
+      if (const auto& at = st.dialer.current()) {
+        if (!net::is_ip(at->host))
+          reaches_node(self, st.domain, proxy::lower(at->host) + ":" + std::to_string(at->where.port));
+        reaches_node(self, st.domain, proxy::lower(at->where.to_string()));
+      }
+    }
   }
   while (!st.queue.empty()) {
     auto q = std::move(st.queue.front());
@@ -217,7 +246,10 @@ struct framer_events : sip::StreamFramer::Callbacks {
     register_uc_server(self);  // an internal peer that speaks SIP is the UC server
     if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
     if (m.is_request()) {
-      serves_domain(self, proxy::uri_domain(m.from().uri_text));
+      auto from_domain = proxy::uri_domain(m.from().uri_text);
+      serves_domain(self, from_domain);
+      if (st.options.where == proxy::side::external)
+        for (const auto& node : proxy::sending_nodes(m)) reaches_node(self, from_domain, node);
       sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.identities, st.address};
       auto shard = shard_for_call(m.call_id(), st.options.shards.size());
       caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
@@ -365,7 +397,7 @@ void give_up(self_ptr self) {
   auto text = st.dialer.give_up_text();
   log(self, severity::error, text);
   fail_pending(self, 503, "Service Unavailable - " + text);
-  caf::anon_send(st.options.registry, failed_atom::value, st.domain, text, 503);
+  caf::anon_send(st.options.registry, failed_atom::value, st.domain, st.node, text, 503);
   st.closed = true;
   self->quit();
 }
@@ -404,9 +436,65 @@ void try_next_target(self_ptr self) {
   self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
 }
 
-connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_options options, bool inbound, conn_id conn,
-                              std::string address, std::string domain) {
+// The targets found: walk them; none: every queued request gets the final response.
+void targets_found(self_ptr self, dns::resolution& r) {
+  auto& s = self->state;
+  if (!r.ok()) {
+    // A route-set node without records is unreachable (503), not a domain without federation records (404).
+    auto status = s.node.empty() ? r.sip_status() : 503;
+    auto text = r.error.empty() ? std::string("DNS: ") + s.domain + ": no usable record" : r.error;
+    log(self, severity::error, text);
+    fail_pending(self, status,
+                 std::string(status == 404 ? "Not Found - no federation DNS record: " : "Service Unavailable - ") + text);
+    caf::anon_send(s.options.registry, failed_atom::value, s.domain, s.node, text, status);
+    s.closed = true;
+    self->quit();
+    return;
+  }
+  s.dialer = proxy::outbound_dialer(std::move(r));
+  try_next_target(self);
+}
+
+// Where to connect: the partner domain's DNS targets (RFC 3263: SRV, then
+// A/AAAA); for a route-set node "host:port" the host's addresses on that
+// port, for a node without a port the host's own SRV records.
+void resolve_targets(self_ptr self) {
   auto& st = self->state;
+  auto on_error = [=](const caf::error& e) {
+    fail_pending(self, 503, "Service Unavailable - DNS resolver: " + self->system().render(e));
+    self->quit();
+  };
+  std::string name = st.domain;
+  uint16_t port = 0;
+  if (!st.node.empty()) {
+    auto text = "sip:" + st.node;  // the parsed URI views into it
+    auto uri = sip::parse_uri(text);
+    if (!uri || uri->host.empty()) {
+      dns::resolution r;
+      r.error = "route-set node " + st.node + " is no host[:port]";
+      return targets_found(self, r);
+    }
+    name = std::string(uri->host_unbracketed());
+    port = uri->port;
+  }
+  if (port == 0) {
+    self->request(st.options.dns, std::chrono::seconds(60), resolve_atom::value, name)
+      .then([=](dns::resolution& r) { targets_found(self, r); }, on_error);
+    return;
+  }
+  self->request(st.options.dns, std::chrono::seconds(60), host_atom::value, name)
+    .then(
+      [=](dns::host_lookup& l) {
+        auto r = proxy::node_resolution(self->state.node, port, l);
+        targets_found(self, r);
+      },
+      on_error);
+}
+
+connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_options options, bool inbound, conn_id conn,
+                              std::string address, std::string domain, std::string node) {
+  auto& st = self->state;
+  st.node = std::move(node);
   st.options = std::move(options);
   st.inbound = inbound;
   st.conn = conn;
@@ -438,28 +526,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       became_established(self);
     }
   } else {
-    self->request(st.options.dns, std::chrono::seconds(60), resolve_atom::value, st.domain)
-      .then(
-        [=](dns::resolution& r) {
-          auto& s = self->state;
-          if (!r.ok()) {
-            auto status = r.sip_status();
-            auto text = r.error.empty() ? std::string("DNS: ") + s.domain + ": no usable record" : r.error;
-            log(self, severity::error, text);
-            fail_pending(self, status,
-                         std::string(status == 404 ? "Not Found - no federation DNS record: " : "Service Unavailable - ") + text);
-            caf::anon_send(s.options.registry, failed_atom::value, s.domain, text, status);
-            s.closed = true;
-            self->quit();
-            return;
-          }
-          s.dialer = proxy::outbound_dialer(std::move(r));
-          try_next_target(self);
-        },
-        [=](const caf::error& e) {
-          fail_pending(self, 503, "Service Unavailable - DNS resolver: " + self->system().render(e));
-          self->quit();
-        });
+    resolve_targets(self);
   }
   self->delayed_send(self, tick_interval(st.options), peer_tick_atom::value);
   return {
@@ -555,11 +622,14 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
 
 connection_actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
                                     std::string peer_address) {
-  return system.spawn(connection_impl, std::move(options), true, conn, std::move(peer_address), std::string());
+  return system.spawn(connection_impl, std::move(options), true, conn, std::move(peer_address), std::string(),
+                      std::string());
 }
 
-connection_actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options, std::string domain) {
-  return system.spawn(connection_impl, std::move(options), false, conn_id{0}, std::string(), std::move(domain));
+connection_actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options, std::string domain,
+                                           std::string node) {
+  return system.spawn(connection_impl, std::move(options), false, conn_id{0}, std::string(), std::move(domain),
+                      std::move(node));
 }
 
 net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_connection_options options) {

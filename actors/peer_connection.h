@@ -81,8 +81,10 @@ struct peer_connection_options {
 connection_actor spawn_inbound_connection(caf::actor_system& system, peer_connection_options options, conn_id conn,
                                     std::string peer_address);
 // An outbound connection to a partner domain: DNS, then the targets in order.
+// With `node` ("host[:port]" of a dialog's route set) it goes to that partner
+// node instead; the certificate must still name `domain`.
 connection_actor spawn_outbound_connection(caf::actor_system& system, peer_connection_options options,
-                                     std::string domain);
+                                           std::string domain, std::string node = {});
 
 // Creates the actor first, then hands its socket_bridge to the reactor (used as the accept callback).
 net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_connection_options options);

@@ -25,9 +25,24 @@ struct domain_entry {
   proxy::token_bucket rate;  // discovered-partner rate limit
 };
 
+// A partner node named by dialogs' route sets (their Record-Route): in-dialog
+// requests go there (RFC 3261 §16.12), over a connection that already reaches
+// it when there is one (RFC 5923), so a dialog is not split over connections.
+struct node_entry {
+  connection_actor connection;  // invalid while none
+  peer_info info;
+  std::chrono::milliseconds backoff{0};
+};
+
+// Node entries are keyed by attacker-influenced values (Record-Route): bounded.
+constexpr size_t max_node_entries = 10000;
+
+std::string node_key(const std::string& domain, const std::string& node) { return domain + " " + node; }
+
 struct registry_state {
   peer_registry_options options;
   std::map<std::string, domain_entry> domains;
+  std::map<std::string, node_entry> nodes;  // by node_key()
   std::vector<connection_actor> internal;  // known UC server connections
   std::map<std::string, connection_actor> internal_by_address;  // peer ip:port -> connection
   size_t next_internal = 0;
@@ -46,6 +61,55 @@ bool allow_listed(self_ptr self, const std::string& domain) {
   return self->state.options.policy->allow_listed(domain);
 }
 
+// The next back-off step, with jitter (50..100 % of the step).
+int64_t backoff_until(self_ptr self, std::chrono::milliseconds& backoff) {
+  auto& st = self->state;
+  auto step = backoff.count() == 0 ? st.options.backoff_initial : std::min(st.options.backoff_max, backoff * 2);
+  backoff = step;
+  std::uniform_int_distribution<int64_t> jitter(step.count() / 2, step.count());
+  return now_ms() + jitter(st.random);
+}
+
+// Entries without a connection whose back-off has passed go first; then, if
+// still full, every entry without a connection.
+void prune_nodes(self_ptr self) {
+  auto& nodes = self->state.nodes;
+  if (nodes.size() < max_node_entries) return;
+  auto now = now_ms();
+  for (bool any_idle : {false, true})
+    for (auto it = nodes.begin(); it != nodes.end() && nodes.size() >= max_node_entries;)
+      it = !it->second.connection && (any_idle || it->second.info.backoff_until_ms <= now) ? nodes.erase(it)
+                                                                                          : std::next(it);
+}
+
+// In-dialog: the node of the route set, over a connection reaching it, else a new one.
+void forward_to_node(self_ptr self, const std::string& domain, const std::string& node, std::string& wire,
+                     const proxy_core_actor& shard, const std::string& branch) {
+  auto& st = self->state;
+  auto key = node_key(domain, node);
+  auto found = st.nodes.find(key);
+  if (found == st.nodes.end()) {
+    prune_nodes(self);
+    found = st.nodes.emplace(key, node_entry{}).first;
+    found->second.info.domain = domain;
+    found->second.info.node = node;
+  }
+  auto& e = found->second;
+  if (!e.connection) {
+    auto now = now_ms();
+    if (e.info.state == "backoff" && now < e.info.backoff_until_ms)
+      return fail(shard, branch, 503,
+                  "Service Unavailable - " + domain + " node " + node + " unreachable (" + e.info.last_error +
+                    "); next attempt in " + std::to_string((e.info.backoff_until_ms - now + 999) / 1000) + " s");
+    e.connection = st.options.connect(domain, node);
+    self->monitor(e.connection);
+    e.info.state = "connecting";
+    e.info.direction = "outbound";
+    e.info.since_ms = now;
+  }
+  caf::anon_send(e.connection, transmit_atom::value, std::move(wire), shard, branch);
+}
+
 peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_options options) {
   self->state.options = std::move(options);
   self->set_down_handler([=](const caf::down_msg& down) {
@@ -60,10 +124,16 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
         e.connection = nullptr;
         if (e.info.state != "backoff") e.info.state = "down";
       }
+    // Node entries of a lost connection go, unless they carry a back-off.
+    for (auto it = st.nodes.begin(); it != st.nodes.end();) {
+      auto& e = it->second;
+      if (e.connection && e.connection.address() == down.source) e.connection = nullptr;
+      it = !e.connection && e.info.state != "backoff" ? st.nodes.erase(it) : std::next(it);
+    }
   });
   return {
-    [=](forward_atom, const std::string& domain, std::string& wire, const proxy_core_actor& shard,
-        const std::string& branch) {
+    [=](forward_atom, const std::string& domain, const std::string& node, std::string& wire,
+        const proxy_core_actor& shard, const std::string& branch) {
       auto& st = self->state;
       auto& e = st.domains[domain];
       e.info.domain = domain;
@@ -77,6 +147,7 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
         }
         return fail(shard, branch, 503, "Service Unavailable - rate limit for " + domain);
       }
+      if (!node.empty()) return forward_to_node(self, domain, node, wire, shard, branch);
       if (!e.connection) {
         auto now = now_ms();
         if (e.info.state == "backoff" && now < e.info.backoff_until_ms) {
@@ -85,7 +156,7 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
                       "Service Unavailable - " + domain + " unreachable (" + e.info.last_error + "); next attempt in " +
                         std::to_string((e.info.backoff_until_ms - now + 999) / 1000) + " s");
         }
-        e.connection = st.options.connect(domain);
+        e.connection = st.options.connect(domain, {});
         self->monitor(e.connection);
         e.info.state = "connecting";
         e.info.direction = "outbound";
@@ -135,8 +206,38 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
           e.info.last_error = reason;
         }
     },
-    [=](failed_atom, const std::string& domain, const std::string& reason, int status) {
+    [=](node_atom, const std::string& domain, const std::string& node, const connection_actor& connection) {
       auto& st = self->state;
+      auto key = node_key(domain, node);
+      auto found = st.nodes.find(key);
+      if (found == st.nodes.end()) {
+        prune_nodes(self);
+        found = st.nodes.emplace(key, node_entry{}).first;
+      }
+      auto& e = found->second;
+      // An established connection to the node is kept.
+      if (e.connection && e.connection != connection && e.info.state == "up") return;
+      if (e.connection != connection) self->monitor(connection);
+      e.connection = connection;
+      e.info.domain = domain;
+      e.info.node = node;
+      e.info.state = "up";
+      e.info.since_ms = now_ms();
+      e.backoff = std::chrono::milliseconds(0);
+    },
+    [=](failed_atom, const std::string& domain, const std::string& node, const std::string& reason, int status) {
+      auto& st = self->state;
+      if (!node.empty()) {
+        auto found = st.nodes.find(node_key(domain, node));
+        if (found == st.nodes.end()) return;
+        auto& e = found->second;
+        e.connection = nullptr;
+        e.info.state = "backoff";
+        e.info.last_error = reason;
+        e.info.failures += 1;
+        e.info.backoff_until_ms = backoff_until(self, e.backoff);
+        return;
+      }
       auto& e = st.domains[domain];
       e.failure_status = status;
       e.connection = nullptr;
@@ -144,18 +245,22 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       e.info.last_error = reason;
       e.info.failures += 1;
       e.info.queued = 0;
-      // Exponential back-off with jitter (50..100 % of the step).
-      auto step = e.backoff.count() == 0 ? st.options.backoff_initial : std::min(st.options.backoff_max, e.backoff * 2);
-      e.backoff = step;
-      std::uniform_int_distribution<int64_t> jitter(step.count() / 2, step.count());
-      e.info.backoff_until_ms = now_ms() + jitter(st.random);
+      e.info.backoff_until_ms = backoff_until(self, e.backoff);
     },
     [=](config_atom, std::shared_ptr<const proxy::settings>& policy) {
       self->state.options.policy = std::move(policy);
     },
     [=](peers_atom) -> std::vector<peer_info> {
+      auto& st = self->state;
       std::vector<peer_info> out;
-      for (auto& [domain, e] : self->state.domains) out.push_back(e.info);
+      for (auto& [domain, e] : st.domains) out.push_back(e.info);
+      // Node entries whose connection is not already listed as a domain's.
+      for (auto& [key, e] : st.nodes) {
+        bool listed = e.connection && std::any_of(st.domains.begin(), st.domains.end(), [&](const auto& d) {
+                        return d.second.connection == e.connection;
+                      });
+        if (!listed) out.push_back(e.info);
+      }
       return out;
     },
   };

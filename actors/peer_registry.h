@@ -17,8 +17,9 @@ namespace fedgw {
 
 struct peer_registry_options {
   status_log_actor log;
-  // Spawns the outbound connection actor for a domain.
-  std::function<connection_actor(const std::string& domain)> connect;
+  // Spawns the outbound connection actor for a domain: to its DNS targets, or
+  // (node not empty) to that partner node of a dialog's route set.
+  std::function<connection_actor(const std::string& domain, const std::string& node)> connect;
   uint32_t max_queued_per_domain = 1000;
   // The policy snapshot every data-path actor uses (allow list, discovered-partner rate limit).
   std::shared_ptr<const proxy::settings> policy;

@@ -78,7 +78,7 @@ void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const 
   proxy_core_actor me = caf::actor_cast<proxy_core_actor>(self);
   st.counters.set_requests_out(st.counters.requests_out() + 1);
   if (hop.to == proxy::side::external)
-    self->send(st.options.registry, forward_atom::value, hop.domain, std::move(wire), me, branch);
+    self->send(st.options.registry, forward_atom::value, hop.domain, hop.node, std::move(wire), me, branch);
   else
     self->send(st.options.registry, deliver_atom::value, std::move(wire), me, branch, hop.address);
 }
@@ -181,7 +181,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   auto origin_branch = std::string(request.top_via().branch().value_or(""));
   auto branch = proxy::make_branch(s, st.options.shard, ++st.sequence, st.random());
   request.prepend_via(proxy::via_value(s.facing(d.to), branch));
-  proxy::next_hop hop{d.to, d.domain, request_target_address(request)};
+  proxy::next_hop hop{d.to, d.domain, request_target_address(request), d.node};
   if (method == "ACK") return forward(self, hop, request.serialize(), {});  // no transaction, no response
   forward(self, hop, request.serialize(), branch);
   if (method == "INVITE") respond(self, origin.connection, request, 100, "Trying");

@@ -30,6 +30,7 @@ using counters_atom = caf::atom_constant<caf::atom("counters")>;
 using proxy_tick_atom = caf::atom_constant<caf::atom("ptick")>;      // a shard's transaction timers
 using peer_tick_atom = caf::atom_constant<caf::atom("peertick")>;    // a connection's keep-alive / idle timer
 using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
+using node_atom = caf::atom_constant<caf::atom("node")>;            // a connection reaches a partner node
 
 // Whatever a response can be written to: a connection, or fedctl send-test.
 using response_sink = caf::typed_actor<caf::reacts_to<respond_atom, std::string>>;
@@ -55,6 +56,7 @@ struct peer_info {
   int64_t backoff_until_ms = 0;
   uint32_t failures = 0;
   std::string last_error;
+  std::string node;  // a route-set node entry ("host:port"), "" for the domain's entry
 };
 
 // A proxy-core shard (actors/proxy_core.h).
@@ -80,14 +82,17 @@ using connection_actor = caf::typed_actor<
 
 // The peer registry (actors/peer_registry.h).
 using peer_registry_actor = caf::typed_actor<
-  // A request for a partner domain: domain, wire, shard, branch ("" = CANCEL/ACK).
-  caf::reacts_to<forward_atom, std::string, std::string, proxy_core_actor, std::string>,
+  // A request for a partner domain: domain, node of the dialog's route set ("" = the
+  // domain's DNS records), wire, shard, branch ("" = CANCEL/ACK).
+  caf::reacts_to<forward_atom, std::string, std::string, std::string, proxy_core_actor, std::string>,
   // A request for the UC server: wire, shard, branch, the ip:port its Request-URI names ("" if none).
   caf::reacts_to<deliver_atom, std::string, proxy_core_actor, std::string, std::string>,
   caf::reacts_to<uc_server_atom, connection_actor, std::string>,      // this connection (ip:port) is the UC server
   caf::reacts_to<up_atom, std::vector<std::string>, connection_actor, peer_info>,  // serves these domains
   caf::reacts_to<down_atom, connection_actor, std::string>,           // lost (reason)
-  caf::reacts_to<failed_atom, std::string, std::string, int>,         // domain gave up: reason, 404/503
+  // This connection (authenticated as the domain) reaches the partner node "host:port" (RFC 5923 reuse).
+  caf::reacts_to<node_atom, std::string, std::string, connection_actor>,
+  caf::reacts_to<failed_atom, std::string, std::string, std::string, int>,  // domain, node ("" = domain) gave up: reason, 404/503
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>,          // fedctl peers
   caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // the policy snapshot (config apply)
 

@@ -83,10 +83,10 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   registry_options.log = log;
   registry_options.max_queued_per_domain = config.limits().max_queued_per_domain();
   registry_options.policy = out.settings;
-  registry_options.connect = [&system, connect_options](const std::string& domain) {
+  registry_options.connect = [&system, connect_options](const std::string& domain, const std::string& node) {
     auto o = *connect_options;
     o.where = proxy::side::external;
-    return spawn_outbound_connection(system, std::move(o), domain);
+    return spawn_outbound_connection(system, std::move(o), domain, node);
   };
   out.registry = spawn_peer_registry(system, std::move(registry_options));
   for (size_t i = 0; i < shard_count; ++i)

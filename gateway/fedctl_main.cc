@@ -312,6 +312,7 @@ int run(int argc, char** argv) {
         if (p.state() == "backoff" && p.backoff_until_unix_ms() > now)
           std::cout << ", next attempt in " << (p.backoff_until_unix_ms() - now + 999) / 1000 << " s";
         if (p.failures() > 0) std::cout << ", failures " << p.failures();
+        if (!p.node().empty()) std::cout << ", route-set node " << p.node();
         if (!p.last_error().empty()) std::cout << ", last error: " << p.last_error();
         std::cout << "\n";
       }

@@ -13,6 +13,27 @@
 
 namespace fedgw::proxy {
 
+// A route-set node given with a port ("host:port", RFC 3263 §4.2: no SRV
+// lookup): its addresses as the single target, over TLS. `node` names it in texts.
+inline dns::resolution node_resolution(const std::string& node, uint16_t port, const dns::host_lookup& lookup) {
+  dns::resolution r;
+  r.domain = "route-set node " + node;
+  r.queries = lookup.queries;
+  if (lookup.addresses.empty()) {
+    r.status = dns::is_failure(lookup.result) ? dns::resolve_status::dns_failure : dns::resolve_status::no_address;
+    r.error = "DNS: route-set node " + node + ": no address (" + dns::outcome_name(lookup.result) + ")";
+    return r;
+  }
+  dns::target t;
+  t.host = lookup.host;
+  t.port = port;
+  t.proto = dns::transport::tls;
+  for (const auto& a : lookup.addresses) t.addresses.push_back(dns::target_address{a.ip, a.ipv6, false});
+  r.targets.push_back(std::move(t));
+  r.status = dns::resolve_status::ok;
+  return r;
+}
+
 class outbound_dialer {
  public:
   struct attempt {

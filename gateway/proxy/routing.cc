@@ -14,13 +14,13 @@
 
 namespace fedgw::proxy {
 
-namespace {
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
 
 bool contains(const std::vector<std::string>& v, std::string_view x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -59,6 +59,13 @@ bool same_text(std::string_view a, std::string_view b) {
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+// The URI names one of the gateway's interfaces (its host, and its port when one is given).
+bool names_gateway(const sip::Uri& uri, const settings& s) {
+  auto host = lower(uri.host_unbracketed());
+  auto matches = [&](const interface& i) { return lower(i.host) == host && (uri.port == 0 || uri.port == i.port); };
+  return matches(s.internal) || matches(s.external);
 }
 
 std::string host_text(const interface& i) { return i.host.find(':') != std::string::npos ? "[" + i.host + "]" : i.host; }
@@ -132,7 +139,10 @@ bool is_looped(const sip::Message& request, const settings& s) {
 }
 
 std::string via_value(const interface& i, std::string_view branch) {
-  return "SIP/2.0/" + i.transport + " " + host_text(i) + ":" + std::to_string(i.port) + ";branch=" + std::string(branch);
+  // alias (RFC 5923): over TLS, the peer may send its requests for this
+  // sent-by back on the connection the request came in on.
+  return "SIP/2.0/" + i.transport + " " + host_text(i) + ":" + std::to_string(i.port) + ";branch=" +
+         std::string(branch) + (i.transport == "TLS" ? ";alias" : "");
 }
 
 std::string record_route_value(const settings& s, side facing, std::string_view domain, const sip::Message& request) {
@@ -148,10 +158,7 @@ std::optional<own_route> parse_own_route(const sip::NameAddr& route, const sip::
                                          bool* forged) {
   auto facing_param = route.uri.param("fgw");
   if (!facing_param) return std::nullopt;
-  auto host = lower(route.uri.host_unbracketed());
-  uint16_t port = route.uri.port;
-  auto matches = [&](const interface& i) { return lower(i.host) == host && (port == 0 || port == i.port); };
-  if (!matches(s.internal) && !matches(s.external)) return std::nullopt;
+  if (!names_gateway(route.uri, s)) return std::nullopt;
   own_route r;
   r.facing = *facing_param == "int" ? side::internal : side::external;
   auto d = route.uri.param("fgwd");
@@ -174,6 +181,26 @@ std::optional<own_route> parse_own_route(const sip::NameAddr& route, const sip::
     return std::nullopt;
   }
   return r;
+}
+
+std::optional<std::string> partner_node(const sip::NameAddr& value) {
+  const auto& uri = value.uri;
+  if (!uri.is_sip() || !uri.lr() || uri.host.empty()) return std::nullopt;
+  auto host = lower(uri.host);
+  if (uri.host_type == sip::HostType::kNone) return std::nullopt;
+  return uri.port == 0 ? host : host + ":" + std::to_string(uri.port);
+}
+
+std::vector<std::string> sending_nodes(const sip::Message& request) {
+  std::vector<std::string> out;
+  if (auto rr = request.record_routes(); rr && !rr->empty())
+    if (auto node = partner_node(rr->front())) out.push_back(*node);
+  const auto& via = request.top_via();
+  if (via.alias() && via.host_type != sip::HostType::kNone) {
+    auto node = lower(via.host) + ":" + std::to_string(via.port != 0 ? via.port : 5061);
+    if (std::find(out.begin(), out.end(), node) == out.end()) out.push_back(std::move(node));
+  }
+  return out;
 }
 
 decision check_origin(const sip::Message& request, side origin, const std::vector<std::string>& origin_identities,
@@ -253,6 +280,13 @@ decision route_request(const sip::Message& request, side origin,
       d.domain = route_domain;
       if (d.domain.empty()) return refuse(400, "Bad Request - Route names no partner domain");
       if (auto why = s.partner_refusal(d.domain); !why.empty()) return refuse(403, why, true);
+      // The partner's own Record-Route, if any, is the next hop (§16.12); a value naming one
+      // of our interfaces would loop back, so the domain's records decide instead.
+      if (d.routes_to_pop < routes->size()) {
+        const auto& next = (*routes)[d.routes_to_pop];
+        auto node = partner_node(next);
+        if (node && !names_gateway(next.uri, s)) d.node = *node;
+      }
     } else {
       // From a partner to our users: the dialog's local side is a served domain.
       auto to_domain = uri_domain(request.to().uri_text);

@@ -69,6 +69,10 @@ struct decision {
   side to = side::external;
   std::string domain;       // external target domain (to == external)
   bool in_dialog = false;   // routed by our Record-Route (Route headers popped)
+  // External in-dialog: the partner node that record-routed the dialog (the
+  // Route after ours, RFC 3261 §16.12): "host:port", or "host" to look up as
+  // RFC 3263 says. Empty: the partner domain's DNS records decide.
+  std::string node;
   bool strip_identity = false;  // remove RFC 3325 identity headers (untrusted partner)
   size_t routes_to_pop = 0; // our own Route values at the top
   bool record_route = false;
@@ -109,9 +113,22 @@ std::string record_route_value(const settings& s, side facing, std::string_view 
 std::optional<own_route> parse_own_route(const sip::NameAddr& route, const sip::Message& request,
                                          const settings& s, bool* forged = nullptr);
 
+// The partner node a Route or Record-Route value names (lower-case "host:port",
+// IPv6 in brackets; "host" without a port), or nullopt when it is no
+// loose-routing sip/sips URI with a usable host.
+std::optional<std::string> partner_node(const sip::NameAddr& value);
+
+// The partner nodes a request from a partner shows it was sent by: its top
+// Record-Route (the partner edge that record-routed it) and, when that Via
+// carries `alias` (RFC 5923), the top Via's sent-by. At most two.
+std::vector<std::string> sending_nodes(const sip::Message& request);
+
 // The RFC 3325 identity headers removed at the trust boundary.
 inline constexpr std::string_view identity_headers[] = {"P-Asserted-Identity", "P-Preferred-Identity",
                                                         "Remote-Party-ID"};
+
+// ASCII lower case (domains and host names compare case-insensitively).
+std::string lower(std::string_view s);
 
 // Lower-case host of a SIP URI text ("sip:bob@B.test;x" -> "b.test").
 std::string uri_domain(std::string_view uri_text);

@@ -48,6 +48,7 @@ struct next_hop {
   side to = side::external;
   std::string domain;
   std::string address;  // ip:port of an internal connection named by the Request-URI, or ""
+  std::string node;     // external in-dialog: the partner node of the route set, or "" (decision::node)
 };
 
 // A CANCEL or the ACK of a non-2xx answer for a forwarded INVITE (RFC 3261

@@ -56,5 +56,37 @@ TEST(OutboundDialer, NoAddressAtAll) {
   EXPECT_EQ(d.give_up_text(), "no target of c.test reachable: no address");
 }
 
+// A route-set node with a port: its host's addresses on that port, over TLS (no SRV).
+TEST(NodeResolution, AddressesOfTheNodeOnItsPort) {
+  dns::host_lookup l;
+  l.host = "edge1.b.test";
+  l.result = dns::outcome::ok;
+  l.addresses = {{"192.0.2.7", false, 300}, {"2001:db8::7", true, 300}};
+  auto r = node_resolution("edge1.b.test:5071", 5071, l);
+  ASSERT_TRUE(r.ok());
+  outbound_dialer d(r);
+  auto first = d.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->where.to_string(), "192.0.2.7:5071");
+  EXPECT_EQ(first->host, "edge1.b.test");
+  EXPECT_EQ(first->proto, dns::transport::tls);
+  EXPECT_EQ(d.next()->where.to_string(), "[2001:db8::7]:5071");
+  EXPECT_FALSE(d.next());
+  d.failed("refused");
+  EXPECT_EQ(d.give_up_text(), "no target of route-set node edge1.b.test:5071 reachable: refused");
+}
+
+TEST(NodeResolution, NoAddressIsAnErrorThatNamesTheNode) {
+  dns::host_lookup l;
+  l.host = "gone.b.test";
+  l.result = dns::outcome::nxdomain;
+  auto r = node_resolution("gone.b.test:5061", 5061, l);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.sip_status(), 503);
+  EXPECT_EQ(r.error, "DNS: route-set node gone.b.test:5061: no address (NXDOMAIN)");
+  l.result = dns::outcome::timeout;
+  EXPECT_EQ(node_resolution("gone.b.test:5061", 5061, l).status, dns::resolve_status::dns_failure);
+}
+
 }  // namespace
 }  // namespace fedgw::proxy

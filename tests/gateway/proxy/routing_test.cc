@@ -39,7 +39,8 @@ TEST_F(Routing, ViaAndRecordRouteUsePublicHostNotTheWildcardBind) {
   auto invite = from_partner("b.test", "", "INVITE");
   auto rr = record_route_value(s, side::external, "b.test", invite);
   EXPECT_EQ(rr.find("<sip:gw.a.test:5061;transport=tls;lr;fgw=ext;fgwd=b.test;fgwm="), 0u) << rr;
-  EXPECT_EQ(via_value(s.external, "z9hG4bK-x"), "SIP/2.0/TLS gw.a.test:5061;branch=z9hG4bK-x");
+  // alias (RFC 5923): the partner may reuse the connection for requests to this sent-by.
+  EXPECT_EQ(via_value(s.external, "z9hG4bK-x"), "SIP/2.0/TLS gw.a.test:5061;branch=z9hG4bK-x;alias");
 }
 
 // Review E2: a blocked partner got 200 by adding Route: <sip:GW;lr;fgw=int>.
@@ -83,6 +84,67 @@ TEST_F(Routing, SignedRouteWorksInBothDirectionsOfTheDialog) {
   EXPECT_EQ(dn.status, 0) << dn.reason;
   EXPECT_EQ(dn.to, side::external);
   EXPECT_EQ(dn.domain, "b.test");
+}
+
+// Issue 10 §6: an in-dialog request follows the route set: the partner node
+// that record-routed the dialog is the next hop, not the partner domain's DNS.
+TEST_F(Routing, InDialogRequestGoesToThePartnersRecordRoutedNode) {
+  auto subscribe = from_partner("b.test", "", "SUBSCRIBE");
+  auto internal_facing = record_route_value(s, side::internal, "", subscribe);
+  auto external_facing = record_route_value(s, side::external, "b.test", subscribe);
+  request_text notify;
+  notify.method = "NOTIFY";
+  notify.uri = "sip:bob@10.9.9.9:5061";
+  notify.from = "<sip:alice@a.test>;tag=at1";
+  notify.to = "<sip:bob@b.test>;tag=pt1";
+  auto with_partner_route = [&](const std::string& partner) {
+    notify.extra = "Route: " + internal_facing + "\r\nRoute: " + external_facing + "\r\n" +
+                   (partner.empty() ? "" : "Route: " + partner + "\r\n");
+    return route_request(notify.message(), side::internal, {}, s);
+  };
+  auto d = with_partner_route("<sip:Edge1.B.test:5071;transport=tls;lr>");
+  EXPECT_EQ(d.status, 0) << d.reason;
+  EXPECT_EQ(d.to, side::external);
+  EXPECT_EQ(d.domain, "b.test");  // the certificate must still name the partner domain
+  EXPECT_EQ(d.node, "edge1.b.test:5071");
+  EXPECT_EQ(d.routes_to_pop, 2u);  // the partner's own Route stays for it to pop
+  EXPECT_EQ(with_partner_route("<sip:127.0.5.1;lr>").node, "127.0.5.1");
+  EXPECT_EQ(with_partner_route("<sip:[2001:DB8::1]:5061;lr>").node, "[2001:db8::1]:5061");
+  // No partner Route: the domain's DNS records decide.
+  EXPECT_EQ(with_partner_route("").node, "");
+  // A strict router (no lr) or a non-SIP URI is not followed.
+  EXPECT_EQ(with_partner_route("<sip:edge1.b.test:5061>").node, "");
+  EXPECT_EQ(with_partner_route("<tel:+15551234>").node, "");
+  // A partner Route naming this gateway would loop: not followed.
+  EXPECT_EQ(with_partner_route("<sip:gw.a.test:5061;lr>").node, "");
+}
+
+TEST_F(Routing, InitialAndInboundRequestsHaveNoNode) {
+  auto d = route_request(from_partner("b.test", "", "SUBSCRIBE"), side::external, b_identity, s);
+  EXPECT_EQ(d.status, 0) << d.reason;
+  EXPECT_EQ(d.node, "");
+  request_text r;
+  r.uri = "sip:bob@b.test";
+  r.extra = "Route: <sip:edge1.b.test:5061;lr>\r\n";  // not behind a Route of ours: the domain decides
+  auto out = route_request(r.message(), side::internal, {}, s);
+  EXPECT_EQ(out.status, 0) << out.reason;
+  EXPECT_EQ(out.node, "");
+}
+
+// The nodes an inbound request shows it came from (RFC 5923 reuse): top
+// Record-Route, and the top Via's sent-by only with alias.
+TEST_F(Routing, SendingNodesAreTopRecordRouteAndAliasedVia) {
+  request_text r;
+  r.method = "SUBSCRIBE";
+  r.from = "<sip:bob@b.test>;tag=pt1";
+  r.vias = "Via: SIP/2.0/TLS Edge1.b.test:5061;branch=z9hG4bK-p1;alias\r\n";
+  r.extra = "Record-Route: <sip:10.0.0.7:5061;transport=tls;lr>, <sip:inner.b.test;lr>\r\n";
+  EXPECT_EQ(sending_nodes(r.message()), (std::vector<std::string>{"10.0.0.7:5061", "edge1.b.test:5061"}));
+  r.vias = "Via: SIP/2.0/TLS edge1.b.test;branch=z9hG4bK-p1\r\n";  // no alias
+  EXPECT_EQ(sending_nodes(r.message()), (std::vector<std::string>{"10.0.0.7:5061"}));
+  r.extra = "";
+  r.vias = "Via: SIP/2.0/TLS edge1.b.test;branch=z9hG4bK-p1;alias\r\n";  // port defaults to 5061
+  EXPECT_EQ(sending_nodes(r.message()), (std::vector<std::string>{"edge1.b.test:5061"}));
 }
 
 // Review E3: an internal request with fgw=ext;fgwd=blocked.test reached a blocked domain.
