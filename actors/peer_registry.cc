@@ -1,5 +1,6 @@
 #include "actors/peer_registry.h"
 
+#include "gateway/net/address.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/rate_limit.h"
 
@@ -82,6 +83,26 @@ void prune_nodes(self_ptr self) {
                                                                                           : std::next(it);
 }
 
+// The IP of a node key ("1.2.3.4:5061", "[2001:db8::1]:5061", "1.2.3.4"), or "" for a host name.
+std::string node_ip(const std::string& node) {
+  std::string host = node;
+  if (!node.empty() && node.front() == '[') host = node.substr(1, node.find(']') - 1);
+  else if (std::count(node.begin(), node.end(), ':') == 1) host = node.substr(0, node.find(':'));
+  return net::is_ip(host) ? host : std::string();
+}
+
+// The domain's connection when it comes from the node's address: a partner
+// edge that connected to us from the host its Record-Route names (RFC 5923
+// reuse for peers that send no alias, e.g. Kamailio by default).
+connection_actor connection_from_node_address(self_ptr self, const std::string& domain, const std::string& node) {
+  auto ip = node_ip(node);
+  auto d = self->state.domains.find(domain);
+  if (ip.empty() || d == self->state.domains.end() || !d->second.connection || d->second.info.state != "up")
+    return {};
+  auto from = net::parse_endpoint(d->second.info.address);
+  return from && from->ip == ip ? d->second.connection : connection_actor{};
+}
+
 // In-dialog: the node of the route set, over a connection reaching it, else a new one.
 void forward_to_node(self_ptr self, const std::string& domain, const std::string& node, std::string& wire,
                      const proxy_core_actor& shard, const std::string& branch) {
@@ -96,6 +117,8 @@ void forward_to_node(self_ptr self, const std::string& domain, const std::string
   }
   auto& e = found->second;
   if (!e.connection) {
+    if (auto same_host = connection_from_node_address(self, domain, node))
+      return caf::anon_send(same_host, transmit_atom::value, std::move(wire), shard, branch);
     auto now = now_ms();
     if (e.info.state == "backoff" && now < e.info.backoff_until_ms)
       return fail(shard, branch, 503,

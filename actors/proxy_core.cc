@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "gateway/net/address.h"
+#include "gateway/proxy/dialog_flows.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/transactions.h"
 #include "gateway/sip/response.h"
@@ -49,6 +50,9 @@ struct core_state {
   control::Counters counters;
   // Policy refusals are logged once per speaker (certificate identity or address) and minute.
   proxy::log_throttle refusals;
+  // The partner connection of each dialog's latest request (external origins are connections).
+  proxy::dialog_flows<response_sink> flows{100000, std::chrono::hours(1)};
+  std::unordered_set<caf::actor_addr> watched;  // connections monitored for `flows`
 };
 
 // A response of the gateway's own to `request` (built from the bytes as received).
@@ -77,6 +81,10 @@ void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const 
   auto& st = self->state;
   proxy_core_actor me = caf::actor_cast<proxy_core_actor>(self);
   st.counters.set_requests_out(st.counters.requests_out() + 1);
+  // In-dialog: back on the connection the partner's latest request of this dialog came in on.
+  if (hop.to == proxy::side::external && !hop.call_id.empty())
+    if (auto flow = st.flows.find(hop.call_id, hop.domain, clock::now()))
+      return self->send(caf::actor_cast<connection_actor>(*flow), transmit_atom::value, std::move(wire), me, branch);
   if (hop.to == proxy::side::external)
     self->send(st.options.registry, forward_atom::value, hop.domain, hop.node, std::move(wire), me, branch);
   else
@@ -86,6 +94,15 @@ void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const 
 // CANCEL and ACK are hop-by-hop and untracked (empty branch): no rate or queue
 // limit refuses them and no failure of theirs can end their INVITE.
 void transaction_io::to_next_hop(const proxy::next_hop& hop, std::string wire) { forward(self, hop, std::move(wire), {}); }
+
+// A partner's dialog request: its connection carries the gateway's next
+// in-dialog requests of that dialog (see dialog_flows.h).
+void remember_flow(self_ptr self, const sip_origin& origin, const sip::Message& request, const proxy::decision& d) {
+  auto& st = self->state;
+  if (!origin.connection || d.domain.empty()) return;
+  st.flows.remember(std::string(request.call_id()), d.domain, origin.connection, clock::now());
+  if (st.watched.insert(origin.connection.address()).second) self->monitor(origin.connection);
+}
 
 void arm_tick(self_ptr self) {
   auto& st = self->state;
@@ -181,7 +198,9 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   auto origin_branch = std::string(request.top_via().branch().value_or(""));
   auto branch = proxy::make_branch(s, st.options.shard, ++st.sequence, st.random());
   request.prepend_via(proxy::via_value(s.facing(d.to), branch));
-  proxy::next_hop hop{d.to, d.domain, request_target_address(request), d.node};
+  proxy::next_hop hop{d.to, d.domain, request_target_address(request), d.node,
+                      d.in_dialog && d.to == proxy::side::external ? std::string(request.call_id()) : std::string()};
+  if (origin.from == proxy::side::external && (d.in_dialog || d.record_route)) remember_flow(self, origin, request, d);
   if (method == "ACK") return forward(self, hop, request.serialize(), {});  // no transaction, no response
   forward(self, hop, request.serialize(), branch);
   if (method == "INVITE") respond(self, origin.connection, request, 100, "Trying");
@@ -197,6 +216,11 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
   uint64_t seed = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
   st.random.seed(seed);
+  self->set_down_handler([=](const caf::down_msg& down) {
+    auto& s = self->state;
+    s.watched.erase(down.source);
+    s.flows.forget_if([&](const response_sink& c) { return c.address() == down.source; });
+  });
   return {
     [=](request_atom, sip_origin& origin, sip::Message& request) { handle_request(self, origin, request); },
     [=](response_atom, sip::Message& response) {

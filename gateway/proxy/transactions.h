@@ -49,6 +49,7 @@ struct next_hop {
   std::string domain;
   std::string address;  // ip:port of an internal connection named by the Request-URI, or ""
   std::string node;     // external in-dialog: the partner node of the route set, or "" (decision::node)
+  std::string call_id;  // external in-dialog: the dialog, whose partner connection is preferred (dialog_flows)
 };
 
 // A CANCEL or the ACK of a non-2xx answer for a forwarded INVITE (RFC 3261

@@ -25,7 +25,7 @@ status=$("$BIN/fedctl" --socket "$D/a.sock" status)
 check "gateway counted the 500 requests" bash -c 'grep -Eq "requests in ([5-9][0-9]{2}|[0-9]{4,})" <<<"$1"' _ "$status"
 
 rc=0
-timeout 60 sipp -sf "$HERE/sipp/subscribe_uac.xml" -t t1 -i 127.0.0.1 -p 15062 -s bob \
+timeout 60 sipp -sf "$HERE/sipp/subscribe_uac.xml" -key user alice -key domain a.test -key to_domain b.test -t t1 -i 127.0.0.1 -p 15062 -s bob \
   -m 20 -r 10 -l 5 -timeout 50s -trace_stat -stf subscribe.csv -trace_err -nostdin \
   "$LAB_IP_A:5060" > sipp-subscribe.out 2>&1 || rc=$?
 check "sipp: 20 SUBSCRIBE/NOTIFY/unsubscribe dialogs succeeded (exit $rc)" [ "$rc" -eq 0 ]
