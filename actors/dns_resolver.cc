@@ -83,7 +83,7 @@ void lookup(self_ptr self, const std::string& name, dns::rr_type type, waiter do
     done(a, dns::source::static_config);
     return;
   }
-  if (auto hit = st.cache.find(key, type, dns::clock::now())) {
+  if (auto hit = st.cache.find(key, type, st.options.clock())) {
     ++st.counters.cache_hits;
     done(*hit, dns::source::cache);
     return;
@@ -119,7 +119,7 @@ void on_answer(self_ptr self, const std::string& key, uint16_t type_code, uint64
   auto& st = self->state;
   auto type = static_cast<dns::rr_type>(type_code);
   // Answers to questions asked before a reconfiguration are delivered, not cached.
-  if (generation == st.generation) st.cache.put(key, type, a, dns::clock::now());
+  if (generation == st.generation) st.cache.put(key, type, a, st.options.clock());
   if (dns::is_failure(a.result)) {
     ++st.counters.failures;
     log_status(self, severity::error, dns::make_report(key, type, a, dns::source::dns).text);
@@ -177,6 +177,7 @@ dns_resolver_actor::behavior_type dns_resolver_impl(self_ptr self, config::Dns d
                                                     dns_resolver_options options) {
   auto& st = self->state;
   st.options = options;
+  if (!st.options.clock) st.options.clock = [] { return dns::clock::now(); };
   st.log = std::move(log);
   st.random = dns::make_random_source(options.random_seed);
   st.engine = std::make_unique<dns::engine>();
@@ -192,7 +193,7 @@ dns_resolver_actor::behavior_type dns_resolver_impl(self_ptr self, config::Dns d
       o.allow_tcp_federation = st.config.allow_tcp_federation();
       o.random = st.random;
       o.unreachable = [self](const std::string& ip, uint16_t port) {
-        return self->state.unreachable.contains(canonical_ip(ip), port, dns::clock::now());
+        return self->state.unreachable.contains(canonical_ip(ip), port, self->state.options.clock());
       };
       dns::resolve_domain(domain, std::move(o), st.lookup, [self, rp](dns::resolution r) mutable {
         // "Not found" is worth a status line when it was learnt from DNS just now
@@ -225,7 +226,7 @@ dns_resolver_actor::behavior_type dns_resolver_impl(self_ptr self, config::Dns d
     },
     [=](unreach_atom, const std::string& ip, uint16_t port) {
       auto& st = self->state;
-      auto now = dns::clock::now();
+      auto now = st.options.clock();
       st.unreachable.expire(now);
       st.unreachable.mark(canonical_ip(ip), port, now + st.options.unreachable_ttl);
     },
@@ -239,7 +240,7 @@ dns_resolver_actor::behavior_type dns_resolver_impl(self_ptr self, config::Dns d
       dns::stats s = st.counters;
       s.queries_sent = st.engine->queries_sent();
       s.cache_entries = st.cache.size();
-      s.unreachable_entries = st.unreachable.expire(dns::clock::now());
+      s.unreachable_entries = st.unreachable.expire(st.options.clock());
       return s;
     },
     [=](dns_answer_atom, const std::string& key, uint16_t type, uint64_t generation, dns::answer& a) {

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "actors/messages.h"
@@ -77,6 +78,10 @@ struct dns_resolver_options {
   size_t max_cache_entries = 10000;
   // RFC 2782 random source seed; 0: random.
   uint64_t random_seed = 0;
+  // The time the cache TTLs and the unreachable list run on; empty:
+  // std::chrono::steady_clock::now. Tests inject a clock they can advance.
+  // Called on the actor's thread only. (Query timeouts are c-ares' own, in real time.)
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 // `dns` need not have defaults applied (unset timeout_ms 2000, tries 2,

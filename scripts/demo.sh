@@ -30,7 +30,9 @@ LAB_PIDS+=($!)
 "$BIN/fedua" --gateway 127.0.2.1:5060 --domain b.test --presence open --note "Available" \
   --change-after 3 --change-note "In a meeting" serve 60 > "$DIR/uc-b.out" 2>&1 &
 LAB_PIDS+=($!)
-sleep 0.5
+# Each UC server is connected once its gateway answered the OPTIONS it sends at start.
+wait_for_log "$DIR/uc-a.out" "serve: OPTIONS sip:a.test -> 200"
+wait_for_log "$DIR/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
 
 step "alice@a.test chats with bob@b.test, and bob answers"
 run "$BIN/fedua" --gateway 127.0.1.1:5060 --domain a.test --user alice --name "Alice" \

@@ -19,28 +19,68 @@ make_certs() {
   sh "$LAB_ROOT/tests/gateway/tls/make_test_certs.sh" "$1" >/dev/null
 }
 
+# count_lines FILE PATTERN: how many lines of FILE match the grep pattern (0 when FILE is missing).
+count_lines() {
+  local n
+  n=$(grep -c -- "$2" "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+
 # start_dnsmasq DIR RECORD_OPTION...: dnsmasq on 127.0.0.1:<free port> for the
 # *.test zone only (no upstream); sets DNSMASQ_PORT and DNSMASQ_LOG.
 start_dnsmasq() {
-  local dir=$1 attempt port pid
+  local dir=$1 attempt port pid started i
   shift
   DNSMASQ_LOG=$dir/dnsmasq.log
   for attempt in 1 2 3 4 5 6 7 8; do
+    started=$(count_lines "$DNSMASQ_LOG" 'started, version')
     port=$((20000 + RANDOM % 30000))
     /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
       --bind-interfaces --listen-address=127.0.0.1 --port="$port" --local=/test/ \
       --log-queries --log-facility="$DNSMASQ_LOG" --pid-file= --cache-size=0 --user=root "$@" \
       2>>"$dir/dnsmasq.err" &
     pid=$!
-    sleep 0.2
-    if kill -0 "$pid" 2>/dev/null; then
-      LAB_PIDS+=("$pid")
-      DNSMASQ_PORT=$port
-      return 0
-    fi
+    # dnsmasq logs "started" once its sockets are bound; a taken port makes it
+    # exit instead (then another port is tried).
+    for ((i = 0; i < 100; i++)); do
+      if [ "$(count_lines "$DNSMASQ_LOG" 'started, version')" -gt "$started" ]; then
+        LAB_PIDS+=("$pid")
+        DNSMASQ_PORT=$port
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   echo "dnsmasq did not start:" >&2
   cat "$dir/dnsmasq.err" >&2
+  return 1
+}
+
+# wait_for_log FILE PATTERN [AT_LEAST] [SECONDS]: waits (bounded) until FILE has at
+# least AT_LEAST (default 1) lines matching the grep pattern; status 1 on timeout.
+wait_for_log() {
+  local file=$1 pattern=$2 want=${3:-1} seconds=${4:-10} i
+  for ((i = 0; i < seconds * 20; i++)); do
+    [ "$(count_lines "$file" "$pattern")" -ge "$want" ] && return 0
+    sleep 0.05
+  done
+  echo "timed out after ${seconds}s waiting for \"$pattern\" in $file" >&2
+  return 1
+}
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 50 ms until it succeeds;
+# status 1 after SECONDS.
+wait_until() {
+  local seconds=$1 i
+  shift
+  for ((i = 0; i < seconds * 20; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  echo "timed out after ${seconds}s waiting for: $*" >&2
   return 1
 }
 

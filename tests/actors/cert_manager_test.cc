@@ -108,13 +108,14 @@ class CertManager : public ::testing::Test {
     return out;
   }
 
-  // Polls until pred() holds or the deadline passes.
+  // Polls until pred() holds or the deadline passes (the sleep is the poll step,
+  // not a fixed wait: a condition that holds returns at once).
   template <class Pred>
   bool eventually(Pred pred, std::chrono::milliseconds deadline = 8s) {
     auto end = std::chrono::steady_clock::now() + deadline;
     while (std::chrono::steady_clock::now() < end) {
       if (pred()) return true;
-      std::this_thread::sleep_for(100ms);
+      std::this_thread::sleep_for(20ms);
     }
     return pred();
   }

@@ -6,11 +6,11 @@
 #include <sys/select.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <future>
 #include <memory>
-#include <thread>
 
 #include "gateway/dns/engine.h"
 #include "tests/gateway/dns/dnsmasq.h"
@@ -97,6 +97,13 @@ protected:
 
   dns_resolver_actor spawn(const config::Dns& d, dns_resolver_options o = {}) {
     if (o.random_seed == 0) o.random_seed = 99;
+    if (!o.clock) {
+      // Cache TTLs and the unreachable list run on a test clock: a TTL expires when
+      // the test advances it (advance()), not after a real wait.
+      o.clock = [start = std::chrono::steady_clock::now(), offset = clock_offset_ms] {
+        return start + std::chrono::milliseconds(offset->load());
+      };
+    }
     auto r = spawn_dns_resolver(sys, d, log, o);
     resolvers.push_back(r);
     return r;
@@ -121,6 +128,19 @@ protected:
   }
   dns::stats stats(const dns_resolver_actor& r) { return ask<dns::stats>(r, dns_stats_atom::value); }
 
+  // Moves the resolvers' clock forward (see spawn()).
+  void advance(std::chrono::milliseconds d) { *clock_offset_ms += d.count(); }
+
+  // Returns once every query `r` sent so far is in dnsmasq's log: dnsmasq logs
+  // queries in the order they arrive, so a new one (an NXDOMAIN SRV question)
+  // appearing in the log means the earlier ones are there too. Checks that a query
+  // was NOT sent wait for this instead of sleeping.
+  void all_queries_logged(const dns_resolver_actor& r) {
+    auto marker = "_marker-" + std::to_string(++markers) + "._tcp.test";
+    EXPECT_EQ(srv(r, marker).result, dns::outcome::nxdomain);
+    EXPECT_EQ(server->wait_queries(marker, "SRV", 1), 1u);
+  }
+
   std::vector<status_entry> log_entries() {
     caf::scoped_actor self{sys};
     std::vector<status_entry> out;
@@ -141,6 +161,8 @@ protected:
   caf::actor_system sys{cfg};
   status_log_actor log;
   std::vector<dns_resolver_actor> resolvers;
+  std::shared_ptr<std::atomic<int64_t>> clock_offset_ms = std::make_shared<std::atomic<int64_t>>(0);
+  int markers = 0;
 };
 
 std::vector<std::string> ips(const dns::target& t) {
@@ -275,7 +297,7 @@ TEST_F(DnsResolver, DotTargetMeansNoServiceAndNoFallback) {
   EXPECT_EQ(res.queries.size(), 1u);
   auto s = srv(r, "_sipfederationtls._tcp.none.test");
   EXPECT_EQ(s.result, dns::outcome::no_service);
-  std::this_thread::sleep_for(50ms);
+  all_queries_logged(r);
   EXPECT_EQ(server->queries("none.test", "A"), 0u);
   EXPECT_EQ(server->queries("_sips._tcp.none.test", "SRV"), 0u);
 }
@@ -301,7 +323,7 @@ TEST_F(DnsResolver, AnswerIsCachedForItsTtlThenAskedAgain) {
   auto again = host(r, "short.test");
   EXPECT_EQ(again.queries[0].from, dns::source::cache);
   EXPECT_EQ(server->wait_queries("short.test", "A", 1), 1u);
-  std::this_thread::sleep_for(1100ms);
+  advance(1100ms);
   auto expired = host(r, "short.test");
   EXPECT_EQ(expired.queries[0].from, dns::source::dns);
   EXPECT_EQ(expired.addresses.at(0).ip, "127.0.6.1");
@@ -317,7 +339,7 @@ TEST_F(DnsResolver, ConfiguredCeilingShortensLongTtls) {
   auto first = host(r, "long.test");  // TTL 600, capped to 1 s
   EXPECT_EQ(first.queries[0].ttl, 600u);
   EXPECT_EQ(host(r, "long.test").queries[0].from, dns::source::cache);
-  std::this_thread::sleep_for(1100ms);
+  advance(1100ms);
   EXPECT_EQ(host(r, "long.test").queries[0].from, dns::source::dns);
   EXPECT_EQ(server->wait_queries("long.test", "A", 2), 2u);
 }
@@ -339,7 +361,7 @@ TEST_F(DnsResolver, NegativeAnswersAreCachedPerRfc2308) {
   EXPECT_EQ(cached.query.from, dns::source::cache);
   EXPECT_EQ(cached.result, dns::outcome::nxdomain);
   EXPECT_EQ(auth.wait_queries("_sips._tcp.nx.auth.test", "SRV", 1), 1u);
-  std::this_thread::sleep_for(1100ms);
+  advance(1100ms);
   // SOA TTL 1 s: asked again.
   EXPECT_EQ(srv(with_soa, "_sips._tcp.nx.auth.test").query.from, dns::source::dns);
   EXPECT_EQ(auth.wait_queries("_sips._tcp.nx.auth.test", "SRV", 2), 2u);
@@ -399,7 +421,7 @@ TEST_F(DnsResolver, ThousandConcurrentRequestsMakeOneQuery) {
   auto st = stats(r);
   EXPECT_EQ(st.queries_sent, 1u);
   EXPECT_EQ(st.coalesced + st.cache_hits, 999u);
-  std::this_thread::sleep_for(100ms);
+  all_queries_logged(r);
   EXPECT_EQ(server->queries("_sips._tcp.crowd.test", "SRV"), 1u);
 }
 
@@ -465,11 +487,11 @@ TEST_F(DnsResolver, StaticRecordsAnswerBeforeDns) {
   ASSERT_EQ(p.addresses.size(), 1u);
   EXPECT_EQ(p.addresses[0].ip, "192.0.2.51");
   EXPECT_EQ(p.queries[1].result, dns::outcome::nodata);
-  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(stats(r).queries_sent, 0u);
+  all_queries_logged(r);
   EXPECT_EQ(server->queries("_sipfederationtls._tcp.lab.test", "SRV"), 0u);
   EXPECT_EQ(server->queries("sip.lab.test", "A"), 0u);
   EXPECT_EQ(server->queries("plain.test", "A"), 0u);
-  EXPECT_EQ(stats(r).queries_sent, 0u);
 }
 
 TEST_F(DnsResolver, ReconfigurationAtRuntime) {
@@ -526,7 +548,7 @@ TEST_F(DnsResolver, UnreachableAddressesAreListedLastUntilTheyExpire) {
   caf::anon_send(r, reach_atom::value, std::string("127.0.1.1"), uint16_t{5061});
   peer = resolve(r, "peer.test");
   EXPECT_NE(peer.targets[2].host, "sip1.peer.test");
-  std::this_thread::sleep_for(450ms);
+  advance(450ms);
   res = resolve(r, "plain.test");
   EXPECT_EQ(ips(res.targets.at(0)), (std::vector<std::string>{"fd00::4:1", "127.0.4.1"}));
   EXPECT_FALSE(res.targets[0].addresses[0].unreachable);

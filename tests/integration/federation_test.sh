@@ -268,6 +268,11 @@ check "P-Asserted-Identity and Remote-Party-ID from a partner are removed" \
 kill "$SILENT"; wait "$SILENT" 2>/dev/null || true
 serve_b
 
+# a.test's view of b.test in `fedctl peers` (state, ..., "next attempt in N s" while a back-off runs).
+peer_b() { "${A[@]}" peers | grep -E '^b\.test '; }
+b_in_backoff() { local line; line=$(peer_b) && grep -Eq '^b\.test +backoff' <<<"$line"; }
+b_backoff_over() { local line; line=$(peer_b) && ! grep -q "next attempt in" <<<"$line"; }
+
 # Peer down: b.test's gateway stops -> 503 after trying every target; it comes back.
 kill "$GW_B_PID"; wait "$GW_B_PID" 2>/dev/null || true
 out=$("${UA_A[@]}" --user alice send bob@b.test "are you down?" 2>&1) || true
@@ -277,7 +282,7 @@ start_fedgw "$BIN" "$D/b.textproto" "$D/b2.log"
 GW_B_PID=$FEDGW_LAST_PID
 kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true
 serve_b
-sleep 2.5  # longer than the first back-off step
+check "a.test's back-off for b.test runs out" wait_until 10 b_backoff_over
 out=$("${UA_A[@]}" --user alice send bob@b.test "back again?" 2>&1) || true
 check "after restart -> 200" contains "$out" "-> 200 OK"
 
@@ -295,11 +300,15 @@ check "apply an allow list" "${A[@]}" config apply "$D/a-allowed.textproto"
 # b.test allow-lists a.test too (its inbound limit), also for its restarts below.
 sed -i 's/^limits {/partners { allowed: "a.test" }\nlimits {/' "$D/b.textproto"
 check "b.test applies its allow list" "${B[@]}" config apply "$D/b.textproto"
+# (bob's UC server already printed the messages of the rate-limited load above)
+delivered=$(count_lines "$D/uc-b.out" "fedua load message")
 "${UA_A[@]}" --user alice --timeout 60 --window 32 load bob@b.test 3000 1500 > "$D/load.out" 2>&1 &
 LOAD=$!
-sleep 0.7
+# b.test's gateway dies mid-load, once bob's UC server got 300 of these messages ...
+check "the load reaches bob" wait_for_log "$D/uc-b.out" "fedua load message" $((delivered + 300)) 30
 kill "$GW_B_PID"; wait "$GW_B_PID" 2>/dev/null || true
-sleep 0.5
+# ... and comes back once a.test found it gone and put it in back-off (answering 503 meanwhile).
+check "a.test puts b.test in back-off during the load" wait_until 10 b_in_backoff
 start_fedgw "$BIN" "$D/b.textproto" "$D/b3.log"
 GW_B_PID=$FEDGW_LAST_PID
 kill "$UC_B" 2>/dev/null || true; wait "$UC_B" 2>/dev/null || true

@@ -36,16 +36,4 @@ finish() {
   echo "all checks passed"
 }
 
-
-# wait_for_log FILE PATTERN [AT_LEAST] [SECONDS]: waits (bounded) until FILE has at
-# least AT_LEAST (default 1) lines matching the grep pattern; status 1 on timeout.
-wait_for_log() {
-  local file=$1 pattern=$2 want=${3:-1} seconds=${4:-10} i n
-  for ((i = 0; i < seconds * 20; i++)); do
-    n=$(grep -c -- "$pattern" "$file" 2>/dev/null || true)
-    [ "${n:-0}" -ge "$want" ] && return 0  # no file yet: no count
-    sleep 0.05
-  done
-  echo "timed out after ${seconds}s waiting for \"$pattern\" in $file" >&2
-  return 1
-}
+# wait_for_log FILE PATTERN [AT_LEAST] [SECONDS] comes from scripts/lab.sh.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -156,6 +157,18 @@ activity measure(reactor& r, std::chrono::milliseconds window) {
   return {r.get_stats().wakeups - wakeups, process_cpu_ms() - cpu};
 }
 
+// The receive window the peer of TCP socket `fd` advertises (TCP_INFO
+// tcpi_snd_wnd): 0 once the peer's receive buffer is full because its owner
+// does not read. -1 when the kernel does not tell.
+int64_t peer_receive_window(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(tcp_info, tcpi_snd_wnd) + sizeof info.tcpi_snd_wnd)
+    return -1;
+  return info.tcpi_snd_wnd;
+}
+
 std::string read_exactly(int fd, size_t n) {
   std::string out;
   char buf[65536];
@@ -210,7 +223,13 @@ TEST(Reactor, ReadingPausesUntilConsumed) {
   std::string message(1 << 20, 'x');
   std::thread writer([&] { ::send(fd, message.data(), message.size(), 0); });
   ASSERT_TRUE(rec->wait([&] { return rec->received.size() >= 64 * 1024; }));
-  std::this_thread::sleep_for(200ms);
+  // Reading has paused when the kernel buffer on the reactor's side fills up:
+  // the client then sees a zero receive window (a socket state, not a sleep).
+  // A reactor that kept reading would keep the window open.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (peer_receive_window(fd) != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(peer_receive_window(fd), 0) << "the reactor's receive buffer never filled";
   {
     std::lock_guard<std::mutex> lock(rec->mutex);
     // One read (at most 64 KiB) may overshoot the window, never more.
