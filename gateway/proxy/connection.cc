@@ -154,6 +154,8 @@ void sip_connection::send_request(std::string& wire, connection_token& token, co
 }
 
 void sip_connection::transmit(std::string wire, connection_token token, std::string branch, clock::time_point now) {
+  if (closed_)
+    return events_.failed(token, branch, 503, "Service Unavailable - connection to " + label() + " closed");
   if (established_) return send_request(wire, token, branch, now);
   // CANCEL and ACK (untracked, empty branch) are never refused by the queue limit.
   if (!branch.empty() && queue_.size() >= options_.max_queued)
@@ -336,6 +338,8 @@ void sip_connection::tick(clock::time_point now) {
 
 void sip_connection::closed(const std::string& reason) {
   attached_ = false;
+  if (closed_) return;
+  closed_ = true;
   if (established_ && options_.where == side::external && !write_failed_)  // a write failure was logged already
     log(severity::info, "connection down: " + label() + " (" + reason + ")");
   fail_pending(503, "Service Unavailable - connection to " + label() + " lost (" + reason + ")");

@@ -120,7 +120,8 @@ class sip_connection {
   void respond(std::string_view wire);
   // Drops expired in-flight entries, closes an idle connection, sends keep-alives.
   void tick(clock::time_point now);
-  // The socket is gone and no other follows (outbound: detach() before the next attempt).
+  // The socket is gone and no other follows (outbound: detach() before the next attempt);
+  // once only. Later transmit() calls fail at once.
   void closed(const std::string& reason);
   // The socket is gone; queued requests wait for the next attach().
   void detach();
@@ -177,6 +178,7 @@ class sip_connection {
   std::unique_ptr<tls::tls_stream> tls_;
   std::unique_ptr<sip::StreamFramer> framer_;
   bool attached_ = false;
+  bool closed_ = false;
   bool established_ = false;   // TCP up and, with TLS, handshake done and peer verified
   bool write_failed_ = false;  // logged and closing: later writes are dropped silently
   bool got_message_ = false;   // a complete SIP message arrived (not a keep-alive)

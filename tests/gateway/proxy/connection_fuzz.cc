@@ -7,7 +7,7 @@
 // Invariants: no crash; a response or failure only comes for a request still
 // awaited, at most one failure each; a tracked request leaves the core only
 // by a final response, a failure or (on a tick) expiry of its window; after
-// closed() nothing is awaited any more; the bytes written stay bounded by
+// closed() nothing is awaited any more and new requests fail at once; the bytes written stay bounded by
 // what went in.
 #include <any>
 #include <cstdint>
@@ -136,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int next_id = 0;
   bool closed = false;
   static const int codes[] = {100, 180, 200, 202, 302, 404, 486, 503, 603};
-  while (!in.empty() && !closed && ops < 4096) {
+  while (!in.empty() && ops < 4096) {  // also after closed(): later calls must be harmless
     ++ops;
     bool tick = false;
     for (auto& [id, r] : requests) r.event_this_op = false;
@@ -206,8 +206,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         events.close_requested = true;
         break;
     }
-    if (events.close_requested) {
-      events.close_requested = false;
+    if (events.close_requested && !closed) {
       if (!options.inbound && !core.established()) {
         // The owner tries the next target: the queue survives.
         core.detach();
@@ -217,6 +216,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         closed = true;
       }
     }
+    events.close_requested = false;
+    if (closed) check(core.queued() == 0 && core.in_flight() == 0, "nothing awaited after closed()");
     for (auto& [id, r] : requests) {
       if (!r.open || r.branch.empty()) continue;
       if (core.awaits(r.branch)) continue;

@@ -366,7 +366,11 @@ TEST(SipConnection, CloseNotifyFromThePeerClosesAndPendingRequestsFailOnce) {
   EXPECT_EQ(p.client.events.failures[0].status, 503);
   EXPECT_EQ(p.client.events.failures[0].reason,
             "Service Unavailable - connection to b.test 10.0.0.2:5061 lost (closed by peer)");
-  EXPECT_EQ(p.client.events.logs_containing("connection down: b.test 10.0.0.2:5061"), 2u);
+  EXPECT_EQ(p.client.events.logs_containing("connection down: b.test 10.0.0.2:5061"), 1u);
+  // Too late for this connection: refused at once, not queued.
+  p.client.core.transmit(gateway_request("z9hG4bK-2"), 11, "z9hG4bK-2", t0 + 62s);
+  ASSERT_EQ(p.client.events.failures.size(), 2u);
+  EXPECT_EQ(p.client.events.failures[1].reason, "Service Unavailable - connection to b.test 10.0.0.2:5061 closed");
 }
 
 TEST(SipConnection, MoreThanOneMiBHeldBackBeforeTheHandshakeCloses) {
