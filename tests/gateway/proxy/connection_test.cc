@@ -343,6 +343,19 @@ TEST(SipConnection, ServerCertificateForAnotherDomainFailsTheAttempt) {
   EXPECT_EQ(p.client.core.queued(), 1u);
 }
 
+TEST(SipConnection, FailedTlsHandshakeFailsTheAttemptOnce) {
+  tls_pair p("untrusted");  // issued by a root the client does not trust
+  p.client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
+  p.handshake();
+  EXPECT_FALSE(p.client.core.established());
+  ASSERT_EQ(p.client.events.setup_failures.size(), 1u);
+  EXPECT_EQ(p.client.events.setup_failures[0].rfind("TLS handshake with b.test at 10.0.0.2:5061 failed: ", 0), 0u)
+    << p.client.events.setup_failures[0];
+  EXPECT_EQ(p.client.events.closes, 1);
+  EXPECT_TRUE(p.client.events.established_with.empty());
+  EXPECT_TRUE(p.client.events.failures.empty());  // still queued for the next target
+}
+
 TEST(SipConnection, CloseNotifyFromThePeerClosesAndPendingRequestsFailOnce) {
   auto server_options = inbound_options();
   server_options.idle_timeout = 60s;
