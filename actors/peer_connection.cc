@@ -1,19 +1,14 @@
 #include "actors/peer_connection.h"
 
-#include <chrono>
 #include <algorithm>
-#include <deque>
-#include <unordered_map>
+#include <chrono>
 
 #include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
+#include "gateway/proxy/connection.h"
 #include "gateway/proxy/dialer.h"
 #include "gateway/proxy/log_throttle.h"
-#include "gateway/proxy/rate_limit.h"
-#include "gateway/sip/framer.h"
-#include "gateway/sip/response.h"
 #include "gateway/sip/uri.h"
-#include "gateway/tls/tls_stream.h"
 
 namespace fedgw {
 
@@ -21,18 +16,26 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-struct queued_request {
-  std::string wire;
-  proxy_core_actor shard;
-  std::string branch;
-};
+struct connection_state;
+using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
-// A request sent on this connection that may still be answered: only its
-// responses are accepted here (RFC 3261 §18.1.2 matching, bound to the connection).
-struct pending_request {
-  proxy_core_actor shard;
-  bool invite = false;
-  clock::time_point expires{};
+// The core's callbacks as CAF sends and reactor calls (defined below).
+struct core_events final : proxy::connection_events {
+  self_ptr self;
+  explicit core_events(self_ptr s) : self(s) {}
+  bool write(std::string_view bytes) override;
+  void close(bool flush) override;
+  void request(sip::Message&& m) override;
+  void response(const proxy::connection_token& shard, sip::Message&& m) override;
+  void failed(const proxy::connection_token& shard, const std::string& branch, int status,
+              const std::string& reason) override;
+  void established(const std::vector<std::string>& identities) override;
+  void log(severity level, const char* component, const std::string& text) override;
+  void setup_failed(const std::string& text) override;
+  void spoke_sip() override;
+  void message_complete() override;
+  void set_deadline(clock::time_point when, const std::string& reason) override;
+  std::shared_ptr<const proxy::settings> policy() override;
 };
 
 struct connection_state {
@@ -44,20 +47,11 @@ struct connection_state {
   std::string domain;  // outbound: the partner domain
   std::string node;    // outbound to a route-set node ("host:port"): that node, not the domain's DNS targets
   std::vector<std::string> reached_nodes;  // partner nodes registered for this connection (bounded)
-  std::unique_ptr<tls::tls_stream> tls;
-  std::unique_ptr<sip::StreamFramer> framer;
-  bool established = false;  // TCP up and, with TLS, handshake done and peer verified
-  std::vector<std::string> identities;
-  std::deque<queued_request> queue;
-  std::unordered_map<std::string, pending_request> in_flight;  // by branch of our Via
-  bool write_failed = false;   // logged and closing: later writes are dropped silently
+  // The protocol (TLS, framing, in-flight table, queue, keep-alive): gateway/proxy/connection.h.
+  std::unique_ptr<core_events> events;
+  std::unique_ptr<proxy::sip_connection> core;
   bool known_uc_server = false;  // internal: registered as the UC server (it spoke SIP or is authenticated)
-  bool got_message = false;         // a complete SIP message arrived (not a keep-alive)
   std::vector<std::string> spoke_as;  // inbound partner: domains registered for reuse
-  bool marked_established = false;  // reactor::established() called
-  bool incomplete_deadline = false; // reactor::set_deadline() armed for a partial message
-  proxy::log_throttle stray_logged{std::chrono::seconds(60), 1};
-  int64_t last_activity_ms = 0;
   int64_t since_ms = 0;
   // Outbound target walk.
   proxy::outbound_dialer dialer;  // the DNS target walk
@@ -65,81 +59,35 @@ struct connection_state {
   bool closed = false;
 };
 
-using self_ptr = connection_actor::stateful_pointer<connection_state>;
-
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-std::string label(self_ptr self) {
-  auto& st = self->state;
-  std::string who = st.domain.empty() ? std::string(proxy::side_name(st.options.where)) : st.domain;
-  if (!st.node.empty()) who += " node " + st.node;
-  return who + " " + st.address;
 }
 
 void log(self_ptr self, severity level, const std::string& text) {
   report(self->state.options.log, level, "peer", text);
 }
 
-// The first write that fails closes the connection, logged once: bytes lost
-// from the middle of a TLS record stream cannot be recovered.
-void write_failed(self_ptr self, const std::string& why) {
-  auto& st = self->state;
-  if (st.write_failed) return;
-  st.write_failed = true;
-  log(self, severity::error, label(self) + ": " + why + ", closing the connection");
-  st.options.reactor->close(st.conn, false);
-}
-
-void write_raw(self_ptr self, std::string_view bytes) {
-  auto& st = self->state;
-  if (st.conn == 0 || st.write_failed || bytes.empty()) return;
-  if (!st.options.reactor->write(st.conn, bytes)) write_failed(self, "output buffer full or connection gone");
-}
-
-// Writes bytes to the socket, through TLS when the connection has it.
-void write_wire(self_ptr self, std::string_view bytes) {
-  auto& st = self->state;
-  if (st.conn == 0 || st.write_failed) return;
-  if (st.tls) {
-    // Plaintext waiting for the handshake is bounded like the reactor's write buffer.
-    if (!st.tls->established() && st.tls->held_back_bytes() + bytes.size() > (1u << 20))
-      return write_failed(self, "more than 1 MiB waiting for the TLS handshake");
-    std::string out;
-    auto r = st.tls->send(bytes, out);
-    write_raw(self, out);
-    if (r.failed) write_failed(self, "TLS: " + r.error);
-    return;
-  }
-  write_raw(self, bytes);
+proxy::connection_options core_options(const connection_state& st) {
+  proxy::connection_options o;
+  o.where = st.options.where;
+  o.inbound = st.inbound;
+  o.domain = st.domain;
+  o.settings = st.options.settings;
+  o.contexts = st.contexts;
+  o.limits = st.options.limits;
+  o.max_queued = st.options.max_queued;
+  o.idle_timeout = st.options.idle_timeout;
+  o.keepalive = st.options.keepalive;
+  o.establish_timeout = st.options.establish_timeout;
+  o.timers = st.options.timers;
+  o.inbound_limits = st.options.inbound_limits;
+  o.stray_responses = st.options.stray_responses;
+  return o;
 }
 
 void fail_pending(self_ptr self, int status, const std::string& reason) {
-  auto& st = self->state;
-  for (auto& q : st.queue) caf::anon_send(q.shard, fail_atom::value, q.branch, status, reason);
-  st.queue.clear();
-  for (auto& [branch, p] : st.in_flight) caf::anon_send(p.shard, fail_atom::value, branch, status, reason);
-  st.in_flight.clear();
-}
-
-// How long a request's responses are accepted: timer B/F, for INVITE timer C
-// and the RFC 6026 accepted state (2xx retransmissions) on top.
-clock::duration answer_window(const peer_connection_options& o, bool invite) {
-  return invite ? o.timers.final_response + o.timers.timer_c + o.timers.linger
-                : o.timers.final_response + std::chrono::seconds(1);
-}
-
-void send_request(self_ptr self, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
-  auto& st = self->state;
-  // Untracked requests (ACK, the gateway's CANCEL: empty branch) get no response of their own.
-  if (!branch.empty()) {
-    bool invite = wire.compare(0, 7, "INVITE ") == 0;
-    st.in_flight[branch] = pending_request{shard, invite, clock::now() + answer_window(st.options, invite)};
-  }
-  st.last_activity_ms = now_ms();
-  write_wire(self, wire);
+  self->state.core->fail_pending(status, reason);
 }
 
 // An internal connection becomes a destination for requests to the gateway's
@@ -158,8 +106,8 @@ peer_info info(self_ptr self) {
   i.domain = st.domain;
   i.address = st.address;
   i.direction = st.inbound ? "inbound" : "outbound";
-  i.tls = st.tls ? st.tls->description() : "TCP";
-  i.state = st.established ? "up" : "connecting";
+  i.tls = st.core->transport_description();
+  i.state = st.core->established() ? "up" : "connecting";
   i.since_ms = st.since_ms;
   return i;
 }
@@ -170,7 +118,8 @@ peer_info info(self_ptr self) {
 void serves_domain(self_ptr self, const std::string& domain) {
   auto& st = self->state;
   if (!st.inbound || st.options.where != proxy::side::external || domain.empty()) return;
-  if (std::find(st.identities.begin(), st.identities.end(), domain) == st.identities.end()) return;
+  const auto& identities = st.core->identities();
+  if (std::find(identities.begin(), identities.end(), domain) == identities.end()) return;
   if (std::find(st.spoke_as.begin(), st.spoke_as.end(), domain) != st.spoke_as.end()) return;
   st.spoke_as.push_back(domain);
   auto i = info(self);
@@ -185,7 +134,8 @@ void reaches_node(self_ptr self, const std::string& domain, const std::string& n
   auto& st = self->state;
   constexpr size_t max_nodes_per_connection = 8;
   if (st.options.where != proxy::side::external || domain.empty() || node.empty()) return;
-  if (std::find(st.identities.begin(), st.identities.end(), domain) == st.identities.end()) return;
+  const auto& identities = st.core->identities();
+  if (std::find(identities.begin(), identities.end(), domain) == identities.end()) return;
   if (std::find(st.reached_nodes.begin(), st.reached_nodes.end(), node) != st.reached_nodes.end()) return;
   if (st.reached_nodes.size() >= max_nodes_per_connection) return;
   st.reached_nodes.push_back(node);
@@ -194,19 +144,17 @@ void reaches_node(self_ptr self, const std::string& domain, const std::string& n
 
 void became_established(self_ptr self) {
   auto& st = self->state;
-  st.established = true;
   st.since_ms = now_ms();
   if (st.options.where == proxy::side::internal) {
     log(self, severity::info, "internal connection up from " + st.address);
     if (st.options.uc_server_authenticated) register_uc_server(self);
   } else {
     std::string names;
-    for (const auto& n : st.identities) names += (names.empty() ? "" : ", ") + n;
+    for (const auto& n : st.core->identities()) names += (names.empty() ? "" : ", ") + n;
     log(self, severity::info,
         std::string(st.inbound ? "inbound" : "outbound") + " connection up: " + (st.domain.empty() ? names : st.domain) +
           " at " + st.address + (st.node.empty() ? std::string() : " (route-set node " + st.node + ")") + " (" +
-          (st.tls ? st.tls->description() : std::string("TCP")) +
-          (st.inbound ? ", certificate names " + names : std::string()) + ")");
+          st.core->transport_description() + (st.inbound ? ", certificate names " + names : std::string()) + ")");
     // RFC 5923 reuse, but a certificate name is no DNS override: an outbound
     // connection serves the domain whose DNS records led to it; an inbound one
     // a domain only once the partner spoke as it (see serves_domain()). An
@@ -224,173 +172,64 @@ void became_established(self_ptr self) {
       }
     }
   }
-  while (!st.queue.empty()) {
-    auto q = std::move(st.queue.front());
-    st.queue.pop_front();
-    send_request(self, q.wire, q.shard, q.branch);
-  }
 }
 
-// Framing: stream transport (Content-Length mandatory). A top Via without a
-// branch is accepted (RFC 2543 elements, RFC 4475 §3.1.1.7): the gateway adds
-// its own branch, only CANCEL matching needs the origin's.
-
-struct framer_events : sip::StreamFramer::Callbacks {
-  self_ptr self;
-  explicit framer_events(self_ptr s) : self(s) {}
-
-  void on_message(sip::Message&& m) override {
-    auto& st = self->state;
-    st.last_activity_ms = now_ms();
-    st.got_message = true;
-    register_uc_server(self);  // an internal peer that speaks SIP is the UC server
-    if (m.is_request() && st.options.where == proxy::side::external && rate_limited(m)) return;
-    if (m.is_request()) {
-      auto from_domain = proxy::uri_domain(m.from().uri_text);
-      serves_domain(self, from_domain);
-      if (st.options.where == proxy::side::external)
-        for (const auto& node : proxy::sending_nodes(m)) reaches_node(self, from_domain, node);
-      sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.identities, st.address};
-      auto shard = shard_for_call(m.call_id(), st.options.shards.size());
-      caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
-      return;
-    }
-    // A response is accepted only for a request sent on this very connection.
-    auto branch = m.top_via().branch();
-    auto pending = branch ? st.in_flight.find(std::string(*branch)) : st.in_flight.end();
-    if (pending == st.in_flight.end()) {
-      if (st.options.stray_responses) st.options.stray_responses->fetch_add(1, std::memory_order_relaxed);
-      if (st.stray_logged.allow("", clock::now()))
-        log(self, severity::warning, label(self) + ": response " + std::to_string(m.status_code()) +
-                                       " matches no request sent on this connection, dropped (logged once a minute)");
-      return;
-    }
-    auto shard = pending->second.shard;
-    int code = m.status_code();
-    if (pending->second.invite) {
-      // INVITE: 2xx may repeat or fork (RFC 6026); keep matching until the window ends.
-      if (code >= 300) st.in_flight.erase(pending);
-      else if (code >= 200) pending->second.expires = clock::now() + st.options.timers.linger;
-      else pending->second.expires = clock::now() + answer_window(st.options, true);
-    } else if (code >= 200) {
-      st.in_flight.erase(pending);
-    }
-    caf::anon_send(shard, response_atom::value, std::move(m));
-  }
-  // Discovered partners get `discovered_rate_limit` requests/s; beyond, 503 with Retry-After.
-  bool rate_limited(const sip::Message& m) {
-    auto& st = self->state;
-    auto method = m.method();
-    if (method == "ACK" || method == "CANCEL") return false;  // never refused: they end transactions
-    auto policy = st.options.policy ? st.options.policy->get() : st.options.settings;
-    const auto& settings = *policy;
-    // Keyed by who the partner is (its certificate), not by the From domain it chooses.
-    const std::string& partner = st.identities.empty() ? st.address : st.identities.front();
-    for (const auto& id : st.identities)
-      if (settings.allow_listed(id)) return false;
-    if (!st.options.inbound_limits) return false;
-    if (st.options.inbound_limits->take(partner, settings.discovered_rate_limit, clock::now())) return false;
-    if (st.options.inbound_limits->should_log(partner, clock::now()))
-      report(st.options.log, severity::warning, "policy",
-             partner + ": more than " + std::to_string(settings.discovered_rate_limit) +
-               " requests/s from a discovered partner; answering 503 (logged once a minute)");
-    auto response = sip::make_response(m, 503, "Service Unavailable - rate limit for " + partner, {}, st.options.limits);
-    if (response) {
-      response->add_header("Retry-After", "1");
-      write_wire(self, response->serialize());
-    }
-    return true;
-  }
-
-  void on_message_error(const sip::Error& error, std::string_view raw) override {
-    if (raw.substr(0, 4) == "SIP/") {
-      log(self, severity::warning, label(self) + ": malformed response dropped: " + error.message);
-      return;
-    }
-    log(self, severity::warning, label(self) + ": malformed request answered " + std::to_string(error.status) + ": " +
-                                   error.message);
-    if (auto response = sip::make_response_to_malformed(raw, error)) write_wire(self, *response);
-  }
-  void on_ping() override { write_wire(self, sip::StreamFramer::kPong); }
-  void on_stream_error(const sip::Error& error) override {
-    log(self, severity::error, label(self) + ": " + error.message + "; closing the connection");
-    auto& st = self->state;
-    // A request whose head was read (e.g. a body over the limit) still gets its
-    // final response (413, 400) before the connection closes.
-    auto head = st.framer->failed_head();
-    if (!head.empty() && head.substr(0, 4) != "SIP/" && error.status > 0) {
-      if (auto response = sip::make_response_to_malformed(head, error)) write_wire(self, *response);
-    }
-    st.options.reactor->close(st.conn);
-  }
-};
-
-// Inbound connections live on deadlines (reactor): the first complete SIP
-// message ends the establishment deadline; after that, a partial message held
-// in the framer must be completed within establish_timeout.
-void update_deadline(self_ptr self) {
+bool core_events::write(std::string_view bytes) {
   auto& st = self->state;
-  if (!st.inbound || st.conn == 0 || !st.got_message) return;
-  bool partial = st.framer->buffered_bytes() > 0;
-  if (!st.marked_established || (!partial && st.incomplete_deadline)) {
-    st.options.reactor->established(st.conn);
-    st.marked_established = true;
-    st.incomplete_deadline = false;
-  }
-  if (partial && !st.incomplete_deadline) {
-    st.options.reactor->set_deadline(st.conn, net::reactor::clock::now() + st.options.establish_timeout,
-                                     "incomplete SIP message for " +
-                                       std::to_string(st.options.establish_timeout.count()) + " s");
-    st.incomplete_deadline = true;
-  }
+  return st.conn != 0 && st.options.reactor->write(st.conn, bytes);
 }
 
-void on_plaintext(self_ptr self, std::string_view bytes) {
+void core_events::close(bool flush) {
   auto& st = self->state;
-  framer_events events(self);
-  if (!st.framer->feed(bytes, events)) return st.options.reactor->close(st.conn);
-  update_deadline(self);
+  if (st.conn != 0) st.options.reactor->close(st.conn, flush);
 }
 
-void handshake_done(self_ptr self) {
+void core_events::request(sip::Message&& m) {
   auto& st = self->state;
-  SSL* ssl = st.tls->session();
-  X509* peer = SSL_get0_peer_certificate(ssl);
-  st.identities.clear();
-  if (peer)
-    for (const auto& n : tls::certificate_identities(peer))
-      // Wildcard names never identify a partner domain (nor become partner entries).
-      if (n.ignored.empty() && !n.host.empty() && n.host.find('*') == std::string::npos &&
-          std::find(st.identities.begin(), st.identities.end(), n.host) == st.identities.end())
-        st.identities.push_back(n.host);
-  if (st.inbound && st.options.where == proxy::side::internal) {
-    // The UC server: the internal listener's own CA bundle and pinned names (internal_listener.peer_names).
-    auto id = st.contexts->check_internal_peer(ssl);
-    if (!id.ok) {
-      log(self, severity::error, "internal TLS connection from " + st.address + " refused: " + id.reason);
-      st.options.reactor->close(st.conn);
-      return;
-    }
-  }
-  if (!st.inbound) {
-    auto id = st.contexts->check_peer(ssl, st.domain);
-    if (!id.ok) {
-      auto text = "TLS: " + st.domain + " at " + st.address + ": " + id.reason;
-      log(self, severity::error, text);
-      st.dialer.failed(text);
-      st.options.reactor->close(st.conn);
-      return;
-    }
-  }
-  became_established(self);
+  auto from_domain = proxy::uri_domain(m.from().uri_text);
+  serves_domain(self, from_domain);
+  if (st.options.where == proxy::side::external)
+    for (const auto& node : proxy::sending_nodes(m)) reaches_node(self, from_domain, node);
+  sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.core->identities(), st.address};
+  auto shard = shard_for_call(m.call_id(), st.options.shards.size());
+  caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
+}
+
+void core_events::response(const proxy::connection_token& shard, sip::Message&& m) {
+  caf::anon_send(std::any_cast<const proxy_core_actor&>(shard), response_atom::value, std::move(m));
+}
+
+void core_events::failed(const proxy::connection_token& shard, const std::string& branch, int status,
+                         const std::string& reason) {
+  caf::anon_send(std::any_cast<const proxy_core_actor&>(shard), fail_atom::value, branch, status, reason);
+}
+
+void core_events::established(const std::vector<std::string>&) { became_established(self); }
+
+void core_events::log(severity level, const char* component, const std::string& text) {
+  report(self->state.options.log, level, component, text);
+}
+
+void core_events::setup_failed(const std::string& text) { self->state.dialer.failed(text); }
+
+void core_events::spoke_sip() { register_uc_server(self); }  // an internal peer that speaks SIP is the UC server
+
+void core_events::message_complete() {
+  auto& st = self->state;
+  if (st.conn != 0) st.options.reactor->established(st.conn);
+}
+
+void core_events::set_deadline(clock::time_point when, const std::string& reason) {
+  auto& st = self->state;
+  if (st.conn != 0) st.options.reactor->set_deadline(st.conn, when, reason);
+}
+
+std::shared_ptr<const proxy::settings> core_events::policy() {
+  auto& st = self->state;
+  return st.options.policy ? st.options.policy->get() : nullptr;
 }
 
 void try_next_target(self_ptr self);
-
-// Keep-alive and idle checks run at the finer of the two periods.
-std::chrono::seconds tick_interval(const peer_connection_options& o) {
-  return std::max(std::chrono::seconds(1), std::min(o.keepalive, o.idle_timeout));
-}
 
 void give_up(self_ptr self) {
   auto& st = self->state;
@@ -421,8 +260,7 @@ void try_next_target(self_ptr self) {
   }
   st.conn = conn;
   ++st.attempt;
-  st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, false});
-  st.tls.reset();
+  std::unique_ptr<tls::tls_stream> tls;
   if (next->proto == dns::transport::tls) {
     if (!st.contexts) {
       st.dialer.failed("no certificate in use: TLS connections are not possible");
@@ -431,8 +269,9 @@ void try_next_target(self_ptr self) {
     }
     // SNI names the partner domain, the name the certificate is checked against (RFC 5922), so a
     // partner edge hosting several domains presents the right certificate.
-    st.tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(st.domain));
+    tls = std::make_unique<tls::tls_stream>(st.contexts->new_client_session(st.domain));
   }
+  st.core->attach(st.address, std::move(tls), clock::now());
   self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
 }
 
@@ -500,9 +339,10 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
   st.conn = conn;
   st.address = std::move(address);
   st.domain = std::move(domain);
-  st.last_activity_ms = now_ms();
   st.since_ms = now_ms();
   if (st.options.tls) st.contexts = st.options.tls->get();
+  st.events = std::make_unique<core_events>(self);
+  st.core = std::make_unique<proxy::sip_connection>(core_options(st), *st.events, clock::now());
   // The registry lives as long as the data path: when it stops (shutdown), so do we.
   self->monitor(st.options.registry);
   self->set_down_handler([=](const caf::down_msg& down) {
@@ -514,82 +354,58 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
     self->quit();
   });
   if (inbound) {
-    st.framer = std::make_unique<sip::StreamFramer>(sip::ParseOptions{st.options.limits, true, false});
     if (st.options.tls && !st.contexts) {
       log(self, severity::error, "TLS connection from " + st.address + " refused: no certificate in use");
       st.options.reactor->close(conn, false);
-    } else if (st.contexts) {
-      st.tls = std::make_unique<tls::tls_stream>(
-        st.options.where == proxy::side::internal ? st.contexts->new_internal_server_session(st.options.client_certs)
-                                                   : st.contexts->new_server_session(st.options.client_certs));
     } else {
-      became_established(self);
+      std::unique_ptr<tls::tls_stream> tls;
+      if (st.contexts)
+        tls = std::make_unique<tls::tls_stream>(
+          st.options.where == proxy::side::internal ? st.contexts->new_internal_server_session(st.options.client_certs)
+                                                     : st.contexts->new_server_session(st.options.client_certs));
+      st.core->attach(st.address, std::move(tls), clock::now());
+      st.core->connected(clock::now());  // accepted: plain TCP is up, TLS waits for the ClientHello
     }
   } else {
     resolve_targets(self);
   }
-  self->delayed_send(self, tick_interval(st.options), peer_tick_atom::value);
+  self->delayed_send(self, st.core->tick_interval(), peer_tick_atom::value);
   return {
     [=](data_atom, conn_id c, std::string& bytes) {
       auto& s = self->state;
       if (c != s.conn) return;
       s.options.reactor->consumed(c, bytes.size());
-      if (!s.tls) return on_plaintext(self, bytes);
-      std::string plain, out;
-      auto r = s.tls->receive(bytes, plain, out);
-      write_raw(self, out);
-      if (r.failed) {
-        auto text = "TLS handshake with " + (s.domain.empty() ? std::string("peer") : s.domain) + " at " + s.address +
-                    " failed: " + r.error;
-        log(self, severity::error, text);
-        s.dialer.failed(text);
-        s.options.reactor->close(c);
-        return;
-      }
-      if (r.handshake_completed) handshake_done(self);
-      if (!plain.empty() && s.established) on_plaintext(self, plain);
-      // close_notify: the peer ends the session; requests in flight get 503 when the socket closes.
-      if (r.peer_closed && s.conn != 0) s.options.reactor->close(s.conn);
+      s.core->receive(bytes, clock::now());
     },
     [=](connected_atom, conn_id c) {
       auto& s = self->state;
       if (c != s.conn) return;
-      if (!s.tls) return became_established(self);
-      std::string out;
-      s.tls->start(out);
-      write_raw(self, out);
+      s.core->connected(clock::now());
     },
     [=](closed_atom, conn_id c, const std::string& reason) {
       auto& s = self->state;
       if (c != s.conn) return;
       s.conn = 0;
-      if (!s.inbound && !s.established) {
+      if (!s.inbound && !s.core->established()) {
         // Connect or handshake failed: the next address, then the next target.
+        s.core->detach();
         s.dialer.failed(s.address + ": " + reason);
         if (const auto& tried = s.dialer.current())
           caf::anon_send(s.options.dns, unreach_atom::value, tried->where.ip, tried->where.port);
         return try_next_target(self);
       }
-      if (s.established && s.options.where == proxy::side::external && !s.write_failed)  // logged once already
-        log(self, severity::info, "connection down: " + label(self) + " (" + reason + ")");
-      fail_pending(self, 503, "Service Unavailable - connection to " + label(self) + " lost (" + reason + ")");
+      s.core->closed(reason);  // logs the loss, pending requests get 503
       caf::anon_send(s.options.registry, down_atom::value, caf::actor_cast<connection_actor>(self), reason);
       s.closed = true;
       self->quit();
     },
-    [=](respond_atom, const std::string& wire) { write_wire(self, wire); },
+    [=](respond_atom, const std::string& wire) { self->state.core->respond(wire); },
     [=](transmit_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
-      auto& s = self->state;
-      if (s.established) return send_request(self, wire, shard, branch);
-      // CANCEL and ACK (untracked, empty branch) are never refused by the queue limit.
-      if (!branch.empty() && s.queue.size() >= s.options.max_queued)
-        return caf::anon_send(shard, fail_atom::value, branch, 503,
-                              std::string("Service Unavailable - too many requests queued for ") + s.domain);
-      s.queue.push_back({std::move(wire), shard, branch});
+      self->state.core->transmit(std::move(wire), shard, branch, clock::now());
     },
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;
-      if (attempt != s.attempt || s.established || s.conn == 0) return;
+      if (attempt != s.attempt || s.core->established() || s.conn == 0) return;
       s.dialer.failed(s.address + ": no connection/handshake within " +
                                  std::to_string(s.options.connect_timeout.count()) + " s");
       s.options.reactor->close(s.conn, false);
@@ -597,23 +413,8 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
     [=](peer_tick_atom) {
       auto& s = self->state;
       if (s.closed) return;
-      auto now = clock::now();
-      for (auto it = s.in_flight.begin(); it != s.in_flight.end();)
-        it = it->second.expires <= now ? s.in_flight.erase(it) : std::next(it);
-      auto idle = now_ms() - s.last_activity_ms;
-      if (s.established && s.options.where == proxy::side::external && s.in_flight.empty() &&
-          idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.idle_timeout).count()) {
-        log(self, severity::info, label(self) + ": idle for " + std::to_string(idle / 1000) + " s, closing");
-        if (s.tls) {
-          std::string out;
-          s.tls->shutdown(out);
-          write_raw(self, out);
-        }
-        s.options.reactor->close(s.conn);
-      } else if (s.established && idle >= std::chrono::duration_cast<std::chrono::milliseconds>(s.options.keepalive).count()) {
-        write_wire(self, sip::StreamFramer::kPing);  // RFC 5626 keep-alive
-      }
-      self->delayed_send(self, tick_interval(s.options), peer_tick_atom::value);
+      s.core->tick(clock::now());
+      self->delayed_send(self, s.core->tick_interval(), peer_tick_atom::value);
     },
   };
 }

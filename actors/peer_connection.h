@@ -1,7 +1,9 @@
 // One actor per SIP connection (internal UC server, inbound partner, or
-// outbound partner). The reactor only moves bytes; this actor does TLS
-// (gateway/tls/tls_stream) and SIP framing/parsing (gateway/sip) on whichever
-// CAF worker runs it, so many connections use many cores.
+// outbound partner). The reactor only moves bytes; this actor runs the
+// connection's protocol core (gateway/proxy/connection.h: TLS, SIP framing,
+// keep-alive, in-flight table, connect queue) on whichever CAF worker runs
+// it, so many connections use many cores. The actor itself resolves the
+// partner domain, walks its targets and talks to the peer registry.
 //
 // Its interface is connection_actor (actors/proxy_messages.h).
 //

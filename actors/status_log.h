@@ -7,10 +7,9 @@
 #include <vector>
 
 #include "actors/messages.h"
+#include "gateway/severity.h"
 
 namespace fedgw {
-
-enum class severity : uint8_t { info = 1, warning = 2, error = 3 };
 
 struct status_entry {
   int64_t unix_ms = 0;

@@ -13,7 +13,7 @@
 
 namespace fedgw::tls {
 
-// Same values as fedgw::severity (actors/status_log.h).
+// Same values as fedgw::severity (gateway/severity.h).
 enum class level : uint8_t { info = 1, warning = 2, error = 3 };
 const char* level_name(level l);
 

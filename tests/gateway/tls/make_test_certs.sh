@@ -6,6 +6,7 @@
 #
 #   good        CN=gw.a.test  SAN DNS:a.test DNS:gw.a.test URI:sip:a.test     serverAuth+clientAuth
 #   peer        CN=gw.b.test  SAN DNS:b.test URI:sip:b.test                   serverAuth+clientAuth
+#   peerwild    CN=gw.b.test  SAN DNS:b.test DNS:*.b.test URI:sip:b.test      like peer, plus a wildcard name
 #   expired     valid 2020-01-01 .. 2021-01-01
 #   notyet      valid 2045-01-01 .. 2046-01-01
 #   expiring    valid for 10 more days
@@ -57,6 +58,11 @@ basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = DNS:b.test, URI:sip:b.test
+[peerwild]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:b.test, DNS:*.b.test, URI:sip:b.test
 [nosan]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -152,6 +158,7 @@ leaf() {
 
 leaf good gw.a.test good -days 365
 leaf peer gw.b.test peer -days 365
+leaf peerwild gw.b.test peerwild -days 365
 leaf expired expired.a.test good -startdate 20200101000000Z -enddate 20210101000000Z
 leaf notyet notyet.a.test good -startdate 20450101000000Z -enddate 20460101000000Z
 leaf expiring expiring.a.test good -days 10

@@ -17,14 +17,25 @@ std::string& dir_storage() {
   return dir;
 }
 
-class cert_environment : public ::testing::Environment {
- public:
-  void SetUp() override {
+// Generated on first use, so test programs that link this but run a test without certificates
+// (gtest_discover_tests runs one process per test) do not pay for make_test_certs.sh.
+const std::string& generated_dir() {
+  static const bool generated = [] {
     char tmpl[] = "/tmp/fedgw-tls-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    if (mkdtemp(tmpl) == nullptr) {
+      ADD_FAILURE() << "mkdtemp failed";
+      return false;
+    }
     dir_storage() = tmpl;
     run(std::string("sh ") + FEDGW_TLS_TEST_SCRIPT + " " + dir_storage() + " 2>&1");
-  }
+    return true;
+  }();
+  (void)generated;
+  return dir_storage();
+}
+
+class cert_environment : public ::testing::Environment {
+ public:
   void TearDown() override {
     std::error_code ec;
     if (!dir_storage().empty()) std::filesystem::remove_all(dir_storage(), ec);
@@ -36,7 +47,7 @@ class cert_environment : public ::testing::Environment {
 
 }  // namespace
 
-const std::string& cert_dir() { return dir_storage(); }
+const std::string& cert_dir() { return generated_dir(); }
 
 std::string cert_path(const std::string& file) { return cert_dir() + "/" + file; }
 

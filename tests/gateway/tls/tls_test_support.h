@@ -1,5 +1,5 @@
-// Shared by the TLS tests: the generated test certificates (make_test_certs.sh, run once per test process
-// into a temporary directory by a GoogleTest environment) and an in-memory TLS handshake driver.
+// Shared by the TLS tests: the generated test certificates (make_test_certs.sh, run on first use once per test
+// process into a temporary directory, removed by a GoogleTest environment) and an in-memory TLS handshake driver.
 #pragma once
 
 #include <string>
