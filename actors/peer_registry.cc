@@ -103,19 +103,26 @@ connection_actor connection_from_node_address(self_ptr self, const std::string& 
   return from && from->ip == ip ? d->second.connection : connection_actor{};
 }
 
+// The entry of a route-set node (made when first named; the table is bounded).
+node_entry& node_entry_for(self_ptr self, const std::string& domain, const std::string& node) {
+  auto& nodes = self->state.nodes;
+  auto key = node_key(domain, node);
+  auto found = nodes.find(key);
+  if (found == nodes.end()) {
+    prune_nodes(self);
+    found = nodes.emplace(key, node_entry{}).first;
+    found->second.info.domain = domain;
+    found->second.info.node = node;
+    found->second.info.address = node;
+  }
+  return found->second;
+}
+
 // In-dialog: the node of the route set, over a connection reaching it, else a new one.
 void forward_to_node(self_ptr self, const std::string& domain, const std::string& node, std::string& wire,
                      const proxy_core_actor& shard, const std::string& branch) {
   auto& st = self->state;
-  auto key = node_key(domain, node);
-  auto found = st.nodes.find(key);
-  if (found == st.nodes.end()) {
-    prune_nodes(self);
-    found = st.nodes.emplace(key, node_entry{}).first;
-    found->second.info.domain = domain;
-    found->second.info.node = node;
-  }
-  auto& e = found->second;
+  auto& e = node_entry_for(self, domain, node);
   if (!e.connection) {
     if (auto same_host = connection_from_node_address(self, domain, node))
       return caf::anon_send(same_host, transmit_atom::value, std::move(wire), shard, branch);
@@ -230,20 +237,11 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
         }
     },
     [=](node_atom, const std::string& domain, const std::string& node, const connection_actor& connection) {
-      auto& st = self->state;
-      auto key = node_key(domain, node);
-      auto found = st.nodes.find(key);
-      if (found == st.nodes.end()) {
-        prune_nodes(self);
-        found = st.nodes.emplace(key, node_entry{}).first;
-      }
-      auto& e = found->second;
+      auto& e = node_entry_for(self, domain, node);
       // An established connection to the node is kept.
       if (e.connection && e.connection != connection && e.info.state == "up") return;
       if (e.connection != connection) self->monitor(connection);
       e.connection = connection;
-      e.info.domain = domain;
-      e.info.node = node;
       e.info.state = "up";
       e.info.since_ms = now_ms();
       e.backoff = std::chrono::milliseconds(0);
