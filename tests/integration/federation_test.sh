@@ -246,14 +246,18 @@ def read_until(pred):
         if not d: return
         buf += d
 read_until(lambda l: l.startswith("SIP/2.0 100"))
-time.sleep(0.3)
+# A CANCEL before the downstream provisional response is held by the gateway (§9.1): no wait needed.
 s.sendall((head % ("CANCEL", "CANCEL")).encode())
 read_until(lambda l: "INVITE" in l.split(" / ")[1] and not l.startswith("SIP/2.0 1"))
 # The ACK of the non-2xx answer is hop-by-hop: the gateway absorbs it.
 s.sendall((head % ("ACK", "ACK")).replace("To: <sip:bob@b.test>", "To: <sip:bob@b.test>;tag=x").encode())
-time.sleep(0.5)
+# A marker after it on the same connection and Call-ID (same shard, same path): once the
+# marker reached the UC server, a relayed ACK would have reached it before.
+s.sendall((head % ("MESSAGE", "MESSAGE")).replace("CSeq: 1 MESSAGE", "CSeq: 2 MESSAGE")
+          .replace("z9hG4bKcancel1", "z9hG4bKmarker1").encode())
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 PY
+wait_for_log "$D/silent.in" "^CSeq: 2 MESSAGE"
 check "CANCEL answered 200 by the gateway" grep -q "SIP/2.0 200 OK / CSeq: 1 CANCEL" "$D/cancel.out"
 check "the INVITE still gets its final response" grep -Eq "SIP/2.0 (408|487).* / CSeq: 1 INVITE" "$D/cancel.out"
 check "the CANCEL followed the INVITE to the UC server" grep -q "^CANCEL sip:bob@b.test SIP/2.0" "$D/silent.in"
