@@ -49,25 +49,31 @@ tls::validation_result attempt(self_ptr self, const config::Certificate& cfg, co
   auto& st = self->state;
   auto stamps = tls::stamp_files(tls::certificate_files(cfg, internal));
   auto built = tls::build_contexts(cfg, options_for(st, cfg), st.generation + 1, &internal);
-  // Info lines stay in the reply (fedctl cert); the log gets what needs attention and the summary below.
+  // One status entry per attempt, so the 30-entry window stays useful: what is in use (or
+  // refused) and every warning and error; info lines stay in the reply (fedctl cert).
+  std::string warnings;
   for (const auto& p : built.result.problems)
-    if (p.severity != tls::level::info) log(st, to_severity(p.severity), p.text);
+    if (p.severity == tls::level::warning) warnings += (warnings.empty() ? "" : "; ") + p.text;
   if (built.contexts) {
     std::string text = trigger + ": certificate " + short_id(built.result) + " from " + built.result.source +
                        " is now in use";
     if (st.active) text += ", replacing " + short_id(st.active->certificate()) + "; established connections keep it";
+    if (!warnings.empty()) text += "; needs attention: " + warnings;
     st.generation += 1;
     st.active = std::move(built.contexts);
     st.config = cfg;
     st.internal = internal;
     st.files.reset(std::move(stamps));
     st.last_expiry_report = std::time(nullptr);  // validation just reported the dates
-    log(st, severity::info, std::move(text));
+    log(st, warnings.empty() ? severity::info : severity::warning, std::move(text));
   } else {
     auto errors = built.result.errors();
+    std::string listed;
+    for (const auto& e : errors) listed += (listed.empty() ? "" : "; ") + e;
     std::string text = trigger + ": certificate from " + built.result.source + " refused (" +
                        std::to_string(errors.size()) + (errors.size() == 1 ? " error" : " errors") +
-                       (errors.empty() ? std::string() : ", first: " + errors.front()) + "); ";
+                       (listed.empty() ? std::string() : ": " + listed) + ")" +
+                       (warnings.empty() ? std::string() : "; also: " + warnings) + "; ";
     text += st.active ? "keeping the certificate in use " + short_id(st.active->certificate())
                       : std::string("no certificate is in use: TLS connections are not possible");
     log(st, severity::error, std::move(text));

@@ -195,15 +195,10 @@ dns_resolver_actor::behavior_type dns_resolver_impl(self_ptr self, config::Dns d
       o.unreachable = [self](const std::string& ip, uint16_t port) {
         return self->state.unreachable.contains(canonical_ip(ip), port, self->state.options.clock());
       };
-      dns::resolve_domain(domain, std::move(o), st.lookup, [self, rp](dns::resolution r) mutable {
-        // "Not found" is worth a status line when it was learnt from DNS just now
-        // (failures were reported per query already).
-        bool fresh = false;
-        for (const auto& q : r.queries) fresh = fresh || q.from == dns::source::dns;
-        if (fresh && (r.not_found() || r.status == dns::resolve_status::no_address))
-          log_status(self, severity::warning, r.error);
-        rp.deliver(std::move(r));
-      });
+      // "Not found" is the requester's to report (a connection, the readiness check), once;
+      // failures of DNS itself were reported per query already.
+      dns::resolve_domain(domain, std::move(o), st.lookup,
+                          [rp](dns::resolution r) mutable { rp.deliver(std::move(r)); });
       return rp;
     },
     [=](srv_atom, const std::string& name) -> caf::result<dns::srv_lookup> {

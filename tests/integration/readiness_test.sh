@@ -54,6 +54,20 @@ check "apply summary" contains "$applied" "WARN  config: applied $D/more.textpro
 check "apply problem" contains "$applied" "WARN  check: domain c.test is not a name of the certificate (names: a.test, gw.a.test)"
 rc=0; out=$("${CTL[@]}" cert reload 2>&1) || rc=$?
 check "cert reload warns about the new domain" contains "$out" "WARN: certificate does not cover the served domain c.test"
+# A certificate change with problems: one certificate entry, the summary and one entry per
+# readiness problem; nothing twice (was 9 entries for this apply: the certificate's warnings
+# one by one and the resolver's "no federation record" next to the check's).
+config mixed mixed 5061
+check "apply a certificate with problems" "${CTL[@]}" config apply "$D/mixed.textproto"
+# From the certificate entry (the apply's first) to the end of the 30-entry window.
+applied=$("${CTL[@]}" log | awk -v s="config apply: certificate \"CN=b.test" 'index($0, s) { on = 1 } on')
+echo "$applied" | sed 's/^/    | /'
+problems=$(sed -n 's/.*NOT consistent, \([0-9]*\) problem(s).*/\1/p' <<<"$applied")
+check "certificate apply: one cert entry, a summary and ${problems:-?} problems, nothing else" \
+  [ "$(wc -l <<<"$applied")" -eq $((2 + ${problems:-99})) ]
+check "the certificate entry names its warnings" contains "$applied" "is now in use, replacing"
+check "no separate resolver entry" bash -c '! grep -q "dns: DNS: .*no federation record" <<<"$1"' _ "$applied"
+check "apply the good certificate again" "${CTL[@]}" config apply "$D/more.textproto"
 
 # Port mismatch (listener changes need a restart: apply refuses them).
 config port good 5062
