@@ -48,3 +48,83 @@ bench_isolate() {
 
 # bench_add_row SCENARIO SYSTEM LOAD RUN metric=value...: one measured run.
 bench_add_row() { python3 "$(dirname "${BASH_SOURCE[0]}")/benchlib.py" add-row "$BENCH_OUT/runs.jsonl" "$@"; }
+
+# ---- processes the scenarios start (each under `timeout`, stopped by PID) ----------------------
+
+BENCH_PIDS=()
+
+# bench_start SECONDS LOG CMD...: runs CMD in the background under `timeout SECONDS` (KILL 5 s
+# after that), stdout+stderr to LOG; records the timeout PID in BENCH_PIDS and sets BENCH_LAST_PID
+# to CMD's own PID (the child of timeout).
+bench_start() {
+  local seconds=$1 log=$2 tpid i child=
+  shift 2
+  timeout -k 5 "$seconds" "$@" >"$log" 2>&1 &
+  tpid=$!
+  BENCH_PIDS+=("$tpid")
+  for ((i = 0; i < 200; i++)); do
+    child=$(pgrep -P "$tpid" | head -n 1) || true
+    [ -n "$child" ] && break
+    kill -0 "$tpid" 2>/dev/null || break
+    sleep 0.01
+  done
+  BENCH_LAST_PID=${child:-$tpid}
+}
+
+# bench_stop [PID...]: stops the given timeout PIDs (default: all of BENCH_PIDS) with TERM, KILL
+# after 5 s; forgets them.
+bench_stop() {
+  local pids=("$@") p alive keep=() i
+  [ ${#pids[@]} -gt 0 ] || pids=("${BENCH_PIDS[@]}")
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for ((i = 0; i < 50; i++)); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in "${BENCH_PIDS[@]}"; do [[ " ${pids[*]} " == *" $p "* ]] || keep+=("$p"); done
+  BENCH_PIDS=("${keep[@]}")
+}
+
+# bench_tree PID: PID and all its descendants.
+bench_tree() {
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1"); do bench_tree "$c"; done
+}
+
+# bench_pss_kb PID...: proportional set size in KiB, summed (shared memory counted once over
+# the processes sharing it: the fair sum for a multi-process server such as Kamailio).
+bench_pss_kb() {
+  local pid total=0 kb
+  for pid in "$@"; do
+    kb=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+
+# bench_wait_port IP PORT SECONDS: until something listens on IP:PORT (TCP or UDP).
+bench_wait_port() {
+  local i
+  for ((i = 0; i < $3 * 20; i++)); do
+    ss -ltnH "src $1:$2" 2>/dev/null | grep -q . && return 0
+    ss -lunH "src $1:$2" 2>/dev/null | grep -q . && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on $1:$2 after $3 s" >&2
+  return 1
+}
+
+# bench_now: wall clock in seconds (ns resolution).
+bench_now() { date +%s.%N; }
+
+# bench_busiest_thread PID BEFORE_FILE AFTER_FILE: from two bench_thread_ticks snapshots, prints
+# "NAME SHARE_PCT" of the thread that used the most CPU in between (share of the whole process).
+bench_busiest_thread() {
+  awk 'NR == FNR { before[$1] = $3; next }
+       { d = $3 - before[$1]; total += d; if (d > best) { best = d; name = $2 } }
+       END { if (total > 0) printf "%s %.1f\n", name, 100 * best / total; else print "none 0" }' "$2" "$3"
+}
