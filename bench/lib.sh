@@ -122,9 +122,29 @@ bench_wait_port() {
 bench_now() { date +%s.%N; }
 
 # bench_busiest_thread PID BEFORE_FILE AFTER_FILE: from two bench_thread_ticks snapshots, prints
-# "NAME SHARE_PCT" of the thread that used the most CPU in between (share of the whole process).
+# "NAME#INDEX SHARE_PCT" of the thread that used the most CPU in between (INDEX: its place in TID
+# order, 0 = the main thread; SHARE_PCT: its part of the whole process's CPU in between).
 bench_busiest_thread() {
   awk 'NR == FNR { before[$1] = $3; next }
-       { d = $3 - before[$1]; total += d; if (d > best) { best = d; name = $2 } }
-       END { if (total > 0) printf "%s %.1f\n", name, 100 * best / total; else print "none 0" }' "$2" "$3"
+       { tid[$1] = 1; d = $3 - before[$1]; total += d; if (d > best) { best = d; name = $2; btid = $1 } }
+       END { if (total <= 0) { print "none 0"; exit }
+             idx = 0; for (t in tid) if (t + 0 < btid + 0) idx++
+             printf "%s#%d %.1f\n", name, idx, 100 * best / total }' "$2" "$3"
+}
+
+# bench_measure CPU_FILE CMD...: runs CMD in the foreground (give it its own `timeout`), then
+# writes the user+system CPU seconds of CMD and its descendants (the subshell's reaped children,
+# exact, from `times`) to CPU_FILE; returns CMD's status.
+bench_measure() {
+  local file=$1
+  shift
+  (
+    rc=0
+    "$@" || rc=$?
+    times > "$file.times"   # not in a pipeline: a forked `times` would see no children
+    awk 'NR == 2 { n = split($0, f, " "); s = 0
+         for (i = 1; i <= n; i++) { split(f[i], p, "m"); s += p[1] * 60 + p[2] }; print s }' "$file.times" > "$file"
+    rm -f "$file.times"
+    exit $rc
+  )
 }

@@ -122,23 +122,14 @@ run_one() { # SYSTEM LOAD RUN
     open_*) rate=${load#open_}; conc=5000; count=$((rate * SECONDS_PER_RUN)) ;;
   esac
   rtt_freq=$((count / 50)); [ $rtt_freq -gt 1000 ] && rtt_freq=1000; [ $rtt_freq -lt 1 ] && rtt_freq=1
-  local e0 e1 p0 p1 t0 t1 u0 u1 rc=0
+  local e0 e1 p0 p1 t0 t1 u1 rc=0
   e0=$(bench_cpu_s "${EDGE_PIDS[@]}"); p0=$(bench_cpu_s $(bench_tree "$PEER_PID"))
   t0=$(bench_now)
-  (cd "$rd" && exec timeout -k 5 $((SECONDS_PER_RUN * 4 + 60)) sipp "${sipp_common[@]}" -r "$rate" -rp 1000 \
+  bench_measure "$rd/uac.cpu" bash -c 'cd "$0" && exec "$@" >uac.out 2>&1' "$rd" \
+    timeout -k 5 $((SECONDS_PER_RUN * 4 + 60)) sipp "${sipp_common[@]}" -r "$rate" -rp 1000 \
      -l "$conc" -m "$count" -timeout $((SECONDS_PER_RUN * 4 + 50))s -trace_stat -stf stat.csv -fd 1 \
-     -trace_rtt -rtt_freq "$rtt_freq" -trace_err >uac.out 2>&1) &
-  local spid=$! upid i
-  for ((i = 0; i < 100; i++)); do upid=$(pgrep -P "$spid" | head -n 1) || true; [ -n "$upid" ] && break; sleep 0.01; done
-  # the UAC's own CPU, sampled until it ends (its /proc entry goes with it); no subprocess per sample
-  u1=0
-  local f
-  while [ -n "$upid" ] && read -r -a f 2>/dev/null < "/proc/$upid/stat"; do
-    u1=$((f[13] + f[14]))
-    sleep 0.2
-  done
-  u1=$(awk -v t="$u1" -v k="$(getconf CLK_TCK)" 'BEGIN { print t / k }')
-  wait "$spid" || rc=$?
+     -trace_rtt -rtt_freq "$rtt_freq" -trace_err || rc=$?
+  u1=$(cat "$rd/uac.cpu")
   t1=$(bench_now)
   local er
   er=$(bench_cpu_s "${EDGE_PIDS[@]}")
