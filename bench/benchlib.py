@@ -61,7 +61,7 @@ def summarize(path, out, *meta):
             if k["system"] == "kamailio" and k["scenario"] == r["scenario"] and k["load"] == r["load"]:
                 ratio = OrderedDict()
                 for n, s in r["metrics"].items():
-                    if n in k["metrics"] and k["metrics"][n]["median"]:
+                    if n not in QUIET and n in k["metrics"] and k["metrics"][n]["median"]:
                         ratio[n] = round(s["median"] / k["metrics"][n]["median"], 3)
                 ratios.append({"scenario": r["scenario"], "load": r["load"], "fedgw_over_kamailio": ratio})
     doc = OrderedDict(meta=OrderedDict(p.partition("=")[::2] for p in meta), results=results, ratios=ratios)
@@ -69,6 +69,10 @@ def summarize(path, out, *meta):
         json.dump(doc, f, indent=1)
         f.write("\n")
     print_table(doc)
+
+
+# Bookkeeping figures: kept in the JSON, left out of the printed table and the ratios.
+QUIET = {"answered", "seconds", "sipp_rc", "rc", "fedua_rc", "partners"}
 
 
 def fmt(value):
@@ -83,7 +87,8 @@ def print_table(doc):
         if r["scenario"] != scenario:
             scenario = r["scenario"]
             print("\n== %s ==" % scenario)
-        cells = ["%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"])) for n, s in r["metrics"].items()]
+        cells = ["%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
+                 for n, s in r["metrics"].items() if n not in QUIET]
         print("%-9s %-16s %s" % (r["system"], r["load"], "; ".join(cells)))
     if doc["ratios"]:
         print("\n== fedgw / kamailio (medians) ==")

@@ -67,6 +67,8 @@ gateway_config() {
     echo "federation_listener { bind_ip: \"$ip\" port: 5061 transport: MTLS }"
     echo "dns { servers: \"$DNS_IP:53\" }"
     echo -n "partners {"; for d in "$@"; do echo -n " allowed: \"$d\""; done; echo " }"
+    # one partner connection per domain, all from one address: above the default of 50 per source
+    echo "limits { max_connections_per_source: $((PARTNERS + 50)) }"
     echo "control_socket: \"$DIR/$name.sock\""
     echo "worker_threads: $workers"
   } > "$DIR/$name-w$workers.textproto"
