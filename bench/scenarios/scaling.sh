@@ -14,7 +14,8 @@
 # CPU from /proc / answered), cpu_b_us_per_msg (gateway B), serial_fraction_pct (share of the
 # busiest single thread in gateway A's CPU over the run, from /proc/PID/task: the serial part
 # that bounds scaling, Amdahl), serial_b_fraction_pct, busiest_thread (its name#index in TID
-# order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx).
+# order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx), partner_connections
+# (outbound connections gateway A opened: one per partner domain).
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_PARTNERS,
 # SCALING_COUNT, SCALING_WORKERS (default "1 2"). Needs the private namespaces of bench/run
 # (DNS on port 53 of 127.0.0.154).
@@ -118,6 +119,8 @@ run_one() { # WORKERS RUN
   local name_a share_a name_b share_b idx
   read -r name_a share_a < <(bench_busiest_thread "$pa" "$rd/a-threads.0" "$rd/a-threads.1")
   read -r name_b share_b < <(bench_busiest_thread "$pb" "$rd/b-threads.0" "$rd/b-threads.1")
+  local conns
+  conns=$(grep -c 'outbound connection up' "$rd/a.log" || true)
   local metrics
   metrics=$(awk -v n="$finals" -v a="$(awk -v x="$a0" -v y="$a1" 'BEGIN{print y-x}')" \
                 -v b="$(awk -v x="$b0" -v y="$b1" 'BEGIN{print y-x}')" 'BEGIN {
@@ -126,7 +129,7 @@ run_one() { # WORKERS RUN
   bench_add_row "$NAME" fedgw "workers_$w" "$run" msg_s="${rate:-0}" $metrics \
     serial_fraction_pct="$share_a" serial_b_fraction_pct="$share_b" busiest_thread="$name_a" \
     p50_ms="${p50:-NA}" p99_ms="${p99:-NA}" unanswered="$unanswered" failed="$failed" answered="$finals" \
-    partners="$PARTNERS" fedua_rc="$rc"
+    partners="$PARTNERS" partner_connections="${conns:-0}" fedua_rc="$rc"
   log "workers $w run $run: $line; A cpu $(awk -v x="$a0" -v y="$a1" 'BEGIN{print y-x}') s (busiest thread $name_a $share_a %), B cpu $(awk -v x="$b0" -v y="$b1" 'BEGIN{print y-x}') s (busiest $name_b $share_b %)"
   gzip -qf "$rd"/*.log 2>/dev/null || true
 }
