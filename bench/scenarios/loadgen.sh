@@ -28,6 +28,7 @@ trap 'bench_stop' EXIT
 trap 'exit 130' INT TERM
 log() { echo "[$NAME] $*" >&2; }
 
+echo "loadgen=sipp and fedua load, window $WINDOW, $COUNT MESSAGEs into a stateless Kamailio over TCP (no gateway)" >> "$BENCH_OUT/meta"
 "$BENCH/make-certs.sh" "$DIR/certs" 0
 sed "s#@CERTS@#$DIR/certs#" "$BENCH/kamailio/tls-peer.cfg" > "$DIR/tls-peer.cfg"
 mkdir -p "$DIR/peer-run"

@@ -40,6 +40,7 @@ trap 'bench_stop' EXIT
 trap 'exit 130' INT TERM
 log() { echo "[$NAME] $*" >&2; }
 
+echo "scaling=two fedgw gateways, worker_threads $WORKERS; fedua load window $WINDOW, $COUNT MESSAGEs over $PARTNERS partner domains (one certificate naming all)" >> "$BENCH_OUT/meta"
 "$BENCH/make-certs.sh" "$DIR/certs" "$PARTNERS"
 {
   echo "no-resolv"; echo "no-hosts"; echo "no-poll"; echo "bind-interfaces"
