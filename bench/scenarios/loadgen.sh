@@ -11,6 +11,7 @@
 # unanswered, failed (non-2xx).
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional LOADGEN_COUNT.
 set -euo pipefail
+{ # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
 : "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
@@ -85,3 +86,5 @@ for run in $(seq 1 "$REPEATS"); do
   if [ $((run % 2)) = 1 ]; then order="sipp fedua"; else order="fedua sipp"; fi
   for gen in $order; do run_one "$gen" "$run"; done
 done
+exit 0
+}

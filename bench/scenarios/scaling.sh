@@ -20,6 +20,7 @@
 # SCALING_COUNT, SCALING_WORKERS (default "1 2"). Needs the private namespaces of bench/run
 # (DNS on port 53 of 127.0.0.154).
 set -euo pipefail
+{ # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
 : "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
@@ -140,3 +141,5 @@ for run in $(seq 1 "$REPEATS"); do
   [ $((run % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$WORKERS" | tac | tr '\n' ' ')
   for w in $order; do run_one "$w" "$run"; done
 done
+exit 0
+}

@@ -22,6 +22,7 @@
 # Kamailio reads /etc/resolv.conf (bind-mounted here inside the private mount namespace).
 # optional env: SBS_LOADS (e.g. "closed_256 open_1000"), SBS_SECONDS, SBS_DRAIN, KAM_SHM_MB (default 2048).
 set -euo pipefail
+{ # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
 : "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
@@ -178,3 +179,5 @@ for load in $LOADS; do
     for system in $order; do run_one "$system" "$load" "$run"; done
   done
 done
+exit 0
+}
