@@ -56,7 +56,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 log() { echo "[$NAME] $*" >&2; }
 
-echo "side_by_side=sipp uac.xml one TCP connection; edges: fedgw (worker_threads default = one per core) and Kamailio $(kamailio -v | head -n 1 | awk '{print $2}') (edge.cfg, tm, -x tlsf, -m $SHM_MB, default children); mTLS to a stateless Kamailio peer (-n 2 -N 2) found by SRV; ${SECONDS_PER_RUN} s open-loop runs, closed loop $CLOSED_COUNT messages, CPU drain ${DRAIN} s" >> "$BENCH_OUT/meta"
+echo "side_by_side=sipp uac.xml one TCP connection; edges: fedgw (worker_threads default = one per core) and Kamailio $(kamailio -v | awk 'NR == 1 { print $3 }') (edge.cfg, tm, -x tlsf, -m $SHM_MB, default children); mTLS to a stateless Kamailio peer (-n 2 -N 2) found by SRV; ${SECONDS_PER_RUN} s open-loop runs, closed loop $CLOSED_COUNT messages, CPU drain ${DRAIN} s" >> "$BENCH_OUT/meta"
 
 # ---- certificates, DNS, resolver, peer (shared by all runs) -----------------------------------
 "$BENCH/make-certs.sh" "$DIR/certs" 0
