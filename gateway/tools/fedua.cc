@@ -62,7 +62,8 @@ Commands:
                           (default: as fast as the window allows) with at most
                           --window outstanding; prints sent, final responses by
                           class and code, timeouts, latency median/p90/p99,
-                          elapsed time and achieved messages/s
+                          elapsed time and achieved messages/s; TO may be a
+                          comma-separated list, used in turn (one per MESSAGE)
 
 TO is sip:user@host, sips:user@host or user@host; TARGET may also be a bare
 host. TEXT and NOTE are the remaining arguments joined by spaces (use -- to
@@ -787,7 +788,7 @@ int cmd_serve(Context& c, std::optional<double> seconds) {
   return kExitOk;
 }
 
-int cmd_load(Context& c, const std::string& to, uint64_t count, double rate) {
+int cmd_load(Context& c, const std::vector<std::string>& to, uint64_t count, double rate) {
   size_t window = c.args.window;
   Clock::time_point start = Clock::now();
   Clock::time_point end = after(c.timeout);
@@ -806,7 +807,7 @@ int cmd_load(Context& c, const std::string& to, uint64_t count, double rate) {
     Clock::time_point now = Clock::now();
     if (now >= end || c.ua.closed()) break;
     while (sent < count && sent - completed < window && (rate <= 0 || now >= next_send())) {
-      OutRequest r = c.ua.new_request("MESSAGE", to);
+      OutRequest r = c.ua.new_request("MESSAGE", to[sent % to.size()]);
       r.content_type = "text/plain;charset=UTF-8";
       r.body = "fedua load message " + std::to_string(sent + 1);
       ++sent;
@@ -951,6 +952,7 @@ int run(int argc, char** argv) {
   const auto& p = a.positional;
   // Validate the command's arguments before connecting.
   std::string to, text, status;
+  std::vector<std::string> load_to;
   double seconds = 5, rate = 0;
   uint64_t count = 0;
   std::optional<double> serve_seconds;
@@ -970,7 +972,13 @@ int run(int argc, char** argv) {
   } else if (cmd == "serve") {
     if (p.size() > 1) serve_seconds = parse_seconds(p[1], "SECONDS", false);
   } else if (cmd == "load") {
-    to = target_arg(p[1], false);
+    size_t start = 0;
+    for (;;) {
+      size_t comma = p[1].find(',', start);
+      load_to.push_back(target_arg(p[1].substr(start, comma - start), false));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
     count = parse_count(p[2], "COUNT", kMaxLoadCount);
     if (p.size() > 3) rate = parse_seconds(p[3], "RATE", false);
   }
@@ -1008,7 +1016,7 @@ int run(int argc, char** argv) {
   else if (cmd == "publish") rc = cmd_publish(c, status, text);
   else if (cmd == "options") rc = cmd_options(c, to);
   else if (cmd == "serve") rc = cmd_serve(c, serve_seconds);
-  else if (cmd == "load") rc = cmd_load(c, to, count, rate);
+  else if (cmd == "load") rc = cmd_load(c, load_to, count, rate);
   // Callbacks and the filter refer to the command's locals: drop them, then
   // flush what is still buffered (e.g. the 200 to a last NOTIFY).
   c.filter = nullptr;
