@@ -16,6 +16,11 @@
 //                             round robin over all partner connections; prints "result ..."
 //   quit                      closes everything and exits
 // Keep-alive pings (CRLFCRLF) from the gateway are answered (CRLF).
+//
+// --serve 1 (the outbound direction): instead of connecting, listen as every
+// partner domain pN on its own loopback address (127.<100 + N / 62500>.x.y, the
+// port of --target) with its own certificate, require and verify the gateway's
+// client certificate, and answer every request 200 OK. Commands: stats, quit.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,9 +68,10 @@ struct options {
   double setup_timeout = 120;
   int src_second_octet = 100;  // partner i connects from 127.<100 + i / 62500>.x.y
   int max_seconds = 1800;      // hard bound on the whole run
+  bool serve = false;          // --serve: listen as the N partner domains instead of connecting
 };
 
-enum class state { connecting, handshake, options_sent, established, closed };
+enum class state { connecting, handshake, options_sent, established, closed, listening };
 
 struct conn {
   int fd = -1;
@@ -74,6 +80,8 @@ struct conn {
   std::string in, out;
   bool want_out = false;
   double started = 0;
+  bool server = false;  // accepted by a --serve listener
+  int domain = 0;       // the partner domain index
 };
 
 struct load {
@@ -93,9 +101,17 @@ struct load {
   long total = 0, sent = 0, answered = 0, ok = 0, window = 0, outstanding = 0;
   long requests_received = 0, pings = 0;
   bool running = false;
+  SSL_CTX* server_ctx = nullptr;
+  long accepted = 0, served = 0;
 };
 
 std::string domain_of(const options& o, int i) { return "p" + std::to_string(i) + "." + o.suffix; }
+
+// Partner i's loopback address: 127.<src_second_octet + i / 62500>.<(i % 62500) / 250>.<i % 250 + 1>.
+uint32_t partner_address(const options& o, int i) {
+  return (127u << 24) | (static_cast<uint32_t>(o.src_second_octet + i / 62500) << 16) |
+         (static_cast<uint32_t>((i % 62500) / 250) << 8) | static_cast<uint32_t>(i % 250 + 1);
+}
 
 X509* make_cert(const std::string& domain, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, long serial) {
   X509* x = X509_new();
@@ -148,7 +164,9 @@ void close_conn(load& L, int i, const char* why) {
   conn& c = L.conns[i];
   if (c.st == state::closed) return;
   bool was_setup = c.st != state::established;
-  if (was_setup) {
+  if (c.server) {
+    ++L.closed_later;
+  } else if (was_setup) {
     ++L.failed;
     --L.in_setup;
     if (L.failed <= 5) std::fprintf(stderr, "partner_load: %s: set-up failed: %s\n", domain_of(L.o, i).c_str(), why);
@@ -236,9 +254,33 @@ size_t find_header(const std::string& head, const char* name) {
   return it == head.end() ? std::string::npos : static_cast<size_t>(it - head.begin()) + needle.size();
 }
 
+// 200 OK to a request: its Via, From, To (with a tag), Call-ID and CSeq.
+void answer_200(load& L, int i, const std::string& head) {
+  if (head.compare(0, 4, "ACK ") == 0) return;
+  std::string r = "SIP/2.0 200 OK\r\n";
+  size_t pos = head.find("\r\n");
+  while (pos != std::string::npos && pos + 2 < head.size()) {
+    size_t next = head.find("\r\n", pos + 2);
+    std::string line = head.substr(pos + 2, (next == std::string::npos ? head.size() : next) - pos - 2);
+    pos = next;
+    std::string name = line.substr(0, line.find(':'));
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(ch));
+    if (name == "via" || name == "v" || name == "from" || name == "f" || name == "call-id" || name == "i" ||
+        name == "cseq")
+      r += line + "\r\n";
+    else if (name == "to" || name == "t")
+      r += line + (line.find("tag=") == std::string::npos ? ";tag=pl" + std::to_string(i) : "") + "\r\n";
+  }
+  r += "Content-Length: 0\r\n\r\n";
+  ++L.served;
+  send_text(L, i, r);
+}
+
 void on_message(load& L, int i, const std::string& head) {
   if (head.compare(0, 8, "SIP/2.0 ") != 0) {
-    ++L.requests_received;  // the gateway does not send requests to these partners
+    ++L.requests_received;  // only the --serve side expects requests
+    if (L.o.serve) answer_200(L, i, head);
     return;
   }
   int code = std::atoi(head.c_str() + 8);
@@ -319,6 +361,13 @@ void on_readable(load& L, int i) {
 void drive_handshake(load& L, int i) {
   conn& c = L.conns[i];
   int r = SSL_do_handshake(c.ssl);
+  if (r == 1 && c.server) {
+    c.st = state::established;
+    c.want_out = false;
+    set_events(L, i);
+    on_readable(L, i);
+    return;
+  }
   if (r == 1) {
     c.st = state::options_sent;
     c.want_out = false;
@@ -353,9 +402,7 @@ void start_setup(load& L, int i) {
   setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sockaddr_in src{};
   src.sin_family = AF_INET;
-  uint32_t host = (127u << 24) | (static_cast<uint32_t>(L.o.src_second_octet + i / 62500) << 16) |
-                  (static_cast<uint32_t>((i % 62500) / 250) << 8) | static_cast<uint32_t>(i % 250 + 1);
-  src.sin_addr.s_addr = htonl(host);
+  src.sin_addr.s_addr = htonl(partner_address(L.o, i));
   if (bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) die("bind: " + std::string(std::strerror(errno)));
   sockaddr_in dst{};
   dst.sin_family = AF_INET;
@@ -388,6 +435,42 @@ void on_connected(load& L, int i) {
   drive_handshake(L, i);
 }
 
+void drive_handshake(load& L, int i);
+void on_readable(load& L, int i);
+
+// --serve: accept on listener i (partner domain i); the connection presents domain i's certificate.
+void on_accept(load& L, int i) {
+  for (;;) {
+    int fd = accept4(L.conns[i].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (L.conns.size() == L.conns.capacity()) {  // never reallocate under references
+      close(fd);
+      std::fprintf(stderr, "partner_load: too many accepted connections\n");
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ++L.accepted;
+    L.conns.emplace_back();
+    int k = static_cast<int>(L.conns.size() - 1);
+    conn& c = L.conns.back();
+    c.fd = fd;
+    c.server = true;
+    c.domain = i;
+    c.st = state::handshake;
+    c.ssl = SSL_new(L.server_ctx);
+    SSL_set_fd(c.ssl, fd);
+    SSL_set_accept_state(c.ssl);
+    SSL_use_certificate(c.ssl, L.certs[static_cast<size_t>(i)]);
+    SSL_use_PrivateKey(c.ssl, L.leaf_key);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(k);
+    epoll_ctl(L.ep, EPOLL_CTL_ADD, fd, &ev);
+    drive_handshake(L, k);
+  }
+}
+
 void on_event(load& L, int i, uint32_t events) {
   conn& c = L.conns[i];
   switch (c.st) {
@@ -401,6 +484,9 @@ void on_event(load& L, int i, uint32_t events) {
     case state::established:
       if (events & EPOLLOUT) flush(L, i);
       if (c.st != state::closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(L, i);
+      break;
+    case state::listening:
+      on_accept(L, i);
       break;
     case state::closed:
       break;
@@ -508,6 +594,7 @@ int main(int argc, char** argv) {
     else if (a == "--setup-timeout") o.setup_timeout = std::atof(v.c_str());
     else if (a == "--src-octet") o.src_second_octet = std::atoi(v.c_str());
     else if (a == "--max-seconds") o.max_seconds = std::atoi(v.c_str());
+    else if (a == "--serve") o.serve = v == "1";
     else usage();
   }
   if (o.issuer_cert.empty() || o.issuer_key.empty() || o.trust.empty() || o.domains < 1) usage();
@@ -553,6 +640,47 @@ int main(int argc, char** argv) {
   std::string stdin_buf;
   std::vector<std::string> commands;
 
+  if (o.serve) {
+    // Listen as every partner domain: p<i> on its own address, port --target's, its own certificate.
+    L.server_ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(L.server_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(L.server_ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(L.server_ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(L.server_ctx, 0);
+    if (SSL_CTX_load_verify_locations(L.server_ctx, o.trust.c_str(), nullptr) != 1) die("trust " + o.trust);
+    SSL_CTX_set_verify(L.server_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    if (!o.chain.empty()) {
+      FILE* f = std::fopen(o.chain.c_str(), "r");
+      if (!f) die("cannot open " + o.chain);
+      while (X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr)) SSL_CTX_add_extra_chain_cert(L.server_ctx, x);
+      ERR_clear_error();
+      std::fclose(f);
+    }
+    L.conns.reserve(static_cast<size_t>(o.domains) * 4 + 16);
+    for (int i = 0; i < o.domains; ++i) {
+      conn& c = L.conns[static_cast<size_t>(i)];
+      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int one = 1;
+      setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(o.target_port));
+      a.sin_addr.s_addr = htonl(partner_address(o, i));
+      if (bind(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(c.fd, 64) != 0)
+        die("listen for " + domain_of(o, i) + ": " + std::strerror(errno));
+      c.st = state::listening;
+      c.domain = i;
+      epoll_event lev{};
+      lev.events = EPOLLIN;
+      lev.data.u32 = static_cast<uint32_t>(i);
+      epoll_ctl(L.ep, EPOLL_CTL_ADD, c.fd, &lev);
+    }
+    std::printf("listening n=%d cert_gen_s=%.3f\n", o.domains, cert_s);
+    std::fflush(stdout);
+    L.next_setup = o.domains;  // nothing to connect
+  }
+
   // Set-up: at most setup_concurrency connections in progress at once.
   double setup_deadline = now_s() + o.setup_timeout;
   while ((L.next_setup < o.domains || L.in_setup > 0) && now_s() < setup_deadline) {
@@ -582,11 +710,11 @@ int main(int argc, char** argv) {
         else
           std::printf("error bad command: %s\n", cmd.c_str());
       } else if (cmd == "stats") {
-        std::printf("stats connections=%zu closed=%d pings=%ld requests_received=%ld\n", L.established.size(),
-                    L.closed_later, L.pings, L.requests_received);
+        std::printf("stats connections=%zu closed=%d pings=%ld requests_received=%ld accepted=%ld served=%ld\n",
+                    L.established.size(), L.closed_later, L.pings, L.requests_received, L.accepted, L.served);
       } else if (cmd == "quit") {
-        std::printf("stats connections=%zu closed=%d pings=%ld requests_received=%ld\n", L.established.size(),
-                    L.closed_later, L.pings, L.requests_received);
+        std::printf("stats connections=%zu closed=%d pings=%ld requests_received=%ld accepted=%ld served=%ld\n",
+                    L.established.size(), L.closed_later, L.pings, L.requests_received, L.accepted, L.served);
         std::fflush(stdout);
         return 0;
       }
