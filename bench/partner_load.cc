@@ -690,7 +690,8 @@ int main(int argc, char** argv) {
   double setup_s = L.setup_last > L.setup_first ? L.setup_last - L.setup_first : 0;
   int pending = L.in_setup;
   for (int i = 0; i < o.domains; ++i)
-    if (L.conns[static_cast<size_t>(i)].st != state::established && L.conns[static_cast<size_t>(i)].st != state::closed)
+    if (!o.serve && L.conns[static_cast<size_t>(i)].st != state::established &&
+        L.conns[static_cast<size_t>(i)].st != state::closed)
       close_conn(L, i, "set-up timed out");
   std::printf("established n=%zu failed=%d timed_out=%d setup_s=%.3f setup_per_s=%.1f cert_gen_s=%.3f\n",
               L.established.size(), L.failed - pending, pending, setup_s,

@@ -71,7 +71,18 @@ trap cleanup EXIT
 
 IP=127.0.1.1
 make_certs "$DIR/certs"
-start_dnsmasq "$DIR" --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,"$IP"
+# DNS: a.test's own records, and (outbound direction) SRV + A records of every partner domain pI.test at
+# partner_load's listening address for it (127.<100 + I / 62500>.<(I % 62500) / 250>.<I % 250 + 1>:5061).
+OUTBOUND=${BENCH_DOMAINS_OUTBOUND:-1}
+partner_ip() { echo "127.$((100 + $1 / 62500)).$((($1 % 62500) / 250)).$(($1 % 250 + 1))"; }
+dns_records=()
+if [ "$OUTBOUND" = 1 ]; then
+  for ((i = 0; i < max_n; i++)); do
+    dns_records+=("--srv-host=_sipfederationtls._tcp.p$i.test,p$i.test,5061,10,10" "--host-record=p$i.test,$(partner_ip "$i")")
+  done
+fi
+start_dnsmasq "$DIR" --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,"$IP" \
+  "${dns_records[@]}"
 DNSMASQ_PID=${LAB_PIDS[-1]}
 
 # wait_line FILE PATTERN SECONDS PID: bounded wait for a line in FILE while PID lives.
@@ -85,6 +96,8 @@ wait_line() {
   echo "domains: timed out after $3 s waiting for \"$2\" in $1" >&2
   return 1
 }
+# sipp_stat FILE NAME: column NAME of sipp's last statistics line.
+sipp_stat() { awk -F';' -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i } END { print (c ? $c : "") }' "$1" 2>/dev/null; }
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1" | tail -1; }
 
 for n in $COUNTS; do
@@ -168,5 +181,86 @@ for n in $COUNTS; do
       cp "$DIR/load.err" "$BENCH_OUT/domains-N$n-run$run-partner_load.err"
       echo "domains: failures in this run; gateway log kept in $BENCH_OUT/domains-N$n-run$run-gateway.log" >&2
     fi
+  done
+done
+
+# Outbound: the gateway connects to N partner domains it finds through DNS (SRV, then A), mutual TLS,
+# partner_load --serve answering 200 as every domain; the UC server of a.test is sipp over TCP sending
+# MESSAGEs to uK@pI.test. Per run: setup_per_s (first MESSAGE to each domain, 128 outstanding: DNS +
+# TCP + TLS + the MESSAGE), rss_kb_per_conn (N outbound connections open), fds, msg_s and
+# cpu_us_per_msg with the traffic spread over all domains, non2xx, unanswered (sipp recv timeouts).
+[ "$OUTBOUND" = 1 ] || exit 0
+command -v sipp >/dev/null || { echo "domains: sipp missing, outbound direction skipped" >&2; exit 0; }
+for n in $COUNTS; do
+  if [ "$SMOKE" = 1 ]; then messages=${BENCH_DOMAINS_MESSAGES:-300}; else
+    messages=${BENCH_DOMAINS_MESSAGES:-$((n * 3 > 20000 ? n * 3 : 20000))}; fi
+  for ((i = 0; i < n; i++)); do echo "u$((i % 1000));p$i.test"; done | { echo SEQUENTIAL; cat; } > "$DIR/out-first.csv"
+  { echo RANDOM; for ((i = 0; i < n; i++)); do echo "u$((i % 1000));p$i.test"; done; } > "$DIR/out-spread.csv"
+  for run in $(seq 1 "$REPEATS"); do
+    rm -f "$DIR"/a.* "$DIR"/load.* "$DIR"/sipp-*
+    LAB_TIMER_MS=8000 gateway_config "$DIR" a a.test "$IP" good "partners { discovered_rate_limit: 1000000 }"
+    mkfifo "$DIR/load.in"
+    timeout 900 "$PARTNER_LOAD" --serve 1 --issuer-cert "$DIR/certs/inter.pem" --issuer-key "$DIR/certs/inter.key" \
+      --chain "$DIR/certs/inter.pem" --trust "$DIR/certs/ca.pem" --target "0.0.0.0:5061" --domains "$n" \
+      --max-seconds 880 < "$DIR/load.in" > "$DIR/load.out" 2> "$DIR/load.err" &
+    LOAD_PID=$!
+    exec 3> "$DIR/load.in"
+    wait_line "$DIR/load.out" '^listening' 60 "$LOAD_PID"
+    start_fedgw "$BIN" "$DIR/a.textproto" "$DIR/a.log"
+    GW=$FEDGW_LAST_PID
+    sleep 0.5
+    rss0=$(bench_rss_kb "$GW"); fds0=$(bench_fds "$GW"); cpu0=$(bench_cpu_s "$GW")
+    sipp_run() {  # sipp_run NAME CSV COUNT WINDOW: closed loop over the internal listener; sets SIPP_S (wall time)
+      local t0 t1
+      t0=$(date +%s.%N)
+      ( cd "$DIR" && timeout 600 sipp -sf "$BENCH_DIR/scenarios/domains_message.xml" -inf "$2" -t t1 -i "$IP" -p 0 \
+          -r 100000 -rp 1000 -l "$4" -m "$3" -recv_timeout 20000 -nostdin -trace_stat -stf "sipp-$1.csv" -fd 1 \
+          "$IP:5060" > "sipp-$1.out" 2>&1 ) || true
+      t1=$(date +%s.%N)
+      SIPP_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    }
+    sipp_run first "$DIR/out-first.csv" "$n" 128
+    first_s=$SIPP_S
+    cpu1=$(bench_cpu_s "$GW")
+    sleep 1
+    rss1=$(bench_rss_kb "$GW"); fds1=$(bench_fds "$GW")
+    echo stats >&3
+    sleep 0.2
+    conns=$(grep '^stats' "$DIR/load.out" | tail -1 | sed -n 's/.* accepted=\([0-9]*\).*/\1/p')
+    cpu2=$(bench_cpu_s "$GW")
+    sipp_run spread "$DIR/out-spread.csv" "$messages" "$WINDOW"
+    cpu3=$(bench_cpu_s "$GW")
+    rss2=$(bench_rss_kb "$GW")
+    first_ok=$(sipp_stat "$DIR/sipp-first.csv" 'SuccessfulCall(C)')
+    ok=$(sipp_stat "$DIR/sipp-spread.csv" 'SuccessfulCall(C)')
+    timeouts=$(( $(sipp_stat "$DIR/sipp-first.csv" 'FailedTimeoutOnRecv(C)') + $(sipp_stat "$DIR/sipp-spread.csv" 'FailedTimeoutOnRecv(C)') ))
+    metrics=(
+      "domains=$n" "connections=${conns:-0}" "setup_failed=$((n - ${first_ok:-0}))"
+      "setup_per_s=$(awk -v n="$n" -v s="$first_s" 'BEGIN { printf "%.1f", n / s }')"
+      "cpu_us_per_setup=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$n" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }')"
+      "rss_kb_before=$rss0" "rss_kb=$rss1"
+      "rss_kb_per_conn=$(awk -v a="$rss0" -v b="$rss1" -v n="${conns:-0}" 'BEGIN { printf "%.2f", n ? (b - a) / n : 0 }')"
+      "rss_kb_per_conn_busy=$(awk -v a="$rss0" -v b="$rss2" -v n="${conns:-0}" 'BEGIN { printf "%.2f", n ? (b - a) / n : 0 }')"
+      "fds_before=$fds0" "fds=$fds1"
+      "msg_s=$(awk -v n="${ok:-0}" -v s="$SIPP_S" 'BEGIN { printf "%.1f", n / s }')"
+      "cpu_us_per_msg=$(awk -v a="$cpu2" -v b="$cpu3" -v n="${ok:-0}" 'BEGIN { printf "%.1f", n ? (b - a) * 1e6 / n : 0 }')"
+      "messages=$messages" "non2xx=$((messages - ${ok:-0} - $(sipp_stat "$DIR/sipp-spread.csv" 'FailedTimeoutOnRecv(C)')))"
+      "unanswered=$timeouts"
+    )
+    echo "domains outbound N=$n run $run: ${metrics[*]}"
+    bench_add_row domains fedgw "out N=$n" "$run" "${metrics[@]}"
+    if [ "$timeouts" != 0 ] || [ "${ok:-0}" != "$messages" ] || [ "${first_ok:-0}" != "$n" ]; then
+      cp "$DIR/a.log" "$BENCH_OUT/domains-out-N$n-run$run-gateway.log"
+      cp "$DIR/sipp-first.out" "$DIR/sipp-spread.out" "$BENCH_OUT/" 2>/dev/null || true
+      echo "domains: outbound failures; gateway log kept in $BENCH_OUT/domains-out-N$n-run$run-gateway.log" >&2
+    fi
+    echo quit >&3
+    exec 3>&-
+    wait "$LOAD_PID" || true
+    LOAD_PID=
+    rm -f "$DIR/load.in"
+    kill "$GW" 2>/dev/null || true
+    wait "$GW" 2>/dev/null || true
+    LAB_PIDS=("$DNSMASQ_PID")
   done
 done
