@@ -68,7 +68,9 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   out.settings = std::make_shared<const proxy::settings>(
     proxy::settings::from_config(config, proxy::instance_keys::random()));
   out.stray_responses = std::make_shared<std::atomic<uint64_t>>(0);
-  out.inbound_limits = std::make_shared<proxy::partner_rate_limiter>();
+  // One active discovered partner per connection at most, and never fewer than 4,096 tracked.
+  out.inbound_limits = std::make_shared<proxy::partner_rate_limiter>(
+    std::max<size_t>(4096, config.limits().max_connections()));
   out.tls = std::make_shared<tls_source>();
   out.policy = std::make_shared<policy_source>();
   out.policy->set(out.settings);

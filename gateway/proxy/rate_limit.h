@@ -35,13 +35,15 @@ namespace fedgw::proxy {
 // The inbound discovered-partner limit, shared by all of a partner's
 // connections and keyed by its certificate identity (not by the From domain
 // it writes). Bounded: buckets idle for a minute are dropped once the table
-// holds `max_partners`.
+// holds `max_partners` (the gateway sizes it to limits.max_connections, one
+// active partner per connection at most).
 class partner_rate_limiter {
  public:
   using clock = std::chrono::steady_clock;
+  enum class verdict { allowed, over_rate, table_full };
   explicit partner_rate_limiter(size_t max_partners = 4096) : max_partners_(max_partners) {}
 
-  bool take(const std::string& partner, double rate, clock::time_point now) {
+  verdict take(const std::string& partner, double rate, clock::time_point now) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() + 1;
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = buckets_.find(partner);
@@ -49,11 +51,12 @@ class partner_rate_limiter {
       if (buckets_.size() >= max_partners_)
         for (auto b = buckets_.begin(); b != buckets_.end();)
           b = ms - b->second.at_ms > 60000 ? buckets_.erase(b) : std::next(b);
-      if (buckets_.size() >= max_partners_) return false;  // full of active partners: refuse newcomers
+      if (buckets_.size() >= max_partners_) return verdict::table_full;  // full of active partners: refuse newcomers
       it = buckets_.emplace(partner, token_bucket{}).first;
     }
-    return it->second.take(rate, ms);
+    return it->second.take(rate, ms) ? verdict::allowed : verdict::over_rate;
   }
+  size_t capacity() const { return max_partners_; }
   bool should_log(const std::string& partner, clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     return logged_.allow(partner, now);

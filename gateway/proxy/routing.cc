@@ -26,6 +26,8 @@ bool contains(const std::vector<std::string>& v, std::string_view x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+bool contains(const std::unordered_set<std::string>& set, const std::string& x) { return set.count(x) != 0; }
+
 constexpr std::string_view branch_prefix = "z9hG4bK-fgw";
 
 std::string hex(const unsigned char* data, size_t n) {
@@ -85,10 +87,10 @@ instance_keys instance_keys::random() {
 
 settings settings::from_config(const config::Config& c, instance_keys keys) {
   settings s;
-  for (const auto& d : c.domains()) s.domains.push_back(lower(d));
-  for (const auto& d : c.partners().allowed()) s.allowed.push_back(lower(d));
-  for (const auto& d : c.partners().blocked()) s.blocked.push_back(lower(d));
-  for (const auto& d : c.partners().identity_trusted()) s.identity_trusted.push_back(lower(d));
+  for (const auto& d : c.domains()) s.domains.insert(lower(d));
+  for (const auto& d : c.partners().allowed()) s.allowed.insert(lower(d));
+  for (const auto& d : c.partners().blocked()) s.blocked.insert(lower(d));
+  for (const auto& d : c.partners().identity_trusted()) s.identity_trusted.insert(lower(d));
   // Via and Record-Route name the interface as peers reach it: public_host when set (a name the
   // certificate covers, needed behind a wildcard bind), else the bind address.
   auto iface = [](const config::Listener& l) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/sip/message.h"
@@ -41,14 +42,15 @@ struct own_route {
   std::string domain;  // the partner domain of an external-facing value
 };
 
+// Domain lists are hash sets: an allow list of 10,000 partners is consulted on every request.
 struct settings {
-  std::vector<std::string> domains;   // served domains, lower case
-  std::vector<std::string> allowed;   // partner allow list (empty: all)
-  std::vector<std::string> blocked;   // partner block list
+  std::unordered_set<std::string> domains;   // served domains, lower case
+  std::unordered_set<std::string> allowed;   // partner allow list (empty: all)
+  std::unordered_set<std::string> blocked;   // partner block list
   uint32_t discovered_rate_limit = 20; // requests/s from/to a partner not on the allow list
   // Partners whose P-Asserted-Identity / P-Preferred-Identity / Remote-Party-ID
   // pass the trust boundary (RFC 3325); removed from everyone else's requests.
-  std::vector<std::string> identity_trusted;
+  std::unordered_set<std::string> identity_trusted;
   interface internal;                 // towards the UC server
   interface external;                 // towards partner domains
   instance_keys keys;

@@ -32,21 +32,26 @@ TEST(LogThrottle, ManyNewKeysShareOneOverflowSlot) {
 }
 
 TEST(PartnerRateLimiter, KeyedByPartnerAcrossConnections) {
+  using verdict = partner_rate_limiter::verdict;
   partner_rate_limiter limiter;
   int ok = 0;
-  for (int i = 0; i < 30; ++i) ok += limiter.take("b.test", 20, t0);
+  for (int i = 0; i < 30; ++i) ok += limiter.take("b.test", 20, t0) == verdict::allowed;
   EXPECT_EQ(ok, 20);
-  EXPECT_TRUE(limiter.take("c.test", 20, t0));  // another partner has its own bucket
-  EXPECT_TRUE(limiter.take("b.test", 20, t0 + 100ms));  // refilled at 20/s
+  EXPECT_EQ(limiter.take("b.test", 20, t0), verdict::over_rate);
+  EXPECT_EQ(limiter.take("c.test", 20, t0), verdict::allowed);  // another partner has its own bucket
+  EXPECT_EQ(limiter.take("b.test", 20, t0 + 100ms), verdict::allowed);  // refilled at 20/s
 }
 
 TEST(PartnerRateLimiter, BoundedAndPrunedOfIdlePartners) {
+  using verdict = partner_rate_limiter::verdict;
   partner_rate_limiter limiter(3);
-  EXPECT_TRUE(limiter.take("a", 5, t0));
-  EXPECT_TRUE(limiter.take("b", 5, t0));
-  EXPECT_TRUE(limiter.take("c", 5, t0));
-  EXPECT_FALSE(limiter.take("d", 5, t0 + 1s)) << "full of active partners: newcomers are refused";
-  EXPECT_TRUE(limiter.take("d", 5, t0 + 62s)) << "idle partners are pruned";
+  EXPECT_EQ(limiter.capacity(), 3u);
+  EXPECT_EQ(limiter.take("a", 5, t0), verdict::allowed);
+  EXPECT_EQ(limiter.take("b", 5, t0), verdict::allowed);
+  EXPECT_EQ(limiter.take("c", 5, t0), verdict::allowed);
+  // Full of active partners: newcomers are refused, and told apart from a partner over its rate.
+  EXPECT_EQ(limiter.take("d", 5, t0 + 1s), verdict::table_full);
+  EXPECT_EQ(limiter.take("d", 5, t0 + 62s), verdict::allowed) << "idle partners are pruned";
   EXPECT_LE(limiter.size(), 3u);
 }
 
