@@ -17,7 +17,7 @@
 # order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx), partner_connections
 # (outbound connections gateway A opened: one per partner domain).
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_PARTNERS,
-# SCALING_COUNT, SCALING_WORKERS (default "1 2"). Needs the private namespaces of bench/run
+# SCALING_COUNT, SCALING_WORKERS (default "1 2 4": 4 workers on 2 cores show whether the work spreads). Needs the private namespaces of bench/run
 # (DNS on port 53 of 127.0.0.154).
 set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
@@ -31,7 +31,7 @@ NAME=scaling
 DIR=$BENCH_OUT/$NAME
 mkdir -p "$DIR"
 PARTNERS=${SCALING_PARTNERS:-100}
-WORKERS=${SCALING_WORKERS:-1 2}
+WORKERS=${SCALING_WORKERS:-1 2 4}
 if [ "$SMOKE" = 1 ]; then COUNT=${SCALING_COUNT:-3000}; else COUNT=${SCALING_COUNT:-60000}; fi
 WINDOW=256
 IP_A=127.0.5.1

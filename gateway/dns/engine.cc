@@ -1,5 +1,6 @@
 #include "gateway/dns/engine.h"
 
+#include <pthread.h>
 #include <ares.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
@@ -138,6 +139,7 @@ engine::engine() {
   ev.data.fd = event_fd_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "fedgw-dns");
 }
 
 engine::~engine() {

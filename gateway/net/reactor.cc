@@ -2,6 +2,7 @@
 
 #include "gateway/net/file_kind.h"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -156,7 +157,11 @@ reactor::reactor(options opts) : opts_(opts), counters_(std::make_unique<counter
     epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->wake_fd, &ev);
     threads_.push_back(std::move(t));
   }
-  for (auto& t : threads_) t->thread = std::thread([this, raw = t.get()] { run(*raw); });
+  // Named, so that per-thread CPU (/proc/PID/task, top -H, bench scaling) tells them apart.
+  for (auto& t : threads_) {
+    t->thread = std::thread([this, raw = t.get()] { run(*raw); });
+    pthread_setname_np(t->thread.native_handle(), "fedgw-io");
+  }
 }
 
 reactor::~reactor() { stop(); }
