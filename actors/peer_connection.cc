@@ -47,6 +47,7 @@ struct connection_state {
   std::string domain;  // outbound: the partner domain
   std::string node;    // outbound to a route-set node ("host:port"): that node, not the domain's DNS targets
   std::vector<std::string> reached_nodes;  // partner nodes registered for this connection (bounded)
+  bool sender_checked = false;  // the nodes of a partner request were looked at (its Via is the same on every one)
   // The protocol (TLS, framing, in-flight table, queue, keep-alive): gateway/proxy/connection.h.
   std::unique_ptr<core_events> events;
   std::unique_ptr<proxy::sip_connection> core;
@@ -188,8 +189,15 @@ void core_events::request(sip::Message&& m) {
   auto& st = self->state;
   auto from_domain = proxy::uri_domain(m.from().uri_text);
   serves_domain(self, from_domain);
-  if (st.options.where == proxy::side::external)
-    for (const auto& node : proxy::sending_nodes(m)) reaches_node(self, from_domain, node);
+  // The sending nodes, off the per-request path: the top Via (alias) names the same peer on every
+  // request of a connection, so once; a Record-Route comes with dialog-creating requests.
+  if (st.options.where == proxy::side::external && (!st.sender_checked || m.has(sip::HeaderId::kRecordRoute))) {
+    const auto& identities = st.core->identities();
+    if (std::find(identities.begin(), identities.end(), from_domain) != identities.end()) {
+      st.sender_checked = true;
+      for (const auto& node : proxy::sending_nodes(m)) reaches_node(self, from_domain, node);
+    }
+  }
   sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.core->identities(), st.address};
   auto shard = shard_for_call(m.call_id(), st.options.shards.size());
   caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));

@@ -46,6 +46,24 @@ bench_isolate() {
   exec unshare --net --mount -- bash -c 'ip link set lo up && exec "$0" "$@"' "$@"
 }
 
+# bench_scenario NAME [TOOL...]: the common start of a scenario that bench/run calls: FEDGW_BIN
+# and BENCH_OUT set, running in bench/run's private namespaces, the tools installed. Sets NAME,
+# SMOKE, REPEATS and DIR (the scenario's folder under BENCH_OUT, created).
+bench_scenario() {
+  NAME=$1
+  shift
+  : "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
+  [ "${BENCH_ISOLATED:-}" = 1 ] || { echo "$NAME: needs the private namespaces of bench/run (root)" >&2; exit 2; }
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$NAME: $tool is not installed (scripts/install-deps.sh)" >&2; exit 2; }
+  done
+  SMOKE=${BENCH_SMOKE:-0}
+  REPEATS=${BENCH_REPEATS:-3}
+  DIR=$BENCH_OUT/$NAME
+  mkdir -p "$DIR"
+}
+
 # bench_add_row SCENARIO SYSTEM LOAD RUN metric=value...: one measured run.
 bench_add_row() { python3 "$(dirname "${BASH_SOURCE[0]}")/benchlib.py" add-row "$BENCH_OUT/runs.jsonl" "$@"; }
 

@@ -14,15 +14,7 @@ set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
-: "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
-SMOKE=${BENCH_SMOKE:-0}
-REPEATS=${BENCH_REPEATS:-3}
-NAME=loadgen
-[ "${BENCH_ISOLATED:-}" = 1 ] || { echo "$NAME: needs the private namespaces of bench/run (root)" >&2; exit 2; }
-command -v kamailio >/dev/null && command -v sipp >/dev/null ||
-  { echo "$NAME: needs kamailio and sipp (scripts/install-deps.sh)" >&2; exit 2; }
-DIR=$BENCH_OUT/$NAME
-mkdir -p "$DIR"
+bench_scenario loadgen kamailio sipp
 if [ "$SMOKE" = 1 ]; then COUNT=${LOADGEN_COUNT:-5000}; else COUNT=${LOADGEN_COUNT:-200000}; fi
 WINDOW=256
 trap 'bench_stop' EXIT

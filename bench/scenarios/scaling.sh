@@ -23,13 +23,7 @@ set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
-: "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
-SMOKE=${BENCH_SMOKE:-0}
-REPEATS=${BENCH_REPEATS:-3}
-NAME=scaling
-[ "${BENCH_ISOLATED:-}" = 1 ] || { echo "$NAME: needs the private namespaces of bench/run (root)" >&2; exit 2; }
-DIR=$BENCH_OUT/$NAME
-mkdir -p "$DIR"
+bench_scenario scaling dnsmasq
 PARTNERS=${SCALING_PARTNERS:-100}
 WORKERS=${SCALING_WORKERS:-1 2 4}
 if [ "$SMOKE" = 1 ]; then COUNT=${SCALING_COUNT:-3000}; else COUNT=${SCALING_COUNT:-60000}; fi

@@ -25,20 +25,7 @@ set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
-: "${FEDGW_BIN:?}" "${BENCH_OUT:?}"
-SMOKE=${BENCH_SMOKE:-0}
-REPEATS=${BENCH_REPEATS:-3}
-NAME=side_by_side
-if [ "${BENCH_ISOLATED:-}" != 1 ]; then
-  echo "$NAME: needs the private namespaces of bench/run (run it as root through bench/run)" >&2
-  exit 2
-fi
-for tool in kamailio sipp dnsmasq; do
-  command -v "$tool" >/dev/null || { echo "$NAME: $tool is not installed (scripts/install-deps.sh)" >&2; exit 2; }
-done
-
-DIR=$BENCH_OUT/$NAME
-mkdir -p "$DIR"
+bench_scenario side_by_side kamailio sipp dnsmasq
 if [ "$SMOKE" = 1 ]; then
   SECONDS_PER_RUN=${SBS_SECONDS:-2}; CLOSED_COUNT=5000; DRAIN=${SBS_DRAIN:-0}
 else
