@@ -166,7 +166,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   if (refused(self, origin, request, proxy::check_origin(request, origin.from, origin.identities, s))) return;
   auto method = request.method();
   if (method == "CANCEL") {
-    auto branch = request.top_via().branch();
+    auto branch = request.top_via_branch();
     auto r = branch ? st.transactions->on_cancel(origin.connection, *branch, clock::now())
                     : proxy::client_transactions<response_sink>::cancel_result::unknown;
     if (r == proxy::client_transactions<response_sink>::cancel_result::unknown)
@@ -174,7 +174,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
     return respond(self, origin.connection, request, 200, "OK");
   }
   if (method == "ACK") {
-    auto branch = request.top_via().branch();
+    auto branch = request.top_via_branch();
     if (branch && st.transactions->absorb_ack(*branch)) return;  // hop-by-hop: already sent downstream
   }
   if (answers_locally(request, s)) {
@@ -195,7 +195,7 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
     request.prepend_record_route(proxy::record_route_value(s, d.to, target_domain, request));
   }
   // The branch it arrived with (parsed already): CANCEL and ACK matching.
-  auto origin_branch = std::string(request.top_via().branch().value_or(""));
+  auto origin_branch = std::string(request.top_via_branch().value_or(""));
   auto branch = proxy::make_branch(s, st.options.shard, ++st.sequence, st.random());
   request.prepend_via(proxy::via_value(s.facing(d.to), branch));
   proxy::next_hop hop{d.to, d.domain, request_target_address(request), d.node,
@@ -224,7 +224,7 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
   return {
     [=](request_atom, sip_origin& origin, sip::Message& request) { handle_request(self, origin, request); },
     [=](response_atom, sip::Message& response) {
-      auto branch = response.top_via().branch();
+      auto branch = response.top_via_branch();
       if (!branch) return;
       self->state.transactions->on_response(std::string(*branch), response, clock::now());
     },

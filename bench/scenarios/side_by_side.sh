@@ -20,7 +20,9 @@
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; must run isolated
 # (bench_isolate: private net + mount namespaces, root) because the DNS server is on port 53 and
 # Kamailio reads /etc/resolv.conf (bind-mounted here inside the private mount namespace).
-# optional env: SBS_LOADS (e.g. "closed_256 open_1000"), SBS_SECONDS, SBS_DRAIN, KAM_SHM_MB (default 2048).
+# optional env: SBS_LOADS (e.g. "closed_256 open_1000"), SBS_SYSTEMS (default "fedgw kamailio"),
+# SBS_SECONDS, SBS_DRAIN, KAM_SHM_MB (default 2048), BENCH_PERF=1 (perf record -g of the edge's
+# main process during each load run: perf.data in the run folder, kept with bench/run --keep).
 set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,6 +116,12 @@ run_one() { # SYSTEM LOAD RUN
   rtt_freq=$((count / 50)); [ $rtt_freq -gt 1000 ] && rtt_freq=1000; [ $rtt_freq -lt 1 ] && rtt_freq=1
   local e0 e1 p0 p1 t0 t1 u1 rc=0
   e0=$(bench_cpu_s "${EDGE_PIDS[@]}"); p0=$(bench_cpu_s $(bench_tree "$PEER_PID"))
+  local perf_pid=
+  if [ "${BENCH_PERF:-0}" = 1 ]; then
+    timeout -s INT $((SECONDS_PER_RUN * 4 + 60)) perf record -q -g -o "$rd/perf.data" -p "${EDGE_PIDS[0]}" \
+      >"$rd/perf.out" 2>&1 &
+    perf_pid=$!
+  fi
   t0=$(bench_now)
   bench_measure "$rd/uac.cpu" bash -c 'cd "$0" && exec "$@" >uac.out 2>&1' "$rd" \
     timeout -k 5 $((SECONDS_PER_RUN * 4 + 60)) sipp "${sipp_common[@]}" -r "$rate" -rp 1000 \
@@ -121,6 +129,7 @@ run_one() { # SYSTEM LOAD RUN
      -trace_rtt -rtt_freq "$rtt_freq" -trace_err || rc=$?
   u1=$(cat "$rd/uac.cpu")
   t1=$(bench_now)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" || true; fi
   local er
   er=$(bench_cpu_s "${EDGE_PIDS[@]}")
   # Both edges defer work past the last answer (Kamailio frees each transaction 5 s later in
@@ -163,7 +172,10 @@ run_one() { # SYSTEM LOAD RUN
 for load in $LOADS; do
   for run in $(seq 1 "$REPEATS"); do
     if [ $((run % 2)) = 1 ]; then order="fedgw kamailio"; else order="kamailio fedgw"; fi
-    for system in $order; do run_one "$system" "$load" "$run"; done
+    for system in $order; do
+      case " ${SBS_SYSTEMS:-fedgw kamailio} " in *" $system "*) ;; *) continue ;; esac
+      run_one "$system" "$load" "$run"
+    done
   done
 done
 exit 0

@@ -228,6 +228,8 @@ void sip_connection::receive(std::string_view bytes, clock::time_point now) {
   }
   if (r.handshake_completed) handshake_done(now);
   if (!plain.empty() && established_) on_plaintext(plain, now);
+  // The handshake flights (certificate chains) grew the TLS buffers: most partner connections idle now.
+  if (r.handshake_completed && attached_) tls_->release_buffers();
   // close_notify: the peer ends the session; requests in flight fail when the socket closes.
   if (r.peer_closed && attached_) events_.close(true);
 }
@@ -267,7 +269,7 @@ void sip_connection::on_message(sip::Message&& m, clock::time_point now) {
     return events_.request(std::move(m));
   }
   // A response is accepted only for a request sent on this very connection.
-  auto branch = m.top_via().branch();
+  auto branch = m.top_via_branch();
   auto pending = branch ? in_flight_.find(std::string(*branch)) : in_flight_.end();
   if (pending == in_flight_.end()) {
     if (options_.stray_responses) options_.stray_responses->fetch_add(1, std::memory_order_relaxed);
@@ -326,6 +328,7 @@ void sip_connection::tick(clock::time_point now) {
     it = it->second.expires <= now ? in_flight_.erase(it) : std::next(it);
   if (!established_ || !attached_) return;
   auto idle = now - last_activity_;
+  if (tls_ && idle >= std::chrono::seconds(1)) tls_->release_buffers();
   if (options_.where == side::external && in_flight_.empty() && idle >= options_.idle_timeout) {
     log(severity::info, label() + ": idle for " +
                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle).count()) +

@@ -668,6 +668,17 @@ Via Message::top_via() const {
   return {};
 }
 
+std::optional<std::string_view> Message::top_via_branch() const {
+  for (const Field& f : headers_) {
+    if (f.id != HeaderId::kVia || f.values_count == 0) continue;
+    std::string_view v = view(value_span(f, 0));
+    size_t semi = v.find(';');  // sent-protocol and sent-by hold no ';'
+    if (semi == std::string_view::npos) return std::nullopt;
+    return ParamList(v.substr(semi + 1)).get("branch");
+  }
+  return std::nullopt;
+}
+
 std::vector<Via> Message::vias() const {
   std::vector<Via> out;
   for (const Field& f : headers_) {

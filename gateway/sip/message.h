@@ -89,6 +89,9 @@ class Message {
   std::optional<std::string_view> to_tag() const { return to().tag(); }
   // Topmost Via value (requests and responses always have one).
   Via top_via() const;
+  // top_via().branch() without parsing the whole Via (the parser validated it): transaction matching asks
+  // for it several times per message.
+  std::optional<std::string_view> top_via_branch() const;
   std::vector<Via> vias() const;
   Result<std::vector<NameAddr>> routes() const;
   Result<std::vector<NameAddr>> record_routes() const;

@@ -1,5 +1,6 @@
 #include "gateway/tls/tls_stream.h"
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -21,6 +22,34 @@ void tls_stream::drain(std::string& to_socket) {
   if (n > 0) {
     to_socket.append(data, static_cast<size_t>(n));
     (void)BIO_reset(out_);
+  }
+}
+
+namespace {
+size_t capacity(BIO* bio) {
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(bio, &mem);
+  return mem ? mem->max : 0;
+}
+}  // namespace
+
+size_t tls_stream::buffer_capacity() const { return capacity(in_) + capacity(out_); }
+
+void tls_stream::release_buffers() {
+  if (BIO_ctrl_pending(in_) == 0 && capacity(in_) > 0) {
+    BIO* fresh = BIO_new(BIO_s_mem());
+    if (fresh) {
+      BIO_set_mem_eof_return(fresh, -1);
+      SSL_set0_rbio(ssl_.get(), fresh);  // frees the old one
+      in_ = fresh;
+    }
+  }
+  if (BIO_ctrl_pending(out_) == 0 && capacity(out_) > 0) {
+    BIO* fresh = BIO_new(BIO_s_mem());
+    if (fresh) {
+      SSL_set0_wbio(ssl_.get(), fresh);
+      out_ = fresh;
+    }
   }
 }
 

@@ -36,6 +36,13 @@ public:
   // Sends close_notify.
   void shutdown(std::string& to_socket);
 
+  // Gives the memory BIOs' buffers back when they are empty (they keep the
+  // capacity of the largest record or handshake flight they ever held); for
+  // idle connections.
+  void release_buffers();
+  // Bytes allocated by the two memory BIOs (used or not).
+  size_t buffer_capacity() const;
+
   bool established() const { return established_; }
   size_t held_back_bytes() const { return held_back_.size(); }
   SSL* session() const { return ssl_.get(); }

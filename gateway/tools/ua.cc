@@ -694,7 +694,7 @@ void UserAgent::on_message(sip::Message&& m) {
     }
     return;
   }
-  auto branch = m.top_via().branch();
+  auto branch = m.top_via_branch();
   if (!branch) return;
   auto it = txs_.find(std::string(*branch));
   if (it == txs_.end() || it->second.request.method != m.cseq().method) return;  // stray

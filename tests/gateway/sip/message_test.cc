@@ -580,3 +580,38 @@ TEST(Errors, KindNamesAndStatuses) {
 
 }  // namespace
 }  // namespace fedgw::sip
+
+namespace fedgw::sip {
+namespace {
+
+// top_via_branch() is top_via().branch() without the full Via parse: the same answer on every shape.
+TEST(Parse, TopViaBranchAgreesWithTheFullViaParse) {
+  const char* vias[] = {
+      "Via: SIP/2.0/TCP a.example.com;branch=z9hG4bK1\r\n",
+      "Via: SIP/2.0/TCP a.example.com:5060 ; received=192.0.2.1 ;BRANCH = z9hG4bKcase\r\n",
+      "Via: SIP/2.0/TLS [2001:db8::1]:5061;x=\"a;branch=fake\";branch=z9hG4bKquoted\r\n",
+      "Via: SIP/2.0/TCP a.example.com;branch=z9hG4bKfirst, SIP/2.0/TCP b.example.com;branch=z9hG4bKsecond\r\n",
+      "Via: SIP/2.0/TCP a.example.com;rport\r\nVia: SIP/2.0/TCP b.example.com;branch=z9hG4bKlower\r\n",
+      "v: SIP/2.0/TCP a.example.com;branch=z9hG4bKcompact;alias\r\n",
+  };
+  for (const char* via : vias) {
+    std::string text = std::string("SIP/2.0 200 OK\r\n") + via +
+                       "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.org>;tag=2\r\n"
+                       "Call-ID: x@y\r\nCSeq: 5 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+    auto r = parse_message(text);
+    ASSERT_TRUE(r.ok()) << via << r.error().message;
+    EXPECT_EQ(r->top_via_branch(), r->top_via().branch()) << via;
+  }
+  auto r = parse_message(std::string("SIP/2.0 200 OK\r\n") + vias[2] +
+                         "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n\r\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->top_via_branch(), "z9hG4bKquoted");
+  auto edited = *r;
+  ASSERT_TRUE(edited.prepend_via("SIP/2.0/TLS gw.example.net;branch=z9hG4bKours").ok());
+  EXPECT_EQ(edited.top_via_branch(), "z9hG4bKours");
+  ASSERT_TRUE(edited.remove_top_via());
+  EXPECT_EQ(edited.top_via_branch(), "z9hG4bKquoted");
+}
+
+}  // namespace
+}  // namespace fedgw::sip

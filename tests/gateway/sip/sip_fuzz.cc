@@ -61,6 +61,7 @@ void exercise(const Message& m, const ParseOptions& o) {
     (void)u->user_decoded();
     (void)u->param_decoded("transport");
   }
+  check(m.top_via_branch() == m.top_via().branch(), "top_via_branch agrees with the full Via parse");
   // Unmodified serialization is byte-exact and re-parses equally.
   std::string s = m.serialize();
   check(s == m.raw(), "round trip byte-exact");
@@ -88,6 +89,7 @@ void exercise(const Message& m, const ParseOptions& o) {
   if (!pr.ok()) std::fprintf(stderr, "%s\n---\n%s\n", pr.error().message.c_str(), ps.c_str());
   check(pr.ok(), "edited message re-parses");
   check(pr->top_via().branch() == std::optional<std::string_view>("z9hG4bKfuzz"), "top via");
+  check(pr->top_via_branch() == std::optional<std::string_view>("z9hG4bKfuzz"), "top via branch");
   if (mf) check(pr->max_forwards() == mf, "max-forwards");
   check(pr->body() == m.body(), "body kept");
   same_message(p, *pr);

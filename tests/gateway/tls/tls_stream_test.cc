@@ -3,6 +3,7 @@
 #include "gateway/tls/tls_stream.h"
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "gateway/tls/contexts.h"
 #include "tests/gateway/tls/tls_test_support.h"
@@ -74,6 +75,50 @@ TEST(TlsStream, MutualHandshakeAndDataInEveryChunkSize) {
   }
 }
 
+// Idle connections give their BIO buffers back (each keeps the capacity of the largest flight it held) and
+// keep working afterwards.
+TEST(TlsStream, ReleasedBuffersAreFreedAndTheSessionGoesOn) {
+  auto server_ctx = built("good");
+  auto client_ctx = built("peer");
+  ASSERT_TRUE(server_ctx && client_ctx);
+  side client(client_ctx->new_client_session("a.test"));
+  side server(server_ctx->new_server_session());
+  ASSERT_FALSE(client.stream.start(client.wire).failed);
+  pump(client, server, 65536);
+  ASSERT_TRUE(server.stream.established());
+  ASSERT_GT(server.stream.buffer_capacity(), 1000u);  // the certificate flight went through it
+  server.stream.release_buffers();
+  client.stream.release_buffers();
+  EXPECT_EQ(server.stream.buffer_capacity(), 0u);
+  EXPECT_EQ(client.stream.buffer_capacity(), 0u);
+  ASSERT_FALSE(client.stream.send("OPTIONS after release", client.wire).failed);
+  pump(client, server, 100);
+  EXPECT_EQ(server.plain, "OPTIONS after release");
+  ASSERT_FALSE(server.stream.send("SIP/2.0 200 OK", server.wire).failed);
+  pump(client, server, 100);
+  EXPECT_EQ(client.plain, "SIP/2.0 200 OK");
+}
+
+// The gateway offers no resumption: no ticket reaches the client (it would hold the client's certificate).
+TEST(TlsStream, ServerIssuesNoSessionTicket) {
+  auto server_ctx = built("good");
+  auto client_ctx = built("peer");
+  ASSERT_TRUE(server_ctx && client_ctx);
+  side client(client_ctx->new_client_session("a.test"));
+  side server(server_ctx->new_server_session());
+  ASSERT_FALSE(client.stream.send("MESSAGE", client.wire).failed);
+  ASSERT_FALSE(client.stream.start(client.wire).failed);
+  pump(client, server, 65536);
+  ASSERT_TRUE(client.stream.established() && server.stream.established());
+  ASSERT_FALSE(server.stream.send("SIP/2.0 200 OK", server.wire).failed);
+  pump(client, server, 65536);
+  ASSERT_EQ(client.plain, "SIP/2.0 200 OK");
+  SSL_SESSION* session = SSL_get_session(client.stream.session());
+  ASSERT_NE(session, nullptr);
+  EXPECT_EQ(SSL_SESSION_has_ticket(session), 0);
+  EXPECT_EQ(SSL_SESSION_is_resumable(session), 0);
+}
+
 TEST(TlsStream, UntrustedPeerFailsWithReasonAndAlert) {
   auto server_ctx = raw_contexts("untrusted");  // issued by a CA nobody trusts
   auto client_ctx = built("peer");
@@ -103,3 +148,4 @@ TEST(TlsStream, GarbageIsAFailureNotACrash) {
 
 }  // namespace
 }  // namespace fedgw::tls
+
