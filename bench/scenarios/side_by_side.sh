@@ -22,7 +22,8 @@
 # Kamailio reads /etc/resolv.conf (bind-mounted here inside the private mount namespace).
 # optional env: SBS_LOADS (e.g. "closed_256 open_1000"), SBS_SYSTEMS (default "fedgw kamailio"),
 # SBS_SECONDS, SBS_DRAIN, KAM_SHM_MB (default 2048), BENCH_PERF=1 (perf record -g of the edge's
-# main process during each load run: perf.data in the run folder, kept with bench/run --keep).
+# main process during each load run: perf.data in the run folder, kept with bench/run --keep;
+# BENCH_PERF_ARGS replaces its default "-g", e.g. "-e probe_libc:malloc --call-graph dwarf").
 set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
@@ -118,7 +119,8 @@ run_one() { # SYSTEM LOAD RUN
   e0=$(bench_cpu_s "${EDGE_PIDS[@]}"); p0=$(bench_cpu_s $(bench_tree "$PEER_PID"))
   local perf_pid=
   if [ "${BENCH_PERF:-0}" = 1 ]; then
-    timeout -s INT $((SECONDS_PER_RUN * 4 + 60)) perf record -q -g -o "$rd/perf.data" -p "${EDGE_PIDS[0]}" \
+    # shellcheck disable=SC2086
+    timeout -s INT $((SECONDS_PER_RUN * 4 + 60)) perf record -q ${BENCH_PERF_ARGS:--g} -o "$rd/perf.data" -p "${EDGE_PIDS[0]}" \
       >"$rd/perf.out" 2>&1 &
     perf_pid=$!
   fi

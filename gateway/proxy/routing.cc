@@ -132,19 +132,26 @@ std::string make_branch(const settings& s, size_t shard, uint64_t sequence, uint
 }
 
 bool is_looped(const sip::Message& request, const settings& s) {
-  std::string prefix = std::string(branch_prefix) + s.keys.instance + ".";
-  for (const auto& via : request.vias()) {
-    auto branch = via.branch();
-    if (branch && branch->substr(0, prefix.size()) == prefix) return true;
-  }
-  return false;
+  const std::string_view instance = s.keys.instance;
+  return request.any_via_branch([&](std::string_view branch) {
+    // z9hG4bK<instance>.: one of ours
+    return branch.size() > branch_prefix.size() + instance.size() &&
+           branch.substr(0, branch_prefix.size()) == branch_prefix &&
+           branch.substr(branch_prefix.size(), instance.size()) == instance &&
+           branch[branch_prefix.size() + instance.size()] == '.';
+  });
 }
 
 std::string via_value(const interface& i, std::string_view branch) {
   // alias (RFC 5923): over TLS, the peer may send its requests for this
   // sent-by back on the connection the request came in on.
-  return "SIP/2.0/" + i.transport + " " + host_text(i) + ":" + std::to_string(i.port) + ";branch=" +
-         std::string(branch) + (i.transport == "TLS" ? ";alias" : "");
+  std::string host = host_text(i);
+  std::string v;
+  v.reserve(32 + i.transport.size() + host.size() + branch.size());
+  v.append("SIP/2.0/").append(i.transport).append(1, ' ').append(host).append(1, ':');
+  v.append(std::to_string(i.port)).append(";branch=").append(branch);
+  if (i.transport == "TLS") v.append(";alias");
+  return v;
 }
 
 std::string record_route_value(const settings& s, side facing, std::string_view domain, const sip::Message& request) {

@@ -668,14 +668,15 @@ Via Message::top_via() const {
   return {};
 }
 
+std::optional<std::string_view> Message::via_branch(std::string_view v) {
+  size_t semi = v.find(';');  // sent-protocol and sent-by hold no ';'
+  if (semi == std::string_view::npos) return std::nullopt;
+  return ParamList(v.substr(semi + 1)).get("branch");
+}
+
 std::optional<std::string_view> Message::top_via_branch() const {
-  for (const Field& f : headers_) {
-    if (f.id != HeaderId::kVia || f.values_count == 0) continue;
-    std::string_view v = view(value_span(f, 0));
-    size_t semi = v.find(';');  // sent-protocol and sent-by hold no ';'
-    if (semi == std::string_view::npos) return std::nullopt;
-    return ParamList(v.substr(semi + 1)).get("branch");
-  }
+  for (const Field& f : headers_)
+    if (f.id == HeaderId::kVia && f.values_count != 0) return via_branch(view(value_span(f, 0)));
   return std::nullopt;
 }
 

@@ -92,6 +92,18 @@ class Message {
   // top_via().branch() without parsing the whole Via (the parser validated it): transaction matching asks
   // for it several times per message.
   std::optional<std::string_view> top_via_branch() const;
+  // Calls f(branch) with the branch of every Via value, top first, until f returns true (then returns true).
+  template <class F>
+  bool any_via_branch(F&& f) const {
+    for (const Field& h : headers_) {
+      if (h.id != HeaderId::kVia) continue;
+      for (uint32_t k = 0; k < h.values_count; ++k)
+        if (auto b = via_branch(view(value_span(h, k))); b && f(*b)) return true;
+    }
+    return false;
+  }
+  // The branch param of one validated Via value.
+  static std::optional<std::string_view> via_branch(std::string_view via_value);
   std::vector<Via> vias() const;
   Result<std::vector<NameAddr>> routes() const;
   Result<std::vector<NameAddr>> record_routes() const;

@@ -44,7 +44,9 @@ ssl_ctx_ptr make_ctx(const SSL_METHOD* method, const credentials& c, X509_STORE*
     return nullptr;
   }
   SSL_CTX_set_options(x, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Not SSL_MODE_RELEASE_BUFFERS: it frees and allocates the record buffers around every record of a busy
+  // connection; tls_stream::release_buffers() frees them once the connection is idle.
+  SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_use_certificate(x, c.cert.get()) != 1) {
     fail(error, "cannot use the certificate");
     return nullptr;

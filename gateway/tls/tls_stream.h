@@ -36,9 +36,9 @@ public:
   // Sends close_notify.
   void shutdown(std::string& to_socket);
 
-  // Gives the memory BIOs' buffers back when they are empty (they keep the
-  // capacity of the largest record or handshake flight they ever held); for
-  // idle connections.
+  // Gives the record layer's buffers and the memory BIOs' buffers back when
+  // they are empty (the BIOs keep the capacity of the largest record or
+  // handshake flight they ever held); for idle connections.
   void release_buffers();
   // Bytes allocated by the two memory BIOs (used or not).
   size_t buffer_capacity() const;
