@@ -181,7 +181,6 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
       proxy::settings::from_config(c, st.options.proxy_settings->keys));
     for (const auto& shard : st.options.shards) caf::anon_send(shard, config_atom::value, st.options.proxy_settings);
     if (st.options.policy) st.options.policy->set(st.options.proxy_settings);
-    caf::anon_send(st.options.registry, config_atom::value, st.options.proxy_settings);
   }
   auto applied = "applied " + source + " (" + summary(c) + "; " + changes + ")";
   auto finish = [=](std::string certificate_note) mutable {

@@ -23,7 +23,6 @@ struct domain_entry {
   peer_info info;
   int failure_status = 503;  // what requests get during back-off (404: no DNS record)
   std::chrono::milliseconds backoff{0};
-  proxy::token_bucket rate;  // discovered-partner rate limit
 };
 
 // A partner node named by dialogs' route sets (their Record-Route): in-dialog
@@ -48,7 +47,6 @@ struct registry_state {
   std::map<std::string, connection_actor> internal_by_address;  // peer ip:port -> connection
   size_t next_internal = 0;
   std::mt19937 random{std::random_device{}()};
-  proxy::log_throttle rate_logged;
 };
 
 using self_ptr = peer_registry_actor::stateful_pointer<registry_state>;
@@ -58,9 +56,6 @@ void fail(const proxy_core_actor& shard, const std::string& branch, int status, 
   if (!branch.empty()) caf::anon_send(shard, fail_atom::value, branch, status, reason);
 }
 
-bool allow_listed(self_ptr self, const std::string& domain) {
-  return self->state.options.policy->allow_listed(domain);
-}
 
 // The next back-off step, with jitter (50..100 % of the step).
 int64_t backoff_until(self_ptr self, std::chrono::milliseconds& backoff) {
@@ -167,16 +162,7 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       auto& st = self->state;
       auto& e = st.domains[domain];
       e.info.domain = domain;
-      // CANCEL and ACK (untracked) end transactions: never rate limited.
-      if (!branch.empty() && !allow_listed(self, domain) &&
-          !e.rate.take(st.options.policy->discovered_rate_limit, now_ms())) {
-        if (st.rate_logged.allow(domain, std::chrono::steady_clock::now())) {
-          report(st.options.log, severity::warning, "policy",
-                 domain + ": more than " + std::to_string(st.options.policy->discovered_rate_limit) +
-                   " requests/s to a discovered partner; answering 503 (logged once a minute)");
-        }
-        return fail(shard, branch, 503, "Service Unavailable - rate limit for " + domain);
-      }
+      // (The shards apply the discovered-partner rate limit before they ask.)
       if (!node.empty()) return forward_to_node(self, domain, node, wire, shard, branch);
       if (!e.connection) {
         auto now = now_ms();
@@ -194,6 +180,8 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       }
       if (e.info.state == "connecting") ++e.info.queued;
       caf::anon_send(e.connection, transmit_atom::value, std::move(wire), shard, branch);
+      // The shard sends the domain's next requests to the established connection itself.
+      if (e.info.state == "up") caf::anon_send(shard, route_atom::value, domain, response_sink(e.connection));
     },
     [=](deliver_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch,
         const std::string& target_address) {
@@ -267,9 +255,6 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       e.info.failures += 1;
       e.info.queued = 0;
       e.info.backoff_until_ms = backoff_until(self, e.backoff);
-    },
-    [=](config_atom, std::shared_ptr<const proxy::settings>& policy) {
-      self->state.options.policy = std::move(policy);
     },
     [=](peers_atom) -> std::vector<peer_info> {
       auto& st = self->state;

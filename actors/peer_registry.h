@@ -21,8 +21,6 @@ struct peer_registry_options {
   // (node not empty) to that partner node of a dialog's route set.
   std::function<connection_actor(const std::string& domain, const std::string& node)> connect;
   uint32_t max_queued_per_domain = 1000;
-  // The policy snapshot every data-path actor uses (allow list, discovered-partner rate limit).
-  std::shared_ptr<const proxy::settings> policy;
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};
 };

@@ -52,7 +52,11 @@ struct core_state {
   proxy::log_throttle refusals;
   // The partner connection of each dialog's latest request (external origins are connections).
   proxy::dialog_flows<response_sink> flows{100000, std::chrono::hours(1)};
-  std::unordered_set<caf::actor_addr> watched;  // connections monitored for `flows`
+  std::unordered_set<caf::actor_addr> watched;  // connections monitored for `flows` and `routes`
+  // Partner domain -> its established connection (as the registry told): requests go there without the
+  // registry hop. Bounded; an entry goes with its connection.
+  std::unordered_map<std::string, response_sink> routes;
+  static constexpr size_t max_routes = 10000;
 };
 
 // A response of the gateway's own to `request` (built from the bytes as received).
@@ -77,18 +81,47 @@ void transaction_io::answer(const response_sink& origin, const sip::Message& req
   respond(self, origin, request, code, std::move(reason));
 }
 
+// Discovered partners get at most partners.discovered_rate_limit requests/s from the gateway (all shards
+// together). CANCEL and ACK (untracked: empty branch) end transactions and are never limited.
+bool over_outbound_rate(self_ptr self, const std::string& domain, const std::string& branch) {
+  auto& st = self->state;
+  const auto& s = *st.options.settings;
+  if (branch.empty() || !st.options.outbound_limits || s.allow_listed(domain)) return false;
+  auto now = clock::now();
+  auto verdict = st.options.outbound_limits->take(domain, s.discovered_rate_limit, now);
+  if (verdict == proxy::partner_rate_limiter::verdict::allowed) return false;
+  bool full = verdict == proxy::partner_rate_limiter::verdict::table_full;
+  if (st.options.outbound_limits->should_log(domain, now))
+    report(st.options.log, severity::warning, "policy",
+           full ? domain + ": " + std::to_string(st.options.outbound_limits->capacity()) +
+                    " discovered partners are being sent to already; answering 503 (logged once a minute)"
+                : domain + ": more than " + std::to_string(s.discovered_rate_limit) +
+                    " requests/s to a discovered partner; answering 503 (logged once a minute)");
+  // After this handler, when the transaction exists.
+  self->send(self, fail_atom::value, branch, 503,
+             std::string(full ? "Service Unavailable - too many discovered partners at once"
+                              : "Service Unavailable - rate limit for " + domain));
+  return true;
+}
+
 void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const std::string& branch) {
   auto& st = self->state;
   proxy_core_actor me = caf::actor_cast<proxy_core_actor>(self);
   st.counters.set_requests_out(st.counters.requests_out() + 1);
+  if (hop.to == proxy::side::internal)
+    return self->send(st.options.registry, deliver_atom::value, std::move(wire), me, branch, hop.address);
+  if (over_outbound_rate(self, hop.domain, branch)) return;
   // In-dialog: back on the connection the partner's latest request of this dialog came in on.
-  if (hop.to == proxy::side::external && !hop.call_id.empty())
+  if (!hop.call_id.empty())
     if (auto flow = st.flows.find(hop.call_id, hop.domain, clock::now()))
       return self->send(caf::actor_cast<connection_actor>(*flow), transmit_atom::value, std::move(wire), me, branch);
-  if (hop.to == proxy::side::external)
-    self->send(st.options.registry, forward_atom::value, hop.domain, hop.node, std::move(wire), me, branch);
-  else
-    self->send(st.options.registry, deliver_atom::value, std::move(wire), me, branch, hop.address);
+  if (hop.node.empty()) {
+    auto route = st.routes.find(hop.domain);
+    if (route != st.routes.end())
+      return self->send(caf::actor_cast<connection_actor>(route->second), transmit_atom::value, std::move(wire), me,
+                        branch);
+  }
+  self->send(st.options.registry, forward_atom::value, hop.domain, hop.node, std::move(wire), me, branch);
 }
 
 // CANCEL and ACK are hop-by-hop and untracked (empty branch): no rate or queue
@@ -220,6 +253,8 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
     auto& s = self->state;
     s.watched.erase(down.source);
     s.flows.forget_if([&](const response_sink& c) { return c.address() == down.source; });
+    for (auto it = s.routes.begin(); it != s.routes.end();)
+      it = it->second.address() == down.source ? s.routes.erase(it) : std::next(it);
   });
   return {
     [=](request_atom, sip_origin& origin, sip::Message& request) { handle_request(self, origin, request); },
@@ -230,6 +265,12 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
     },
     [=](fail_atom, const std::string& branch, int status, const std::string& reason) {
       self->state.transactions->on_failure(branch, status, reason, clock::now());
+    },
+    [=](route_atom, std::string& domain, response_sink& connection) {
+      auto& s = self->state;
+      if (s.routes.size() >= core_state::max_routes) s.routes.clear();  // relearned from the registry
+      s.routes[std::move(domain)] = connection;
+      if (s.watched.insert(connection.address()).second) self->monitor(connection);
     },
     [=](proxy_tick_atom) {
       auto& s = self->state;

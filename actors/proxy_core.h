@@ -13,6 +13,7 @@
 
 #include "actors/proxy_messages.h"
 #include "actors/status_log.h"
+#include "gateway/proxy/rate_limit.h"
 #include "gateway/proxy/transactions.h"
 
 namespace fedgw {
@@ -26,6 +27,8 @@ struct proxy_core_options {
   sip::Limits limits;  // the configured parse limits (re-parsing a request to answer it)
   // Responses connections dropped because they matched no request sent on them (shard 0 reports it).
   std::shared_ptr<std::atomic<uint64_t>> stray_responses;
+  // Discovered-partner rate limit towards partner domains, shared by all shards (null: none).
+  std::shared_ptr<proxy::partner_rate_limiter> outbound_limits;
 };
 
 proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);

@@ -31,6 +31,7 @@ using proxy_tick_atom = caf::atom_constant<caf::atom("ptick")>;      // a shard'
 using peer_tick_atom = caf::atom_constant<caf::atom("peertick")>;    // a connection's keep-alive / idle timer
 using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
 using node_atom = caf::atom_constant<caf::atom("node")>;            // a connection reaches a partner node
+using route_atom = caf::atom_constant<caf::atom("route")>;          // a partner domain's established connection
 
 // Whatever a response can be written to: a connection, or fedctl send-test.
 using response_sink = caf::typed_actor<caf::reacts_to<respond_atom, std::string>>;
@@ -65,6 +66,9 @@ using proxy_core_actor = caf::typed_actor<
   caf::reacts_to<response_atom, sip::Message>,                        // a response on the request's connection
   caf::reacts_to<fail_atom, std::string, int, std::string>,           // branch, status, reason: not delivered
   caf::reacts_to<proxy_tick_atom>,                                    // transaction timers (internal)
+  // The registry's established connection for a partner domain (a connection_actor): the shard sends the
+  // domain's next requests to it directly, until it goes down.
+  caf::reacts_to<route_atom, std::string, response_sink>,
   caf::replies_to<counters_atom>::with<control::Counters>,            // requests and responses so far
   caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // domains and policy (config apply)
 
@@ -93,8 +97,7 @@ using peer_registry_actor = caf::typed_actor<
   // This connection (authenticated as the domain) reaches the partner node "host:port" (RFC 5923 reuse).
   caf::reacts_to<node_atom, std::string, std::string, connection_actor>,
   caf::reacts_to<failed_atom, std::string, std::string, std::string, int>,  // domain, node ("" = domain) gave up: reason, 404/503
-  caf::replies_to<peers_atom>::with<std::vector<peer_info>>,          // fedctl peers
-  caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // the policy snapshot (config apply)
+  caf::replies_to<peers_atom>::with<std::vector<peer_info>>>;         // fedctl peers
 
 }  // namespace fedgw
 

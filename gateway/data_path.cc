@@ -71,6 +71,8 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   // One active discovered partner per connection at most, and never fewer than 4,096 tracked.
   out.inbound_limits = std::make_shared<proxy::partner_rate_limiter>(
     std::max<size_t>(4096, config.limits().max_connections()));
+  out.outbound_limits = std::make_shared<proxy::partner_rate_limiter>(
+    std::max<size_t>(4096, config.limits().max_connections()));
   out.tls = std::make_shared<tls_source>();
   out.policy = std::make_shared<policy_source>();
   out.policy->set(out.settings);
@@ -84,7 +86,6 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   peer_registry_options registry_options;
   registry_options.log = log;
   registry_options.max_queued_per_domain = config.limits().max_queued_per_domain();
-  registry_options.policy = out.settings;
   registry_options.connect = [&system, connect_options](const std::string& domain, const std::string& node) {
     auto o = *connect_options;
     o.where = proxy::side::external;
@@ -93,7 +94,7 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   out.registry = spawn_peer_registry(system, std::move(registry_options));
   for (size_t i = 0; i < shard_count; ++i)
     out.shards.push_back(spawn_proxy_core(system, {out.settings, i, out.registry, log, transaction_timers(config),
-                                                   parse_limits(config), out.stray_responses}));
+                                                   parse_limits(config), out.stray_responses, out.outbound_limits}));
   *connect_options = connection_options(config, out, reactor, log, dns);
   connect_options->tls = out.tls;
 
