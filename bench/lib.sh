@@ -153,6 +153,9 @@ bench_busiest_thread() {
 # bench_measure CPU_FILE CMD...: runs CMD in the foreground (give it its own `timeout`), then
 # writes the user+system CPU seconds of CMD and its descendants (the subshell's reaped children,
 # exact, from `times`) to CPU_FILE; returns CMD's status.
+# bench_load_field LINE NAME: the number after NAME in fedua's "load: sent N, 2xx N, ..., median 1.20 ms" line.
+bench_load_field() { sed -n "s/.*[ ,]$2 \([0-9.]*\).*/\1/p" <<<"$1" | head -n 1; }
+
 bench_measure() {
   local file=$1
   shift

@@ -35,8 +35,6 @@ sipp_col() {
   awk -F';' -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
                           { last = $c } END { print (last == "" ? 0 : last) + 0 }' "$1"
 }
-load_field() { sed -n "s/.*[ ,]$2 \([0-9.]*\).*/\1/p" <<<"$1" | head -n 1; }
-
 run_one() { # GENERATOR RUN
   local gen=$1 run=$2 rd p0 p1 t0 t1 rc=0 answered failed unanswered
   rd=$DIR/$gen-$run
@@ -58,8 +56,8 @@ run_one() { # GENERATOR RUN
       --window $WINDOW --timeout 180 load bob@peer.test "$COUNT" || rc=$?
     local line k ok
     line=$(grep -m1 'load: sent' "$rd/load.out" || true)
-    ok=$(load_field "$line" 2xx); answered=0
-    for k in 2xx 3xx 4xx 5xx 6xx; do answered=$((answered + $(load_field "$line" $k || echo 0))); done
+    ok=$(bench_load_field "$line" 2xx); answered=0
+    for k in 2xx 3xx 4xx 5xx 6xx; do answered=$((answered + $(bench_load_field "$line" $k || echo 0))); done
     failed=$((answered - ${ok:-0})); unanswered=$((COUNT - answered))
   fi
   t1=$(bench_now)
