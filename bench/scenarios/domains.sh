@@ -132,7 +132,8 @@ for n in $COUNTS; do
     wait_line "$DIR/load.out" '^established' 320 "$LOAD_PID"
     cpu1=$(bench_cpu_s "$GW")
     est=$(grep '^established' "$DIR/load.out")
-    sleep 1  # let the gateway finish the set-up work (logs, first-message timers)
+    sleep 2.5  # let the gateway finish the set-up work (logs, first-message timers) and idle connections
+               # give their TLS buffers back (after 1 s without traffic, checked every second)
     rss1=$(bench_rss_kb "$GW"); fds1=$(bench_fds "$GW")
     up=$(field "$est" n)
     # warm-up, then the measured run
@@ -222,7 +223,7 @@ for n in $COUNTS; do
     sipp_run first "$DIR/out-first.csv" "$n" 128
     first_s=$SIPP_S
     cpu1=$(bench_cpu_s "$GW")
-    sleep 1
+    sleep 2.5  # as inbound: idle connections give their TLS buffers back
     rss1=$(bench_rss_kb "$GW"); fds1=$(bench_fds "$GW")
     echo stats >&3
     sleep 0.2

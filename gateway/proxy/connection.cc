@@ -67,6 +67,8 @@ void sip_connection::attach(std::string address, std::unique_ptr<tls::tls_stream
   got_message_ = false;
   marked_established_ = false;
   incomplete_deadline_ = false;
+  tls_reads_ = 0;
+  tls_kept_buffers_ = false;
   last_activity_ = now;
 }
 
@@ -89,6 +91,9 @@ std::string sip_connection::label() const {
 std::string sip_connection::transport_description() const { return tls_ ? tls_->description() : "TCP"; }
 
 std::chrono::seconds sip_connection::tick_interval() const {
+  // Every second while TLS traffic flows (or before the connection is attached: it may become a TLS one):
+  // busy connections keep their record buffers, idle ones give them back soon.
+  if (!attached_ || (tls_ && (tls_reads_ != 0 || tls_kept_buffers_))) return std::chrono::seconds(1);
   return std::max(std::chrono::seconds(1), std::min(options_.keepalive, options_.idle_timeout));
 }
 
@@ -215,6 +220,7 @@ void sip_connection::handshake_done(clock::time_point now) {
 void sip_connection::receive(std::string_view bytes, clock::time_point now) {
   if (!attached_) return;
   if (!tls_) return on_plaintext(bytes, now);
+  ++tls_reads_;
   std::string plain, out;
   auto r = tls_->receive(bytes, plain, out);
   write_raw(out);
@@ -328,7 +334,17 @@ void sip_connection::tick(clock::time_point now) {
     it = it->second.expires <= now ? in_flight_.erase(it) : std::next(it);
   if (!established_ || !attached_) return;
   auto idle = now - last_activity_;
-  if (tls_ && idle >= std::chrono::seconds(1)) tls_->release_buffers();
+  if (tls_) {
+    // Busy (a read every ~50 ms or more often): keep the record buffers; idle for a second: give them back.
+    if (tls_reads_ >= busy_reads_per_tick && !tls_kept_buffers_) {
+      tls_->keep_buffers();
+      tls_kept_buffers_ = true;
+    } else if (idle >= std::chrono::seconds(1) && (tls_kept_buffers_ || tls_reads_ != 0)) {
+      tls_->release_buffers();
+      tls_kept_buffers_ = false;
+    }
+    tls_reads_ = 0;
+  }
   if (options_.where == side::external && in_flight_.empty() && idle >= options_.idle_timeout) {
     log(severity::info, label() + ": idle for " +
                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle).count()) +

@@ -184,6 +184,9 @@ class sip_connection {
   bool got_message_ = false;   // a complete SIP message arrived (not a keep-alive)
   bool marked_established_ = false;  // message_complete() called
   bool incomplete_deadline_ = false; // set_deadline() armed for a partial message
+  static constexpr uint32_t busy_reads_per_tick = 20;
+  uint32_t tls_reads_ = 0;           // TLS reads since the last tick
+  bool tls_kept_buffers_ = false;    // keep_buffers() in force
   std::vector<std::string> identities_;
   std::deque<queued_request> queue_;
   std::unordered_map<std::string, pending_request> in_flight_;  // by branch of our Via

@@ -44,9 +44,9 @@ ssl_ctx_ptr make_ctx(const SSL_METHOD* method, const credentials& c, X509_STORE*
     return nullptr;
   }
   SSL_CTX_set_options(x, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-  // Not SSL_MODE_RELEASE_BUFFERS: it frees and allocates the record buffers around every record of a busy
-  // connection; tls_stream::release_buffers() frees them once the connection is idle.
-  SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // SSL_MODE_RELEASE_BUFFERS: record buffers only while a record is in them (most partner connections idle);
+  // a busy connection keeps them instead (tls_stream::keep_buffers) to save an allocation per record.
+  SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate(x, c.cert.get()) != 1) {
     fail(error, "cannot use the certificate");
     return nullptr;

@@ -35,7 +35,10 @@ size_t capacity(BIO* bio) {
 
 size_t tls_stream::buffer_capacity() const { return capacity(in_) + capacity(out_); }
 
+void tls_stream::keep_buffers() { SSL_clear_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS); }
+
 void tls_stream::release_buffers() {
+  SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_free_buffers(ssl_.get());  // the record layer's read and write buffers, when they hold nothing
   if (BIO_ctrl_pending(in_) == 0 && capacity(in_) > 0) {
     BIO* fresh = BIO_new(BIO_s_mem());

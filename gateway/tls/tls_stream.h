@@ -38,8 +38,12 @@ public:
 
   // Gives the record layer's buffers and the memory BIOs' buffers back when
   // they are empty (the BIOs keep the capacity of the largest record or
-  // handshake flight they ever held); for idle connections.
+  // handshake flight they ever held), and frees record buffers after each
+  // record again; for idle connections.
   void release_buffers();
+  // For a busy connection: the record layer keeps its buffers between records
+  // (instead of an allocation per record) until release_buffers().
+  void keep_buffers();
   // Bytes allocated by the two memory BIOs (used or not).
   size_t buffer_capacity() const;
 
