@@ -18,6 +18,7 @@
 #include "actors/status_log.h"
 #include "gateway/data_path.h"
 #include "gateway/config/config.h"
+#include "gateway/io_scheduling.h"
 #include "gateway/net/reactor.h"
 
 namespace {
@@ -143,6 +144,17 @@ int main(int argc, char** argv) {
   // 1,000/s: 108-138 us of CPU per MESSAGE instead of 174-248; closed loop unchanged within noise).
   caf_config.set("work-stealing.aggressive-poll-attempts", size_t{10});
   caf_config.set("work-stealing.moderate-poll-attempts", size_t{0});
+  // The workers run the reactor's I/O loops (gateway/io_scheduling.h): one loop per worker. The reactor is
+  // made before the actor system, so that it outlives the workers that poll it.
+  fedgw::net::reactor::options reactor_options;
+  reactor_options.threads = workers;
+  reactor_options.external_threads = true;
+  reactor_options.max_connections = files.max_inbound != 0 ? files.max_inbound : config.limits().max_connections();
+  reactor_options.max_connections_per_source = config.limits().max_connections_per_source();
+  reactor_options.establish_timeout = std::chrono::seconds(config.limits().establish_timeout_s());
+  auto reactor = std::make_shared<fedgw::net::reactor>(reactor_options);
+  fedgw::io_stealing::attach(reactor.get());
+  caf_config.load<caf::scheduler::coordinator<fedgw::io_stealing>>();
   caf::actor_system system{caf_config};
 
   auto log = fedgw::spawn_status_log(system);
@@ -150,11 +162,6 @@ int main(int argc, char** argv) {
                 "starting fedgw " FEDGW_VERSION " (pid " + std::to_string(getpid()) + ", " +
                   std::to_string(workers) + " worker threads)");
   if (!files.message.empty()) fedgw::report(log, fedgw::severity::warning, "fedgw", files.message);
-  fedgw::net::reactor::options reactor_options;
-  reactor_options.max_connections = files.max_inbound != 0 ? files.max_inbound : config.limits().max_connections();
-  reactor_options.max_connections_per_source = config.limits().max_connections_per_source();
-  reactor_options.establish_timeout = std::chrono::seconds(config.limits().establish_timeout_s());
-  auto reactor = std::make_shared<fedgw::net::reactor>(reactor_options);
   std::vector<std::string> domains(config.domains().begin(), config.domains().end());
   auto certificates = fedgw::spawn_cert_manager(
     system, {config.certificate(), log, /*mutual_tls=*/true, domains, std::chrono::milliseconds(2000),

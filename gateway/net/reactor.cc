@@ -94,6 +94,7 @@ struct reactor::io_thread {
     bool operator>(const timer& other) const { return when > other.when; }
   };
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers;
+  std::atomic<bool> polling{false};  // external_threads: a thread is in poll() for this loop
   clock::time_point accept_resume = never;  // thread 0 only: paused listeners come back
 
   void post(std::function<void()> task) {
@@ -157,6 +158,7 @@ reactor::reactor(options opts) : opts_(opts), counters_(std::make_unique<counter
     epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->wake_fd, &ev);
     threads_.push_back(std::move(t));
   }
+  if (opts_.external_threads) return;
   // Named, so that per-thread CPU (/proc/PID/task, top -H, bench scaling) tells them apart.
   for (auto& t : threads_) {
     t->thread = std::thread([this, raw = t.get()] { run(*raw); });
@@ -169,7 +171,12 @@ reactor::~reactor() { stop(); }
 void reactor::stop() {
   if (stopping_.exchange(true)) return;
   for (auto& t : threads_) t->post([] {});
-  for (auto& t : threads_) t->thread.join();
+  if (opts_.external_threads) {
+    // poll() checks stopping_ after counting itself in: once the count is 0, no poll() touches the loops.
+    while (pollers_.load() != 0) std::this_thread::yield();
+  }
+  for (auto& t : threads_)
+    if (t->thread.joinable()) t->thread.join();
   for (auto& t : threads_) {
     std::lock_guard<std::mutex> lock(t->tasks_mutex);
     t->closed = true;
@@ -820,10 +827,39 @@ int timeout_until(reactor::clock::time_point next) {
 
 void reactor::run(io_thread& t) {
   current_io_thread = &t;
+  while (!stopping_) run_once(t, -1);
+}
+
+bool reactor::poll(size_t index, std::chrono::milliseconds max_wait) {
+  struct counted {
+    std::atomic<int>& n;
+    explicit counted(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+    ~counted() { n.fetch_sub(1); }
+  } in(pollers_);
+  if (stopping_ || index >= threads_.size()) return false;
+  auto& t = *threads_[index];
+  if (t.polling.exchange(true)) return false;
+  current_io_thread = &t;
+  run_once(t, static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX)));
+  current_io_thread = nullptr;
+  t.polling.store(false);
+  return true;
+}
+
+void reactor::wake(size_t index) {
+  if (index >= threads_.size()) return;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(threads_[index]->wake_fd, &one, sizeof one);
+}
+
+// One round of an I/O loop: epoll (at most max_wait_ms; -1: until the next deadline), events, deadlines.
+void reactor::run_once(io_thread& t, int max_wait_ms) {
   epoll_event events[128];
-  while (!stopping_) {
+  {
     auto next = t.timers.empty() ? never : t.timers.top().when;
-    int n = epoll_wait(t.epoll_fd, events, 128, timeout_until(std::min(next, t.accept_resume)));
+    int timeout = timeout_until(std::min(next, t.accept_resume));
+    if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) timeout = max_wait_ms;
+    int n = epoll_wait(t.epoll_fd, events, 128, timeout);
     ++counters_->wakeups;
     for (int i = 0; i < n && !stopping_; ++i) {
       auto* w = static_cast<watch*>(events[i].data.ptr);

@@ -58,6 +58,9 @@ public:
     // Accepting pauses this long after accept4 fails (EMFILE, ENFILE, ...),
     // or until a connection closes, instead of retrying at once.
     std::chrono::milliseconds accept_retry{100};
+    // No threads of its own: the caller's threads run the I/O loops with poll() (the gateway's CAF
+    // workers, see io_scheduling.h). Listeners live on loop 0.
+    bool external_threads = false;
   };
 
   // Counters since start, for the daemon's status and (rate-limited) log.
@@ -120,12 +123,22 @@ public:
   size_t connection_count() const;
   stats get_stats() const;
 
+  // external_threads: one round of I/O loop `index` (< options.threads) on the calling thread: waits at
+  // most `max_wait` (0: not at all) for its sockets, handles what is ready (the handlers run here) and
+  // its deadlines. Returns false at once when another thread is polling that loop or the reactor is
+  // stopped. wake() ends a poll() of that loop early.
+  bool poll(size_t index, std::chrono::milliseconds max_wait);
+  void wake(size_t index);
+  size_t thread_count() const { return threads_.size(); }
+  bool stopped() const { return stopping_; }
+
 private:
   struct io_thread;
   struct connection;
   struct listener;
 
   void run(io_thread& t);
+  void run_once(io_thread& t, int max_wait_ms);
   void handle_listener(io_thread& t, listener& l);
   void handle_connection(io_thread& t, const std::shared_ptr<connection>& c, uint32_t events);
   void run_timers(io_thread& t);
@@ -150,6 +163,7 @@ private:
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> next_thread_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<int> pollers_{0};  // external_threads: poll() calls in progress
   // Guarded by mutex_: accepted TCP connections open, in all and per source IP.
   size_t inbound_ = 0;
   std::unordered_map<std::string, size_t> per_source_;

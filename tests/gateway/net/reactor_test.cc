@@ -640,3 +640,60 @@ TEST(Reactor, EstablishmentDeadlineClosesConnectionsNotMarkedEstablished) {
 
 }  // namespace
 }  // namespace fedgw::net
+
+namespace fedgw::net {
+namespace {
+
+// external_threads: no I/O thread of the reactor's own; the caller's thread runs a loop with poll().
+TEST(Reactor, ExternalThreadsRunTheLoopInPoll) {
+  reactor::options o;
+  o.threads = 1;
+  o.external_threads = true;
+  reactor r(o);
+  auto rec = std::make_shared<recorder>();
+  rec->owner = &r;
+  rec->echo = true;
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id));
+  ASSERT_EQ(::send(fd, "hello", 5, 0), 5);
+  // Nobody polls: nothing is accepted.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(rec->accepted.empty());
+  std::atomic<bool> done{false};
+  std::thread::id poller_id;
+  std::thread poller([&] {
+    poller_id = std::this_thread::get_id();
+    while (!done) r.poll(0, 50ms);
+  });
+  EXPECT_EQ(read_exactly(fd, 5), "hello");
+  // A second poller of the same loop is turned away while the first one runs it.
+  bool second = true;
+  for (int i = 0; i < 50 && second; ++i) second = r.poll(0, 0ms);
+  EXPECT_FALSE(second);
+  done = true;
+  poller.join();
+  ::close(fd);
+  r.stop();
+  EXPECT_FALSE(r.poll(0, 0ms));  // stopped
+}
+
+TEST(Reactor, WakeEndsAPollEarly) {
+  reactor::options o;
+  o.threads = 2;
+  o.external_threads = true;
+  reactor r(o);
+  auto started = std::chrono::steady_clock::now();
+  std::thread waker([&] {
+    std::this_thread::sleep_for(100ms);
+    r.wake(1);
+  });
+  EXPECT_TRUE(r.poll(1, 20s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  waker.join();
+  EXPECT_FALSE(r.poll(2, 0ms));  // no such loop
+}
+
+}  // namespace
+}  // namespace fedgw::net

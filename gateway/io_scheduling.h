@@ -1,0 +1,110 @@
+// The gateway's CAF scheduling policy: CAF 0.17's work stealing, with the reactor's I/O loops run by the
+// workers themselves.
+//
+// Why: CAF runs actors on its worker threads and leaves sockets to someone else. With the reactor on
+// threads of its own, a message that arrived alone crossed from the I/O thread to a sleeping worker (a
+// futex wake-up and a context switch, twice per proxied transaction), which dominated the CPU cost per
+// message at low load. Here worker N is also the reactor's I/O loop N (reactor::options::external_threads):
+// an idle worker waits in that loop's epoll set instead of on its condition variable, and the connection
+// actors its sockets wake run on that same thread, without a wake-up. A busy worker polls its loop (without
+// waiting) every `poll_every` jobs, so its sockets are read under load too. Jobs enqueued from other threads
+// wake a worker waiting in epoll through the loop's eventfd. Stealing is CAF's.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
+#include <caf/scheduler/worker.hpp>
+
+#include "gateway/net/reactor.h"
+
+namespace fedgw {
+
+class io_stealing : public caf::policy::work_stealing {
+ public:
+  using base = caf::policy::work_stealing;
+  using worker_type = caf::scheduler::worker<io_stealing>;
+  static constexpr size_t poll_every = 16;
+
+  struct worker_data : base::worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator* p) : base::worker_data(p) {}
+    worker_data(const worker_data& other) : base::worker_data(other) {}
+    size_t jobs_since_poll = 0;
+  };
+
+  // The reactor whose loops the workers run (built with external_threads and one loop per worker); it must
+  // outlive the actor system. Null (the default): plain work stealing.
+  static void attach(net::reactor* reactor) { reactor_.store(reactor, std::memory_order_release); }
+
+  // Enqueues from no actor context (anon_send, the reactor's handlers): on a worker thread the job stays on
+  // that worker, as an actor's own sends do; from other threads, round robin.
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    if (current_worker_ != nullptr && current_worker_->parent() == self) return internal_enqueue(current_worker_, job);
+    base::central_enqueue(self, job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    auto& data = d(self);
+    data.queue.append(job);
+    std::unique_lock<std::mutex> guard(data.waitdata.lock);
+    if (data.waitdata.sleeping && !data.queue.empty()) {
+      data.waitdata.cv.notify_one();
+      if (auto* r = reactor_.load(std::memory_order_acquire)) r->wake(self->id());
+    }
+  }
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    current_worker_ = self;
+    auto* r = reactor_.load(std::memory_order_acquire);
+    size_t loop = self->id();
+    if (r == nullptr || r->stopped() || loop >= r->thread_count()) return base::dequeue(self);
+    using std::chrono::milliseconds;
+    auto& data = d(self);
+    if (++data.jobs_since_poll >= poll_every) {
+      data.jobs_since_poll = 0;
+      r->poll(loop, milliseconds(0));
+    }
+    if (auto* job = data.queue.take_head()) return job;
+    // Nothing queued: this worker's sockets, a few quick attempts (stealing), then wait in epoll.
+    data.jobs_since_poll = 0;
+    r->poll(loop, milliseconds(0));
+    auto& strategies = data.strategies;
+    for (size_t i = 0; i < strategies[0].attempts; i += strategies[0].step_size) {
+      if (auto* job = data.queue.take_head()) return job;
+      if (i % strategies[0].steal_interval == 0)
+        if (auto* job = try_steal(self)) return job;
+    }
+    auto relaxed = std::chrono::duration_cast<milliseconds>(strategies[2].sleep_duration);
+    if (relaxed.count() < 1) relaxed = milliseconds(1);
+    for (size_t i = 1;; ++i) {
+      bool wait = false;
+      {
+        std::unique_lock<std::mutex> guard(data.waitdata.lock);
+        if (data.queue.empty()) wait = data.waitdata.sleeping = true;
+      }
+      if (wait) {
+        bool polled = r->poll(loop, relaxed);
+        {
+          std::unique_lock<std::mutex> guard(data.waitdata.lock);
+          data.waitdata.sleeping = false;
+        }
+        if (!polled && r->stopped()) return base::dequeue(self);  // shutting down: the condition variable
+      }
+      if (auto* job = data.queue.take_head()) return job;
+      if (i % strategies[2].steal_interval == 0)
+        if (auto* job = try_steal(self)) return job;
+    }
+  }
+
+ private:
+  static inline std::atomic<net::reactor*> reactor_{nullptr};
+  static inline thread_local worker_type* current_worker_ = nullptr;
+};
+
+}  // namespace fedgw
