@@ -8,7 +8,9 @@
 // an idle worker waits in that loop's epoll set instead of on its condition variable, and the connection
 // actors its sockets wake run on that same thread, without a wake-up. A busy worker polls its loop (without
 // waiting) every `poll_every` jobs, so its sockets are read under load too. Jobs enqueued from other threads
-// wake a worker waiting in epoll through the loop's eventfd. Stealing is CAF's.
+// wake a worker waiting in epoll through the loop's eventfd. Stealing is CAF's; since a worker's own jobs no
+// longer wake anybody, a job pushed onto a worker's non-empty queue wakes one idle worker to steal (else
+// one connection's load stayed on one worker until the others' 10 ms stealing rounds).
 #pragma once
 
 #include <atomic>
@@ -33,18 +35,29 @@ class io_stealing : public caf::policy::work_stealing {
     explicit worker_data(caf::scheduler::abstract_coordinator* p) : base::worker_data(p) {}
     worker_data(const worker_data& other) : base::worker_data(other) {}
     size_t jobs_since_poll = 0;
+    bool thief_woken = false;  // under waitdata.lock: woken to steal, not yet awake
   };
 
   // The reactor whose loops the workers run (built with external_threads and one loop per worker); it must
   // outlive the actor system. Null (the default): plain work stealing.
   static void attach(net::reactor* reactor) { reactor_.store(reactor, std::memory_order_release); }
 
-  // Enqueues from no actor context (anon_send, the reactor's handlers): on a worker thread the job stays on
-  // that worker, as an actor's own sends do; from other threads, round robin.
+  // Enqueues from no actor context (anon_send, the reactor's handlers): on an idle worker thread the job
+  // stays on that worker, as an actor's own sends do; otherwise round robin over the workers.
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    if (current_worker_ != nullptr && current_worker_->parent() == self) return internal_enqueue(current_worker_, job);
+    // With a backlog here, round robin instead (as from other threads): what one worker reads is spread.
+    if (current_worker_ != nullptr && current_worker_->parent() == self && d(current_worker_).queue.empty())
+      return internal_enqueue(current_worker_, job);
     base::central_enqueue(self, job);
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    auto& data = d(self);
+    bool backlog = !data.queue.empty();
+    data.queue.prepend(job);
+    if (backlog && sleepers_.load(std::memory_order_relaxed) != 0) wake_a_thief(self);
   }
 
   template <class Worker>
@@ -86,13 +99,18 @@ class io_stealing : public caf::policy::work_stealing {
       bool wait = false;
       {
         std::unique_lock<std::mutex> guard(data.waitdata.lock);
-        if (data.queue.empty()) wait = data.waitdata.sleeping = true;
+        if (data.queue.empty()) {
+          wait = data.waitdata.sleeping = true;
+          sleepers_.fetch_add(1, std::memory_order_relaxed);
+        }
       }
       if (wait) {
         bool polled = r->poll(loop, relaxed);
         {
           std::unique_lock<std::mutex> guard(data.waitdata.lock);
           data.waitdata.sleeping = false;
+          data.thief_woken = false;
+          sleepers_.fetch_sub(1, std::memory_order_relaxed);
         }
         if (!polled && r->stopped()) return base::dequeue(self);  // shutting down: the condition variable
       }
@@ -103,7 +121,26 @@ class io_stealing : public caf::policy::work_stealing {
   }
 
  private:
+  // Wakes one other worker that waits in epoll (and was not woken for this already).
+  template <class Worker>
+  void wake_a_thief(Worker* self) {
+    auto* r = reactor_.load(std::memory_order_acquire);
+    if (r == nullptr) return;
+    auto* parent = self->parent();
+    size_t n = parent->num_workers();
+    for (size_t k = 1; k < n; ++k) {
+      auto* w = parent->worker_by_id((self->id() + k) % n);
+      auto& data = d(w);
+      std::unique_lock<std::mutex> guard(data.waitdata.lock);
+      if (!data.waitdata.sleeping || data.thief_woken) continue;
+      data.thief_woken = true;
+      r->wake(w->id());
+      return;
+    }
+  }
+
   static inline std::atomic<net::reactor*> reactor_{nullptr};
+  static inline std::atomic<size_t> sleepers_{0};  // workers waiting in epoll
   static inline thread_local worker_type* current_worker_ = nullptr;
 };
 

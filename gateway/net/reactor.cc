@@ -847,7 +847,12 @@ bool reactor::poll(size_t index, std::chrono::milliseconds max_wait) {
 }
 
 void reactor::wake(size_t index) {
-  if (index >= threads_.size()) return;
+  pollers_.fetch_add(1);  // stop() closes the eventfds only once no poll() or wake() is in progress
+  struct leave {
+    std::atomic<int>& n;
+    ~leave() { n.fetch_sub(1); }
+  } in{pollers_};
+  if (stopping_ || index >= threads_.size()) return;
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(threads_[index]->wake_fd, &one, sizeof one);
 }

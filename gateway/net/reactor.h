@@ -126,7 +126,7 @@ public:
   // external_threads: one round of I/O loop `index` (< options.threads) on the calling thread: waits at
   // most `max_wait` (0: not at all) for its sockets, handles what is ready (the handlers run here) and
   // its deadlines. Returns false at once when another thread is polling that loop or the reactor is
-  // stopped. wake() ends a poll() of that loop early.
+  // stopped. wake() ends a poll() of that loop early (a no-op once stopped).
   bool poll(size_t index, std::chrono::milliseconds max_wait);
   void wake(size_t index);
   size_t thread_count() const { return threads_.size(); }
@@ -163,7 +163,7 @@ private:
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> next_thread_{0};
   std::atomic<bool> stopping_{false};
-  std::atomic<int> pollers_{0};  // external_threads: poll() calls in progress
+  std::atomic<int> pollers_{0};  // external_threads: poll() and wake() calls in progress
   // Guarded by mutex_: accepted TCP connections open, in all and per source IP.
   size_t inbound_ = 0;
   std::unordered_map<std::string, size_t> per_source_;
