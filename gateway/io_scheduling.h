@@ -9,8 +9,9 @@
 // actors its sockets wake run on that same thread, without a wake-up. A busy worker polls its loop (without
 // waiting) every `poll_every` jobs, so its sockets are read under load too. Jobs enqueued from other threads
 // wake a worker waiting in epoll through the loop's eventfd. Stealing is CAF's; since a worker's own jobs no
-// longer wake anybody, a job pushed onto a worker's non-empty queue wakes one idle worker to steal (else
-// one connection's load stayed on one worker until the others' 10 ms stealing rounds).
+// longer wake anybody, a saturated worker (no empty queue for `saturated_after` jobs) wakes an idle one to
+// steal and hands what it reads to the others round robin (else one connection's load stayed on the worker
+// reading it, the others stealing only every 10 ms).
 #pragma once
 
 #include <atomic>
@@ -30,11 +31,15 @@ class io_stealing : public caf::policy::work_stealing {
   using base = caf::policy::work_stealing;
   using worker_type = caf::scheduler::worker<io_stealing>;
   static constexpr size_t poll_every = 16;
+  // A worker that ran this many jobs without finding its queue empty is saturated: what it reads is then
+  // spread over the workers. Below that (low and moderate load) it keeps its own work: no wake-ups.
+  static constexpr size_t saturated_after = 64;
 
   struct worker_data : base::worker_data {
     explicit worker_data(caf::scheduler::abstract_coordinator* p) : base::worker_data(p) {}
     worker_data(const worker_data& other) : base::worker_data(other) {}
     size_t jobs_since_poll = 0;
+    size_t jobs_since_idle = 0;
     bool thief_woken = false;  // under waitdata.lock: woken to steal, not yet awake
   };
 
@@ -46,8 +51,9 @@ class io_stealing : public caf::policy::work_stealing {
   // stays on that worker, as an actor's own sends do; otherwise round robin over the workers.
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    // With a backlog here, round robin instead (as from other threads): what one worker reads is spread.
-    if (current_worker_ != nullptr && current_worker_->parent() == self && d(current_worker_).queue.empty())
+    // On a saturated worker, round robin instead (as from other threads): what one worker reads is spread.
+    if (current_worker_ != nullptr && current_worker_->parent() == self &&
+        d(current_worker_).jobs_since_idle < saturated_after)
       return internal_enqueue(current_worker_, job);
     base::central_enqueue(self, job);
   }
@@ -55,9 +61,9 @@ class io_stealing : public caf::policy::work_stealing {
   template <class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
     auto& data = d(self);
-    bool backlog = !data.queue.empty();
     data.queue.prepend(job);
-    if (backlog && sleepers_.load(std::memory_order_relaxed) != 0) wake_a_thief(self);
+    if (data.jobs_since_idle >= saturated_after && sleepers_.load(std::memory_order_relaxed) != 0)
+      wake_a_thief(self);
   }
 
   template <class Worker>
@@ -83,9 +89,13 @@ class io_stealing : public caf::policy::work_stealing {
       data.jobs_since_poll = 0;
       r->poll(loop, milliseconds(0));
     }
-    if (auto* job = data.queue.take_head()) return job;
+    if (auto* job = data.queue.take_head()) {
+      ++data.jobs_since_idle;
+      return job;
+    }
     // Nothing queued: this worker's sockets, a few quick attempts (stealing), then wait in epoll.
     data.jobs_since_poll = 0;
+    data.jobs_since_idle = 0;
     r->poll(loop, milliseconds(0));
     auto& strategies = data.strategies;
     for (size_t i = 0; i < strategies[0].attempts; i += strategies[0].step_size) {
