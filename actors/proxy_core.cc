@@ -93,10 +93,7 @@ bool over_outbound_rate(self_ptr self, const std::string& domain, const std::str
   bool full = verdict == proxy::partner_rate_limiter::verdict::table_full;
   if (st.options.outbound_limits->should_log(domain, now))
     report(st.options.log, severity::warning, "policy",
-           full ? domain + ": " + std::to_string(st.options.outbound_limits->capacity()) +
-                    " discovered partners are being sent to already; answering 503 (logged once a minute)"
-                : domain + ": more than " + std::to_string(s.discovered_rate_limit) +
-                    " requests/s to a discovered partner; answering 503 (logged once a minute)");
+           st.options.outbound_limits->refusal_text(verdict, domain, s.discovered_rate_limit, "to"));
   // After this handler, when the transaction exists.
   self->send(self, fail_atom::value, branch, 503,
              std::string(full ? "Service Unavailable - too many discovered partners at once"

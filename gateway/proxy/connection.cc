@@ -314,12 +314,7 @@ bool sip_connection::rate_limited(const sip::Message& m, clock::time_point now) 
   if (verdict == proxy::partner_rate_limiter::verdict::allowed) return false;
   if (options_.inbound_limits->should_log(partner, now))
     events_.log(severity::warning, "policy",
-                verdict == proxy::partner_rate_limiter::verdict::over_rate
-                  ? partner + ": more than " + std::to_string(current.discovered_rate_limit) +
-                      " requests/s from a discovered partner; answering 503 (logged once a minute)"
-                  : partner + ": " + std::to_string(options_.inbound_limits->capacity()) +
-                      " discovered partners were active within the last minute, the most the gateway tracks; "
-                      "answering 503 (list partners in partners.allowed to serve more; logged once a minute)");
+                options_.inbound_limits->refusal_text(verdict, partner, current.discovered_rate_limit, "from"));
   auto response =
     sip::make_response(m, 503, "Service Unavailable - rate limit for " + partner, {}, options_.limits);
   if (response) {

@@ -57,6 +57,15 @@ class partner_rate_limiter {
     return it->second.take(rate, ms) ? verdict::allowed : verdict::over_rate;
   }
   size_t capacity() const { return max_partners_; }
+  // The status-log text of a refusal; `direction` is "from" (inbound) or "to" (outbound).
+  std::string refusal_text(verdict v, const std::string& partner, uint32_t rate, const char* direction) const {
+    if (v == verdict::over_rate)
+      return partner + ": more than " + std::to_string(rate) + " requests/s " + direction +
+             " a discovered partner; answering 503 (logged once a minute)";
+    return partner + ": " + std::to_string(max_partners_) +
+           " discovered partners were active within the last minute, the most the gateway tracks; "
+           "answering 503 (list partners in partners.allowed to serve more; logged once a minute)";
+  }
   bool should_log(const std::string& partner, clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     return logged_.allow(partner, now);

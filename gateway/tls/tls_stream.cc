@@ -8,11 +8,18 @@
 
 namespace fedgw::tls {
 
-tls_stream::tls_stream(ssl_ptr session) : ssl_(std::move(session)) {
-  in_ = BIO_new(BIO_s_mem());
-  out_ = BIO_new(BIO_s_mem());
+namespace {
+BIO* new_input_bio() {
+  BIO* bio = BIO_new(BIO_s_mem());
   // An empty input BIO means "wait for more", not end of file.
-  BIO_set_mem_eof_return(in_, -1);
+  if (bio) BIO_set_mem_eof_return(bio, -1);
+  return bio;
+}
+}  // namespace
+
+tls_stream::tls_stream(ssl_ptr session) : ssl_(std::move(session)) {
+  in_ = new_input_bio();
+  out_ = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl_.get(), in_, out_);
 }
 
@@ -41,9 +48,7 @@ void tls_stream::release_buffers() {
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_free_buffers(ssl_.get());  // the record layer's read and write buffers, when they hold nothing
   if (BIO_ctrl_pending(in_) == 0 && capacity(in_) > 0) {
-    BIO* fresh = BIO_new(BIO_s_mem());
-    if (fresh) {
-      BIO_set_mem_eof_return(fresh, -1);
+    if (BIO* fresh = new_input_bio()) {
       SSL_set0_rbio(ssl_.get(), fresh);  // frees the old one
       in_ = fresh;
     }

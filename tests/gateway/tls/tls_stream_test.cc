@@ -75,16 +75,23 @@ TEST(TlsStream, MutualHandshakeAndDataInEveryChunkSize) {
   }
 }
 
+// A client (b.test) and a server (a.test) whose mutual handshake has run.
+struct handshaken {
+  contexts_ptr server_ctx = built("good");
+  contexts_ptr client_ctx = built("peer");
+  side client{client_ctx->new_client_session("a.test")};
+  side server{server_ctx->new_server_session()};
+  handshaken() {
+    EXPECT_FALSE(client.stream.start(client.wire).failed);
+    pump(client, server, 65536);
+  }
+};
+
 // Idle connections give their BIO buffers back (each keeps the capacity of the largest flight it held) and
 // keep working afterwards.
 TEST(TlsStream, ReleasedBuffersAreFreedAndTheSessionGoesOn) {
-  auto server_ctx = built("good");
-  auto client_ctx = built("peer");
-  ASSERT_TRUE(server_ctx && client_ctx);
-  side client(client_ctx->new_client_session("a.test"));
-  side server(server_ctx->new_server_session());
-  ASSERT_FALSE(client.stream.start(client.wire).failed);
-  pump(client, server, 65536);
+  handshaken pair;
+  auto& [server_ctx, client_ctx, client, server] = pair;
   ASSERT_TRUE(server.stream.established());
   ASSERT_GT(server.stream.buffer_capacity(), 1000u);  // the certificate flight went through it
   server.stream.release_buffers();
@@ -101,14 +108,8 @@ TEST(TlsStream, ReleasedBuffersAreFreedAndTheSessionGoesOn) {
 
 // The gateway offers no resumption: no ticket reaches the client (it would hold the client's certificate).
 TEST(TlsStream, ServerIssuesNoSessionTicket) {
-  auto server_ctx = built("good");
-  auto client_ctx = built("peer");
-  ASSERT_TRUE(server_ctx && client_ctx);
-  side client(client_ctx->new_client_session("a.test"));
-  side server(server_ctx->new_server_session());
-  ASSERT_FALSE(client.stream.send("MESSAGE", client.wire).failed);
-  ASSERT_FALSE(client.stream.start(client.wire).failed);
-  pump(client, server, 65536);
+  handshaken pair;
+  auto& [server_ctx, client_ctx, client, server] = pair;
   ASSERT_TRUE(client.stream.established() && server.stream.established());
   ASSERT_FALSE(server.stream.send("SIP/2.0 200 OK", server.wire).failed);
   pump(client, server, 65536);
