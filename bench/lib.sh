@@ -156,6 +156,23 @@ bench_busiest_thread() {
 # bench_load_field LINE NAME: the number after NAME in fedua's "load: sent N, 2xx N, ..., median 1.20 ms" line.
 bench_load_field() { sed -n "s/.*[ ,]$2 \([0-9.]*\).*/\1/p" <<<"$1" | head -n 1; }
 
+# bench_perf_start PID DIR SECONDS: with BENCH_PERF=1, `perf record` of PID into DIR/perf.data for
+# at most SECONDS (BENCH_PERF_ARGS replaces the default "-g"); sets BENCH_PERF_PID (empty when off).
+# bench_perf_stop ends it and waits until perf.data is written.
+bench_perf_start() {
+  BENCH_PERF_PID=
+  [ "${BENCH_PERF:-0}" = 1 ] || return 0
+  # shellcheck disable=SC2086
+  timeout -s INT "$3" perf record -q ${BENCH_PERF_ARGS:--g} -o "$2/perf.data" -p "$1" >"$2/perf.out" 2>&1 &
+  BENCH_PERF_PID=$!
+}
+bench_perf_stop() {
+  [ -n "${BENCH_PERF_PID:-}" ] || return 0
+  kill -INT "$BENCH_PERF_PID" 2>/dev/null || true
+  wait "$BENCH_PERF_PID" || true
+  BENCH_PERF_PID=
+}
+
 bench_measure() {
   local file=$1
   shift

@@ -17,7 +17,8 @@
 # order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx), partner_connections
 # (outbound connections gateway A opened: one per partner domain).
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_PARTNERS,
-# SCALING_COUNT, SCALING_WORKERS (default "1 2 4": 4 workers on 2 cores show whether the work spreads). Needs the private namespaces of bench/run
+# SCALING_COUNT, SCALING_WORKERS (default "1 2 4": 4 workers on 2 cores show whether the work spreads),
+# BENCH_PERF=1 (perf record of gateway A into the run's directory, see bench_perf_start). Needs the private namespaces of bench/run
 # (DNS on port 53 of 127.0.0.154).
 set -euo pipefail
 { # the whole script is read before it runs: editing it meanwhile cannot break a run
@@ -96,8 +97,10 @@ run_one() { # WORKERS RUN
   local a0 a1 b0 b1 out rc=0
   bench_thread_ticks "$pa" > "$rd/a-threads.0"; bench_thread_ticks "$pb" > "$rd/b-threads.0"
   a0=$(bench_cpu_s "$pa"); b0=$(bench_cpu_s "$pb")
+  bench_perf_start "$pa" "$rd" 260
   out=$(timeout -k 5 200 "$FEDGW_BIN/fedua" --gateway $IP_A:5060 --domain a.test --user alice --window $WINDOW \
         --timeout 180 load "$TARGETS" "$COUNT" 2>&1) || rc=$?
+  bench_perf_stop
   a1=$(bench_cpu_s "$pa"); b1=$(bench_cpu_s "$pb")
   bench_thread_ticks "$pa" > "$rd/a-threads.1"; bench_thread_ticks "$pb" > "$rd/b-threads.1"
   echo "$out" > "$rd/load.out"

@@ -121,13 +121,7 @@ run_one() { # SYSTEM LOAD RUN
   rtt_freq=$((count / 50)); [ $rtt_freq -gt 1000 ] && rtt_freq=1000; [ $rtt_freq -lt 1 ] && rtt_freq=1
   local e0 e1 p0 p1 t0 t1 u1 rc=0
   e0=$(bench_cpu_s "${EDGE_PIDS[@]}"); p0=$(bench_cpu_s $(bench_tree "$PEER_PID"))
-  local perf_pid=
-  if [ "${BENCH_PERF:-0}" = 1 ]; then
-    # shellcheck disable=SC2086
-    timeout -s INT $((SECONDS_PER_RUN * 4 + 60)) perf record -q ${BENCH_PERF_ARGS:--g} -o "$rd/perf.data" -p "${EDGE_PIDS[0]}" \
-      >"$rd/perf.out" 2>&1 &
-    perf_pid=$!
-  fi
+  bench_perf_start "${EDGE_PIDS[0]}" "$rd" $((SECONDS_PER_RUN * 4 + 60))
   t0=$(bench_now)
   if [ "${load%%_*}" = fedua ]; then
     bench_measure "$rd/uac.cpu" bash -c 'cd "$0" && exec "$@" >uac.out 2>&1' "$rd" \
@@ -141,7 +135,7 @@ run_one() { # SYSTEM LOAD RUN
   fi
   u1=$(cat "$rd/uac.cpu")
   t1=$(bench_now)
-  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" || true; fi
+  bench_perf_stop
   local er
   er=$(bench_cpu_s "${EDGE_PIDS[@]}")
   # Both edges defer work past the last answer (Kamailio frees each transaction 5 s later in

@@ -24,7 +24,7 @@
 namespace fedgw::net {
 
 namespace {
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what, int err = errno) { return std::string(what) + ": " + std::strerror(err); }
 
 std::string peer_name(const sockaddr_storage& addr) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -112,6 +112,18 @@ namespace {
 thread_local const void* current_io_thread = nullptr;
 }  // namespace
 
+// external_threads: the writes a polling thread made between two polls, sent when it polls next (see write()).
+struct reactor::coalesced_writes {
+  const reactor* owner = nullptr;  // the reactor this thread polled last
+  std::vector<std::shared_ptr<connection>> conns;
+  std::vector<std::shared_ptr<connection>> spare;  // keeps the capacity across flushes
+};
+
+reactor::coalesced_writes& reactor::this_thread_writes() {
+  thread_local coalesced_writes writes;
+  return writes;
+}
+
 struct reactor::connection : watch, std::enable_shared_from_this<reactor::connection> {
   conn_id id = 0;
   int fd = -1;
@@ -126,6 +138,7 @@ struct reactor::connection : watch, std::enable_shared_from_this<reactor::connec
   bool connecting = false;
   std::string remote;  // for connect errors
   bool closing = false;    // no more writes or reads; output may still be flushing
+  bool deferred = false;   // queued in a polling thread's coalesced writes (no EPOLLOUT meanwhile)
   bool finishing = false;  // finish() is posted (or waits for registration)
   std::string finish_reason;
   bool closed = false;
@@ -451,7 +464,7 @@ uint32_t reactor::wanted_events(const connection& c) const {
   if (c.connecting) return EPOLLOUT;
   uint32_t wanted = 0;
   if (c.unconsumed < opts_.read_window && !c.closing) wanted |= EPOLLIN | EPOLLRDHUP;
-  if (c.out_sent < c.out.size()) wanted |= EPOLLOUT;
+  if (c.out_sent < c.out.size() && !c.deferred) wanted |= EPOLLOUT;
   return wanted;
 }
 
@@ -489,6 +502,10 @@ void reactor::arm(const std::shared_ptr<connection>& c, clock::time_point when) 
   }
 }
 
+// On a thread that polls this reactor (external_threads: a CAF worker), a write to an idle connection is
+// queued and sent when the thread polls next: before it waits, or after a few jobs under load. The answers
+// one burst of input produces then leave in one send() instead of one each (half the CPU of the thread
+// reading a busy connection was send(); on loopback each send() also runs the receiver's stack).
 bool reactor::write(conn_id conn, std::string_view bytes) {
   auto c = find(conn);
   if (!c) return false;
@@ -497,20 +514,19 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
   if (c->out_sent == c->out.size() && !c->connecting && c->registered) {
     c->out.clear();
     c->out_sent = 0;
+    auto& coalesced = this_thread_writes();
+    if (coalesced.owner == this && !stopping_) {
+      c->out.append(bytes);
+      c->deferred = true;
+      coalesced.conns.push_back(c);
+      return true;
+    }
     // Nothing queued: try to send right away from the caller's thread.
-    while (!bytes.empty()) {
-      auto n = ::send(c->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        bytes.remove_prefix(static_cast<size_t>(n));
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        ++counters_->write_failures;
-        request_finish(c, errno_text("send"));
-        return false;
-      }
+    int err = 0;
+    if (!send_some(*c, bytes, err)) {
+      ++counters_->write_failures;
+      request_finish(c, errno_text("send", err));
+      return false;
     }
     if (bytes.empty()) return true;
   }
@@ -523,6 +539,54 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
   c->out.append(bytes);
   update_interest(*c);
   return true;
+}
+
+// Caller holds c.mutex. Sends from `bytes` until it is empty or the socket is full (EAGAIN); consumes what
+// was sent. False on a send error, with its errno in `err`.
+bool reactor::send_some(connection& c, std::string_view& bytes, int& err) {
+  while (!bytes.empty()) {
+    auto n = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return true;
+    } else {
+      err = errno;
+      return false;
+    }
+  }
+  return true;
+}
+
+// Caller holds c.mutex: sends what is queued; false on a send error (errno in `err`).
+bool reactor::send_queued(connection& c, int& err) {
+  std::string_view rest(c.out.data() + c.out_sent, c.out.size() - c.out_sent);
+  size_t before = rest.size();
+  bool ok = send_some(c, rest, err);
+  c.out_sent += before - rest.size();
+  return ok;
+}
+
+// The calling thread's coalesced writes, in the order they were made.
+void reactor::flush_coalesced(coalesced_writes& coalesced) {
+  coalesced.spare.swap(coalesced.conns);
+  for (auto& c : coalesced.spare) {
+    std::lock_guard<std::mutex> lock(c->mutex);
+    c->deferred = false;
+    if (c->closed || c->finishing) continue;
+    int err = 0;
+    if (!send_queued(*c, err)) {
+      ++counters_->write_failures;
+      request_finish(c, errno_text("send", err));
+    } else if (c->closing && c->out_sent == c->out.size()) {
+      request_finish(c, "closed locally");
+    } else {
+      update_interest(*c);  // what the socket did not take waits for EPOLLOUT
+    }
+  }
+  coalesced.spare.clear();
 }
 
 void reactor::consumed(conn_id conn, size_t bytes) {
@@ -717,21 +781,13 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
   if (events & EPOLLOUT) {
     std::unique_lock<std::mutex> lock(c->mutex);
     if (c->finishing) return;  // on_connected closed it
-    while (c->out_sent < c->out.size()) {
-      auto n = ::send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        c->out_sent += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && errno == EAGAIN) {
-        break;
-      } else {
-        auto reason = errno_text("send");
-        c->finishing = true;
-        lock.unlock();
-        finish(c, reason);
-        return;
-      }
+    int err = 0;
+    if (!send_queued(*c, err)) {
+      auto reason = errno_text("send", err);
+      c->finishing = true;
+      lock.unlock();
+      finish(c, reason);
+      return;
     }
     bool done_closing = c->closing && c->out_sent == c->out.size();
     if (done_closing) c->finishing = true;
@@ -839,6 +895,12 @@ bool reactor::poll(size_t index, std::chrono::milliseconds max_wait) {
   if (stopping_ || index >= threads_.size()) return false;
   auto& t = *threads_[index];
   if (t.polling.exchange(true)) return false;
+  auto& coalesced = this_thread_writes();
+  if (coalesced.owner != this) {
+    coalesced.conns.clear();  // a thread polls one reactor (until it stops): these were for one gone
+    coalesced.owner = this;
+  }
+  flush_coalesced(coalesced);
   current_io_thread = &t;
   run_once(t, static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX)));
   current_io_thread = nullptr;

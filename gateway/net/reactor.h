@@ -127,6 +127,8 @@ public:
   // most `max_wait` (0: not at all) for its sockets, handles what is ready (the handlers run here) and
   // its deadlines. Returns false at once when another thread is polling that loop or the reactor is
   // stopped. wake() ends a poll() of that loop early (a no-op once stopped).
+  // A thread that polls is expected to poll this reactor again soon (a CAF worker does, until stop): its
+  // writes to idle connections are coalesced and sent at its next poll() (see write()).
   bool poll(size_t index, std::chrono::milliseconds max_wait);
   void wake(size_t index);
   size_t thread_count() const { return threads_.size(); }
@@ -136,6 +138,7 @@ private:
   struct io_thread;
   struct connection;
   struct listener;
+  struct coalesced_writes;
 
   void run(io_thread& t);
   void run_once(io_thread& t, int max_wait_ms);
@@ -152,6 +155,10 @@ private:
   void resume_accepting();
   uint32_t wanted_events(const connection& c) const;
   void update_interest(connection& c);
+  static bool send_some(connection& c, std::string_view& bytes, int& err);  // caller holds c.mutex
+  static bool send_queued(connection& c, int& err);                          // caller holds c.mutex
+  static coalesced_writes& this_thread_writes();
+  void flush_coalesced(coalesced_writes& coalesced);
   void register_connection(const std::shared_ptr<connection>& c);
 
   options opts_;

@@ -679,6 +679,44 @@ TEST(Reactor, ExternalThreadsRunTheLoopInPoll) {
   EXPECT_FALSE(r.poll(0, 0ms));  // stopped
 }
 
+// A polling thread's writes to an idle connection wait for its next poll() and then leave together;
+// a thread that does not poll sends at once.
+TEST(Reactor, WritesOfAPollingThreadLeaveAtItsNextPoll) {
+  reactor::options o;
+  o.threads = 1;
+  o.external_threads = true;
+  reactor r(o);
+  auto rec = std::make_shared<recorder>();
+  rec->owner = &r;
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id));
+  for (int i = 0; i < 100 && !r.connection_count(); ++i) r.poll(0, 50ms);
+  auto conn = rec->wait_accepted(1);
+  ASSERT_NE(conn, 0u);
+  ASSERT_TRUE(r.write(conn, "one,"));
+  ASSERT_TRUE(r.write(conn, "two"));
+  std::this_thread::sleep_for(50ms);
+  char byte;
+  EXPECT_EQ(::recv(fd, &byte, 1, MSG_DONTWAIT), -1);  // nothing sent before the next poll
+  EXPECT_EQ(errno, EAGAIN);
+  r.poll(0, 0ms);
+  EXPECT_EQ(read_exactly(fd, 7), "one,two");
+  std::thread other([&] { EXPECT_TRUE(r.write(conn, "three")); });
+  other.join();
+  EXPECT_EQ(read_exactly(fd, 5), "three");  // nobody polled meanwhile
+  // Closing with coalesced output still pending sends it first.
+  ASSERT_TRUE(r.write(conn, "four"));
+  r.close(conn);
+  r.poll(0, 0ms);
+  EXPECT_EQ(read_exactly(fd, 4), "four");
+  for (int i = 0; i < 100 && r.connection_count(); ++i) r.poll(0, 10ms);
+  EXPECT_EQ(r.connection_count(), 0u);
+  ::close(fd);
+  r.stop();
+}
+
 TEST(Reactor, WakeEndsAPollEarly) {
   reactor::options o;
   o.threads = 2;
