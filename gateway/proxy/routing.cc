@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "gateway/net/address.h"
+#include "gateway/proxy/hex.h"
 #include "gateway/sip/grammar.h"
 #include "gateway/sip/uri.h"
 
@@ -29,17 +30,6 @@ bool contains(const std::vector<std::string>& v, std::string_view x) {
 bool contains(const std::unordered_set<std::string>& set, const std::string& x) { return set.count(x) != 0; }
 
 constexpr std::string_view branch_prefix = "z9hG4bK-fgw";
-
-std::string hex(const unsigned char* data, size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 15]);
-  }
-  return out;
-}
 
 // HMAC-SHA256 over side, domain, Call-ID and dialog tag, truncated to 96 bits.
 std::string route_mac(const settings& s, side facing, std::string_view domain, std::string_view call_id,
