@@ -238,9 +238,21 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
           on_error(self, conn, id, "send-test"));
       break;
     }
+    case control::Request::kProxyLogin:
+      self->request(st.options.supervisor, request_timeout, login_atom::value)
+        .then(
+          [=](const std::string& text) {
+            control::Response response;
+            response.set_id(id);
+            response.set_notice(text);
+            send_response(self, conn, response);
+          },
+          on_error(self, conn, id, "proxy login"));
+      break;
     case control::Request::COMMAND_NOT_SET:
       send_error(self, conn, id, "request carries no command (this fedgw understands status, log, "
-                                 "config_show, config_check, config_apply, interfaces, check, cert_reload, peers, send_test)");
+                                 "config_show, config_check, config_apply, interfaces, check, cert_reload, peers, send_test, "
+                                 "proxy_login)");
       break;
   }
 }

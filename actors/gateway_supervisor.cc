@@ -27,6 +27,7 @@ struct supervisor_state {
   supervisor_options options;
   int64_t started_ms = 0;
   uint64_t config_applies = 0;
+  proxy_session_actor proxy_session;  // SIP_PROXY mode
 };
 
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
@@ -64,6 +65,22 @@ void add_listener(control::GatewayStatus& status, const char* name, const config
   out->set_address(net::endpoint{l.bind_ip(), static_cast<uint16_t>(l.port())}.to_string());
   out->set_transport(l.transport());
   out->set_state(state);
+}
+
+// SIP_PROXY mode runs a session with the proxy; new proxy settings (or certificate, or domains) start a new
+// one; DIRECT mode stops it.
+void update_proxy_session(self_ptr self, bool settings_changed) {
+  auto& st = self->state;
+  const auto& c = st.options.config;
+  bool wanted = c.mode() == config::SIP_PROXY && st.options.start_proxy_session;
+  if (st.proxy_session && (!wanted || settings_changed)) {
+    caf::anon_send_exit(st.proxy_session, caf::exit_reason::user_shutdown);
+    st.proxy_session = nullptr;
+    report(st.options.log, severity::info, "sip_proxy",
+           wanted ? "SIP proxy settings changed: the session with the proxy starts again"
+                  : "mode DIRECT: the session with the SIP proxy is closed");
+  }
+  if (wanted && !st.proxy_session) st.proxy_session = st.options.start_proxy_session(c);
 }
 
 std::string summary(const config::Config& c) {
@@ -165,6 +182,7 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
   bool dns_changed = !same(st.options.config.dns(), next.dns());
   bool domains_changed = !std::equal(st.options.config.domains().begin(), st.options.config.domains().end(),
                                      next.domains().begin(), next.domains().end());
+  bool proxy_changed = !same(st.options.config.sip_proxy(), next.sip_proxy()) || certificate_changed || domains_changed;
   st.options.config = std::move(next);
   st.options.source = source;
   ++st.config_applies;
@@ -183,6 +201,7 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
     if (st.options.policy) st.options.policy->set(st.options.proxy_settings);
   }
   auto applied = "applied " + source + " (" + summary(c) + "; " + changes + ")";
+  update_proxy_session(self, proxy_changed);
   auto finish = [=](std::string certificate_note) mutable {
     run_readiness(self, budget, [=](readiness::report r) mutable {
       fedgw::report(self->state.options.log, r.consistent ? severity::info : severity::warning, "config",
@@ -212,6 +231,10 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
   report(opts.log, severity::info, "config", "applied " + opts.source + " (" + summary(opts.config) + ")");
   run_readiness(self, running_budget(self), [=](readiness::report r) { log_readiness(self, r, "start-up"); });
   caf::anon_send(opts.certificates, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  update_proxy_session(self, false);
+  self->attach_functor([=](const caf::error&) {
+    if (self->state.proxy_session) caf::anon_send_exit(self->state.proxy_session, caf::exit_reason::user_shutdown);
+  });
   return {
     [=](status_atom) -> caf::result<control::GatewayStatus> {
       auto& st = self->state;
@@ -230,14 +253,25 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       control->set_state("listening");
       for (const auto& l : st.options.listeners) *status->add_listeners() = l;
       if (c.mode() == config::SIP_PROXY)
-        add_listener(*status, "sip_proxy.incoming", c.sip_proxy().incoming(), "not listening (SIP proxy mode not built yet)");
+        add_listener(*status, "sip_proxy.incoming", c.sip_proxy().incoming(),
+                     "not listening yet (the proxy's own connections are not accepted yet)");
       status->mutable_counters()->set_config_applies(st.config_applies);
       auto promise = self->make_response_promise<control::GatewayStatus>();
-      auto pending = std::make_shared<size_t>(st.options.shards.size());
+      auto pending = std::make_shared<size_t>(st.options.shards.size() + (st.proxy_session ? 1 : 0));
       if (*pending == 0) {
         promise.deliver(*status);
         return promise;
       }
+      if (st.proxy_session)
+        self->request(st.proxy_session, ask_timeout, status_atom::value)
+          .then(
+            [=](const control::ProxySessionStatus& session) mutable {
+              *status->mutable_proxy_session() = session;
+              if (--*pending == 0) promise.deliver(*status);
+            },
+            [=](const caf::error&) mutable {
+              if (--*pending == 0) promise.deliver(*status);
+            });
       for (const auto& shard : st.options.shards) {
         auto done = [=]() mutable {
           if (--*pending == 0) promise.deliver(*status);
@@ -335,6 +369,12 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       refresh_tls(self);
       run_readiness(self, running_budget(self),
                     [=](readiness::report r) { log_readiness(self, r, "certificate files changed"); });
+    },
+    [=](login_atom) -> std::string {
+      auto& st = self->state;
+      if (!st.proxy_session) return "not in SIP_PROXY mode: there is no proxy login";
+      caf::anon_send(st.proxy_session, login_atom::value);
+      return "login at the SIP proxy requested: see fedctl status and fedctl log";
     },
     [=](reload_atom) -> caf::result<tls::validation_result> {
       auto promise = self->make_response_promise<tls::validation_result>();

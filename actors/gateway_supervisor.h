@@ -4,6 +4,7 @@
 // readiness check at start, after every apply and after every certificate reload.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "actors/dns_resolver.h"
 #include "actors/messages.h"
 #include "actors/peer_connection.h"
+#include "actors/proxy_session.h"
 #include "actors/readiness_check.h"
 #include "actors/send_test.h"
 #include "actors/status_log.h"
@@ -43,7 +45,9 @@ using supervisor_actor = caf::typed_actor<
   // reads the certificate files again; the reply says whether the new one is in use
   caf::replies_to<reload_atom>::with<tls::validation_result>,
   // from the certificate manager: the certificate files changed (re-check)
-  caf::reacts_to<cert_changed_atom>>;
+  caf::reacts_to<cert_changed_atom>,
+  // SIP_PROXY mode: log in at the proxy again (after a rejection); the reply says what happens
+  caf::replies_to<login_atom>::with<std::string>>;
 
 struct supervisor_options {
   config::Config config;  // validated, defaults applied
@@ -60,6 +64,8 @@ struct supervisor_options {
   std::vector<proxy_core_actor> shards;
   peer_registry_actor registry;
   std::vector<control::ListenerStatus> listeners;
+  // SIP_PROXY mode: starts the session with the proxy for a config (null: never started, e.g. in tests).
+  std::function<proxy_session_actor(const config::Config&)> start_proxy_session;
 };
 
 supervisor_actor spawn_gateway_supervisor(caf::actor_system& system, supervisor_options options);

@@ -11,6 +11,7 @@
 // Protobuf messages travel between actors of one process only.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::config::Config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::GatewayStatus)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::ProxySessionStatus)
 
 namespace fedgw {
 

@@ -55,6 +55,20 @@ tls::client_cert_mode client_certs(const config::Listener& l) {
 
 }  // namespace
 
+proxy_session_options proxy_session_settings(const config::Config& config, const data_path& path,
+                                             const std::shared_ptr<net::reactor>& reactor,
+                                             const status_log_actor& log) {
+  proxy_session_options o;
+  o.settings = config.sip_proxy();
+  o.aor_domain = config.domains().empty() ? std::string("localhost") : config.domains(0);
+  o.reactor = reactor;
+  o.tls = path.tls;
+  o.log = log;
+  o.limits = parse_limits(config);
+  o.keepalive = std::chrono::seconds(config.limits().keepalive_interval_s());
+  return o;
+}
+
 void data_path::stop(net::reactor& reactor) {
   for (auto id : listeners) reactor.stop_listening(id);
   for (auto& s : shards) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);

@@ -9,6 +9,7 @@
 #include "actors/cert_manager.h"
 #include "actors/dns_resolver.h"
 #include "actors/peer_connection.h"
+#include "actors/proxy_session.h"
 #include "actors/status_log.h"
 #include "gateway/net/reactor.h"
 
@@ -35,5 +36,14 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
                      const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
                      const dns_resolver_actor& dns, const cert_manager_actor& certificates, data_path& out,
                      std::string& error);
+
+}  // namespace fedgw
+
+namespace fedgw {
+
+// SIP_PROXY mode: the session with the proxy for `config` (its TLS contexts are the data path's).
+proxy_session_options proxy_session_settings(const config::Config& config, const data_path& path,
+                                             const std::shared_ptr<net::reactor>& reactor,
+                                             const status_log_actor& log);
 
 }  // namespace fedgw

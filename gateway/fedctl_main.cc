@@ -39,6 +39,7 @@ constexpr const char* usage =
   "  cert reload          read the certificate files again (the old one stays if the new one is bad)\n"
   "  peers                partner domains: address, direction, TLS, state, uptime, queue, back-off\n"
   "  send-test DOMAIN     send an OPTIONS to DOMAIN through the gateway and show the answer\n"
+  "  proxy login          SIP_PROXY mode: log in at the SIP proxy again (after it rejected the login)\n"
   "the default socket is /run/fedgw/control.sock (control_socket in the config)\n";
 
 enum exit_code { ok = 0, failed = 1, bad_usage = 2, unreachable = 3 };
@@ -155,6 +156,14 @@ void print_status(const control::GatewayStatus& s) {
   for (const auto& l : s.listeners())
     std::cout << "  " << std::left << std::setw(20) << l.name() << std::setw(27) << l.address() << " "
               << std::setw(6) << (l.transport() ? config::transport_name(l.transport()) : "-") << l.state() << "\n";
+  if (s.has_proxy_session()) {
+    const auto& p = s.proxy_session();
+    std::cout << "sip proxy: " << p.state() << ", user \"" << p.user() << "\" (" << p.aor() << ") at " << p.proxy()
+              << " over " << p.transport();
+    if (p.state() == "registered") std::cout << ", expires in " << p.expires_in_s() << " s";
+    std::cout << "\n           connections " << p.connects() << ", REGISTERs sent " << p.registers_sent() << "\n";
+    if (!p.last_error().empty()) std::cout << "           last error: " << p.last_error() << "\n";
+  }
   const auto& c = s.counters();
   std::cout << "counters:\n"
             << "  requests in " << c.requests_in() << ", out " << c.requests_out() << "\n"
@@ -247,6 +256,9 @@ int run(int argc, char** argv) {
   } else if (command == "send-test") {
     expect_args(2);
     request.mutable_send_test()->set_domain(args[1]);
+  } else if (command == "proxy") {
+    if (args.size() != 2 || args[1] != "login") throw failure{bad_usage, "proxy takes: login"};
+    request.mutable_proxy_login();
   } else if (command == "cert") {
     if (args.size() != 2 || args[1] != "reload") throw failure{bad_usage, "cert takes: reload"};
     request.mutable_cert_reload();
@@ -288,6 +300,9 @@ int run(int argc, char** argv) {
       break;
     case control::Response::kConfigText:
       std::cout << response.config_text();
+      break;
+    case control::Response::kNotice:
+      std::cout << response.notice() << "\n";
       break;
     case control::Response::kInterfaces:
       for (const auto& i : response.interfaces().interfaces()) {

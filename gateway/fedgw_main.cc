@@ -170,9 +170,15 @@ int main(int argc, char** argv) {
   fedgw::data_path path;
   std::string error;
   bool data_path_ok = fedgw::start_data_path(system, config, workers, reactor, log, dns, certificates, path, error);
+  // Only with a running data path (its TLS contexts); the supervisor starts and stops the session with the mode.
+  std::function<fedgw::proxy_session_actor(const fedgw::config::Config&)> start_proxy_session;
+  if (data_path_ok)
+    start_proxy_session = [&system, &path, reactor, log](const fedgw::config::Config& c) {
+      return fedgw::spawn_proxy_session(system, fedgw::proxy_session_settings(c, path, reactor, log));
+    };
   auto supervisor = fedgw::spawn_gateway_supervisor(
     system, {config, config_path, workers, log, certificates, dns, path.tls, path.settings, path.policy, path.shards,
-             path.registry, path.listener_status});
+             path.registry, path.listener_status, start_proxy_session});
   auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
 
   auto stop_all = [&] {

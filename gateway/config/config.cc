@@ -246,8 +246,20 @@ std::vector<std::string> validate(const Config& c) {
       check.port("sip_proxy.port", p.port());
       if (p.transport() == TRANSPORT_UNSPECIFIED)
         check.fail("sip_proxy.transport", "is required (TCP, TLS or MTLS)");
-      if (p.transport() == MTLS && cert.cert_file().empty() && cert.pkcs12_file().empty())
+      bool no_certificate = cert.cert_file().empty() && cert.pkcs12_file().empty();
+      if (p.transport() == MTLS && no_certificate)
         check.fail("sip_proxy.transport", "MTLS needs a certificate (certificate.cert_file or pkcs12_file)");
+      if (p.transport() == TLS && no_certificate)
+        check.fail("sip_proxy.transport",
+                   "TLS needs the certificate section (its ca_bundle checks the proxy's certificate)");
+      if (p.transport() == TLS || p.transport() == MTLS) {
+        if (p.server_name().empty())
+          check.fail("sip_proxy.server_name",
+                     std::string("is required with ") + (p.transport() == TLS ? "TLS" : "MTLS") +
+                       " (the name the proxy's certificate carries)");
+        else
+          check.domain("sip_proxy.server_name", p.server_name());
+      }
       if (!p.has_incoming()) {
         check.fail("sip_proxy.incoming", "is required (where the proxy connects to the gateway)");
       } else {
@@ -322,7 +334,6 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
   auto restart = [&](const std::string& field, const std::string& before, const std::string& after) {
     errors.push_back(field + ": changing " + before + " to " + after + " needs a restart of fedgw");
   };
-  if (running.mode() != next.mode()) restart("mode", mode_name(running.mode()), mode_name(next.mode()));
   if (running.control_socket() != next.control_socket())
     restart("control_socket", quoted(running.control_socket()), quoted(next.control_socket()));
   auto listener_text = [](const Listener& l, bool present) {

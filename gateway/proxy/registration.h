@@ -60,13 +60,15 @@ class registration {
   // Registered: when the binding expires.
   clock::time_point expires_at() const { return expires_at_; }
   const std::string& last_error() const { return last_error_; }
+  // The branch of the REGISTER in flight (empty: none), for the connection's in-flight table.
+  const std::string& branch() const { return branch_; }
+  std::string aor() const;
   // REGISTERs sent since construction (tests count retries).
   uint64_t registers_sent() const { return registers_sent_; }
 
  private:
   step send_register(clock::time_point now, bool with_credentials);
   step fail(std::string why, clock::time_point now, bool reject);
-  std::string aor() const;
 
   options opts_;
   state state_ = state::disconnected;

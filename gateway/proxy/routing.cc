@@ -88,6 +88,7 @@ settings settings::from_config(const config::Config& c, instance_keys keys) {
                      l.transport() == config::TCP ? "TCP" : "TLS"};
   };
   s.discovered_rate_limit = c.partners().discovered_rate_limit();
+  s.via_proxy = c.mode() == config::SIP_PROXY;
   s.internal = iface(c.internal_listener());
   s.external = c.has_federation_listener() ? iface(c.federation_listener()) : interface{"0.0.0.0", 5061, "TLS"};
   s.keys = std::move(keys);
@@ -232,8 +233,26 @@ decision check_origin(const sip::Message& request, side origin, const std::vecto
   return d;
 }
 
+namespace {
+decision route_request_directly(const sip::Message& request, side origin,
+                                const std::vector<std::string>& origin_identities, const settings& s);
+}  // namespace
+
 decision route_request(const sip::Message& request, side origin,
                        const std::vector<std::string>& origin_identities, const settings& s) {
+  auto d = route_request_directly(request, origin, origin_identities, s);
+  // SIP_PROXY mode: never around the proxy (no DNS lookup, no direct connection); relaying through it is
+  // not built yet, so such a request gets its final answer here.
+  if (d.status == 0 && d.to == side::external && s.via_proxy) {
+    d.status = 503;
+    d.reason = "Service Unavailable - SIP proxy mode: relaying to partner domains through the proxy is not available yet";
+  }
+  return d;
+}
+
+namespace {
+decision route_request_directly(const sip::Message& request, side origin,
+                                const std::vector<std::string>& origin_identities, const settings& s) {
   decision d;
   auto refuse = [&](int status, std::string reason, bool policy = false) {
     d.status = status;
@@ -317,5 +336,6 @@ decision route_request(const sip::Message& request, side origin,
   d.record_route = dialog_creating;
   return d;
 }
+}  // namespace
 
 }  // namespace fedgw::proxy

@@ -131,6 +131,25 @@ TEST_F(Routing, InitialAndInboundRequestsHaveNoNode) {
   EXPECT_EQ(out.node, "");
 }
 
+// SIP_PROXY mode: nothing goes to a partner domain around the proxy; until relaying through it exists such
+// a request gets 503 with the reason. Requests to the gateway's own users still route.
+TEST_F(Routing, ProxyModeNeverRoutesToAPartnerDirectly) {
+  auto config = gateway_a();
+  config.set_mode(config::SIP_PROXY);
+  auto proxied = settings::from_config(config, instance_keys::random());
+  EXPECT_TRUE(proxied.via_proxy);
+  EXPECT_FALSE(s.via_proxy);
+  request_text r;
+  r.uri = "sip:bob@b.test";
+  auto out = route_request(r.message(), side::internal, {}, proxied);
+  EXPECT_EQ(out.status, 503);
+  EXPECT_NE(out.reason.find("SIP proxy mode"), std::string::npos) << out.reason;
+  EXPECT_EQ(route_request(r.message(), side::internal, {}, s).status, 0);  // DIRECT: by the domain's records
+  auto in = route_request(from_partner("b.test"), side::external, b_identity, proxied);
+  EXPECT_EQ(in.status, 0) << in.reason;
+  EXPECT_EQ(in.to, side::internal);
+}
+
 // The nodes an inbound request shows it came from (RFC 5923 reuse): top
 // Record-Route, and the top Via's sent-by only with alias.
 TEST_F(Routing, SendingNodesAreTopRecordRouteAndAliasedVia) {

@@ -1,0 +1,289 @@
+#include "actors/proxy_session.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "actors/socket_bridge.h"
+#include "gateway/net/address.h"
+#include "gateway/proxy/connection.h"
+#include "gateway/proxy/log_throttle.h"
+#include "gateway/proxy/registration.h"
+#include "gateway/sip/response.h"
+
+namespace fedgw {
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr std::string_view register_token = "register";  // the connection token of our REGISTERs
+
+struct session_state;
+using self_ptr = proxy_session_actor::stateful_pointer<session_state>;
+
+struct session_events final : proxy::connection_events {
+  self_ptr self;
+  explicit session_events(self_ptr s) : self(s) {}
+  bool write(std::string_view bytes) override;
+  void close(bool flush) override;
+  void request(sip::Message&& m) override;
+  void response(const proxy::connection_token& token, sip::Message&& m) override;
+  void failed(const proxy::connection_token& token, const std::string& branch, int status,
+              const std::string& reason) override;
+  void established(const std::vector<std::string>& identities) override;
+  void log(severity level, const char* component, const std::string& text) override;
+  void setup_failed(const std::string& text) override;
+};
+
+struct session_state {
+  proxy_session_options options;
+  std::string proxy;  // "ip:port"
+  std::unique_ptr<session_events> events;
+  std::unique_ptr<proxy::sip_connection> core;
+  std::unique_ptr<proxy::registration> registration;
+  conn_id conn = 0;
+  uint64_t attempt = 0;
+  uint64_t connects = 0;
+  std::string setup_error;  // the connection core's last error on this connection (the close reason says less)
+  bool answered = false;    // the proxy answered SIP on this connection: it is up, the back-off starts over
+  std::chrono::seconds backoff{0};
+  std::string last_failure;  // logged once until it changes (or a minute passed)
+  proxy::log_throttle failure_logged{std::chrono::seconds(60), 1};
+  bool stopping = false;
+};
+
+const char* transport_name(config::Transport t) {
+  switch (t) {
+    case config::TLS: return "TLS";
+    case config::MTLS: return "MTLS";
+    default: return "TCP";
+  }
+}
+
+void note(self_ptr self, severity level, const std::string& text) {
+  report(self->state.options.log, level, "sip_proxy", text);
+}
+
+void send(self_ptr self, proxy::registration::step step) {
+  auto& st = self->state;
+  if (step.log) note(self, step.error ? severity::error : severity::info, *step.log);
+  if (step.send)
+    st.core->transmit(std::move(*step.send), std::string(register_token), st.registration->branch(), clock::now());
+}
+
+// "connect to 127.0.0.1:5099 failed: Connection refused" -> "connection refused"
+std::string failure_reason(const std::string& reactor_reason) {
+  auto at = reactor_reason.rfind("failed: ");
+  std::string why = at == std::string::npos ? reactor_reason : reactor_reason.substr(at + 8);
+  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  return why;
+}
+
+void connect(self_ptr self);
+
+// The connection failed or dropped: log (a repeated reason once a minute), then try again after the back-off.
+void retry_later(self_ptr self, const std::string& text) {
+  auto& st = self->state;
+  st.registration->disconnected(text);
+  st.backoff = st.backoff.count() == 0 ? st.options.backoff_initial : std::min(st.backoff * 2, st.options.backoff_max);
+  bool allowed = st.failure_logged.allow("", clock::now());  // the same reason again: once a minute
+  if (text != st.last_failure || allowed) {
+    st.last_failure = text;
+    note(self, severity::error, text + "; retrying in " + std::to_string(st.backoff.count()) + " s");
+  }
+  self->delayed_send(self, st.backoff, reconnect_atom::value, st.attempt);
+}
+
+void connect(self_ptr self) {
+  auto& st = self->state;
+  if (st.stopping) return;
+  const auto& p = st.options.settings;
+  ++st.attempt;
+  st.setup_error.clear();
+  st.answered = false;
+  st.registration->connecting();
+  std::unique_ptr<tls::tls_stream> tls;
+  tls::contexts_ptr contexts;
+  if (p.transport() == config::TLS || p.transport() == config::MTLS) {
+    contexts = st.options.tls ? st.options.tls->get() : nullptr;
+    if (!contexts) return retry_later(self, "connection to SIP proxy " + st.proxy + " not possible: no certificate in use for " + transport_name(p.transport()));
+    auto ssl = contexts->new_client_session(p.server_name());
+    if (p.transport() == config::TLS) SSL_certs_clear(ssl.get());  // TLS: the gateway shows no certificate
+    tls = std::make_unique<tls::tls_stream>(std::move(ssl));
+  }
+  // A new core per connection: the in-flight table and framer belong to one socket.
+  proxy::connection_options o;
+  o.where = proxy::side::external;
+  o.inbound = false;
+  o.domain = p.server_name().empty() ? p.ip() : p.server_name();
+  o.contexts = contexts;
+  o.limits = st.options.limits;
+  o.keepalive = st.options.keepalive;
+  o.idle_timeout = std::chrono::hours(24 * 365);  // the registration refresh keeps it busy; never closed as idle
+  st.events = std::make_unique<session_events>(self);
+  st.core = std::make_unique<proxy::sip_connection>(o, *st.events, clock::now());
+  std::string error;
+  auto conn = st.options.reactor->connect_tcp(
+    net::endpoint{p.ip(), static_cast<uint16_t>(p.port())}, p.interface(),
+    std::make_shared<socket_bridge<proxy_session_actor>>(caf::actor_cast<proxy_session_actor>(self)), error);
+  if (conn == 0) return retry_later(self, "connection to SIP proxy " + st.proxy + " failed: " + failure_reason(error));
+  st.conn = conn;
+  st.core->attach(st.proxy, std::move(tls), clock::now());
+  self->delayed_send(self, st.options.connect_timeout, connect_timeout_atom::value, st.attempt);
+}
+
+bool session_events::write(std::string_view bytes) {
+  auto& st = self->state;
+  return st.conn != 0 && st.options.reactor->write(st.conn, bytes);
+}
+
+void session_events::close(bool flush) {
+  auto& st = self->state;
+  if (st.conn != 0) st.options.reactor->close(st.conn, flush);
+}
+
+// Requests from the proxy on this connection: OPTIONS (its keep-alive probes) is answered here; the rest
+// until proxy-mode routing is built: 503 with the reason, never silence.
+void session_events::request(sip::Message&& m) {
+  auto& st = self->state;
+  if (m.method() == "ACK") return;
+  bool options = m.method() == "OPTIONS";
+  auto response = sip::make_response(m, options ? 200 : 503,
+                                     options ? "OK" : "Service Unavailable - requests from the SIP proxy are not routed yet",
+                                     "fgw", st.options.limits);
+  if (response) st.core->respond(response->serialize());
+}
+
+void session_events::response(const proxy::connection_token& token, sip::Message&& m) {
+  auto& st = self->state;
+  if (token.type() != typeid(std::string) || std::any_cast<const std::string&>(token) != register_token) return;
+  bool handled = false;
+  auto step = st.registration->on_response(m, clock::now(), handled);
+  if (!handled) return;
+  if (!st.answered) {
+    st.answered = true;
+    st.backoff = {};
+    st.last_failure.clear();
+  }
+  send(self, std::move(step));
+}
+
+void session_events::failed(const proxy::connection_token&, const std::string&, int, const std::string&) {
+  // Our REGISTER will not be answered on this connection: the close that follows starts a new one.
+}
+
+void session_events::established(const std::vector<std::string>&) {
+  auto& st = self->state;
+  ++st.connects;
+  const auto& p = st.options.settings;
+  // In a run of failures only the outcome is logged (registered, or the next failure).
+  if (st.last_failure.empty())
+    note(self, severity::info, "connected to SIP proxy " + st.proxy + " over " + transport_name(p.transport()) +
+                               (p.transport() == config::TCP ? "" : " (" + st.core->transport_description() + ")"));
+  send(self, st.registration->connected(st.options.settings.incoming().bind_ip() + ":" +
+                                          std::to_string(st.options.settings.incoming().port()),
+                                        clock::now()));
+}
+
+// The core's own lines: errors become the reason of the failure the session reports (once, with the
+// back-off); the rest (connection down, ...) would repeat what the session says.
+void session_events::log(severity level, const char*, const std::string& text) {
+  if (level == severity::error) self->state.setup_error = text;
+}
+
+void session_events::setup_failed(const std::string& text) { self->state.setup_error = text; }
+
+proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_options options) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  const auto& p = st.options.settings;
+  st.proxy = net::endpoint{p.ip(), static_cast<uint16_t>(p.port())}.to_string();
+  proxy::registration::options r;
+  r.login = {p.username(), p.password()};
+  r.aor_domain = st.options.aor_domain;
+  std::string scheme_transport = p.transport() == config::TCP ? "tcp" : "tls";
+  r.registrar_uri = "sip:" + st.proxy + ";transport=" + scheme_transport;
+  r.transport = p.transport() == config::TCP ? "TCP" : "TLS";
+  r.contact_host = net::endpoint{p.incoming().bind_ip(), static_cast<uint16_t>(p.incoming().port())}.to_string();
+  r.expires = st.options.expires;
+  st.registration = std::make_unique<proxy::registration>(std::move(r));
+  note(self, severity::info,
+       "SIP proxy mode: logging in at " + st.proxy + " over " + transport_name(p.transport()) + " as user \"" +
+         p.username() + "\"" + (p.interface().empty() ? "" : " from " + p.interface()));
+  self->attach_functor([=](const caf::error&) {
+    auto& s = self->state;
+    s.stopping = true;
+    if (s.conn != 0) s.options.reactor->close(s.conn, false);
+  });
+  connect(self);
+  self->delayed_send(self, std::chrono::seconds(1), peer_tick_atom::value);
+  return {
+    [=](data_atom, conn_id c, std::string& bytes) {
+      auto& s = self->state;
+      if (c != s.conn) return;
+      s.options.reactor->consumed(c, bytes.size());
+      s.core->receive(bytes, clock::now());
+    },
+    [=](connected_atom, conn_id c) {
+      auto& s = self->state;
+      if (c == s.conn) s.core->connected(clock::now());
+    },
+    [=](closed_atom, conn_id c, const std::string& reason) {
+      auto& s = self->state;
+      if (c != s.conn) return;
+      s.conn = 0;
+      s.core->closed(reason);
+      if (s.stopping) return;
+      auto why = !s.setup_error.empty() ? s.setup_error : failure_reason(reason);
+      retry_later(self, "connection to SIP proxy " + s.proxy + (s.answered ? " lost: " : " failed: ") + why);
+    },
+    [=](connect_timeout_atom, uint64_t attempt) {
+      auto& s = self->state;
+      if (attempt != s.attempt || s.conn == 0 || s.core->established()) return;
+      s.setup_error = "no connection within " + std::to_string(s.options.connect_timeout.count()) + " s (timeout)";
+      s.options.reactor->close(s.conn, false);
+    },
+    [=](reconnect_atom, uint64_t attempt) {
+      auto& s = self->state;
+      if (attempt == s.attempt && s.conn == 0) connect(self);
+    },
+    [=](peer_tick_atom) {
+      auto& s = self->state;
+      if (s.stopping) return;
+      auto now = clock::now();
+      if (s.conn != 0 && s.core->established()) {
+        s.core->tick(now);
+        send(self, s.registration->tick(now));
+      }
+      self->delayed_send(self, std::chrono::seconds(1), peer_tick_atom::value);
+    },
+    [=](login_atom) {
+      auto& s = self->state;
+      note(self, severity::info, "SIP proxy login requested again for user \"" + s.options.settings.username() + "\"");
+      auto step = s.registration->relogin(clock::now());
+      if (s.conn != 0 && s.core->established()) send(self, std::move(step));
+    },
+    [=](status_atom) {
+      auto& s = self->state;
+      control::ProxySessionStatus out;
+      out.set_state(std::string(proxy::registration::state_name(s.registration->current())));
+      out.set_proxy(s.proxy);
+      out.set_transport(transport_name(s.options.settings.transport()));
+      out.set_user(s.options.settings.username());
+      out.set_aor(s.registration->aor());
+      if (s.registration->current() == proxy::registration::state::registered)
+        out.set_expires_in_s(
+          std::chrono::duration_cast<std::chrono::seconds>(s.registration->expires_at() - clock::now()).count());
+      out.set_last_error(s.registration->last_error());
+      out.set_registers_sent(s.registration->registers_sent());
+      out.set_connects(s.connects);
+      return out;
+    },
+  };
+}
+
+}  // namespace
+
+proxy_session_actor spawn_proxy_session(caf::actor_system& system, proxy_session_options options) {
+  return system.spawn(session_impl, std::move(options));
+}
+
+}  // namespace fedgw

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SIP_PROXY mode, the login: a real Kamailio from Debian is the federation proxy (registrar with digest
+# authentication, tests/integration/kamailio/proxy.cfg) on 127.0.22.1: TCP 5070, TLS 5071, mutual TLS 5072.
+# The a.test gateway (127.0.23.1) logs in over each transport; a wrong password is rejected once and not
+# retried until `fedctl proxy login`; a wrong port, a proxy that wants a client certificate and a
+# certificate that does not name sip_proxy.server_name give clear errors; a restarted proxy (now asking
+# for SHA-256) is found again by itself; switching to DIRECT closes the session; the password is never shown.
+# usage: proxy_mode_test.sh BIN_DIR
+source "$(dirname "$0")/lib.sh"
+BIN=$(cd "$1" && pwd)
+D=$FEDGW_TEST_DIR
+HERE=$(cd "$(dirname "$0")" && pwd)
+PROXY_IP=127.0.22.1
+GW_IP=127.0.23.1
+make_certs "$D/certs"
+sed "s|@CERTS@|$D/certs|g" "$HERE/kamailio/proxy-tls.cfg.in" > "$D/proxy-tls.cfg"
+
+KAM_PID=
+# start_proxy ALGORITHM: Kamailio as the proxy, user gw, password "s3cret-pw".
+start_proxy() {
+  kamailio -f "$HERE/kamailio/proxy.cfg" -A "TLS_CFG=\"$D/proxy-tls.cfg\"" -A 'PROXY_USER="gw"' \
+    -A 'PROXY_PASSWORD="s3cret-pw"' -A "PROXY_ALGORITHM=\"$1\"" -DD -E -m 64 -M 8 -n 1 >> "$D/kamailio.log" 2>&1 &
+  KAM_PID=$!
+  LAB_PIDS+=("$KAM_PID")
+  wait_until 10 bash -c "exec 3<>/dev/tcp/$PROXY_IP/5072" 2>/dev/null
+}
+start_proxy MD5
+
+# gateway_config NAME PASSWORD PORT TRANSPORT [SERVER_NAME]
+proxy_config() {
+  local name=$1 password=$2 port=$3 transport=$4 server_name=${5:-}
+  cat > "$D/$name.textproto" <<CFG
+mode: SIP_PROXY
+domains: "a.test"
+certificate { cert_file: "$D/certs/good.pem" key_file: "$D/certs/good.key" ca_bundle: "$D/certs/ca.pem" }
+internal_listener { bind_ip: "$GW_IP" port: 5060 transport: TCP }
+sip_proxy {
+  username: "gw" password: "$password" interface: "$GW_IP" ip: "$PROXY_IP" port: $port transport: $transport
+  ${server_name:+server_name: \"$server_name\"}
+  incoming { bind_ip: "$GW_IP" port: 5090 transport: TCP }
+}
+control_socket: "$D/a.sock"
+CFG
+}
+A=("$BIN/fedctl" --socket "$D/a.sock")
+registers() { count_lines "$D/kamailio.log" 'REGISTER #'; }
+# at_least FILE PATTERN N: FILE has N lines matching PATTERN (for wait_until).
+at_least() { [ "$(count_lines "$1" "$2")" -ge "$3" ]; }
+proxy_state() { "${A[@]}" status | sed -n 's/^sip proxy: \([a-z]*\),.*/\1/p'; }
+state_is() { [ "$(proxy_state)" = "$1" ]; }
+# apply NAME: fedctl config apply; the session starts again with the new settings.
+apply() { "${A[@]}" config apply "$D/$1.textproto" >/dev/null; }
+
+proxy_config tcp s3cret-pw 5070 TCP
+start_fedgw "$BIN" "$D/tcp.textproto" "$D/a.log"
+check "TCP: registered" wait_until 10 state_is registered
+status=$("${A[@]}" status)
+check "status names user, proxy, transport and expiry" \
+  bash -c 'grep -Eq "^sip proxy: registered, user \"gw\" \(sip:gw@a.test\) at 127.0.22.1:5070 over TCP, expires in [0-9]+ s" <<<"$1"' _ "$status"
+check "Kamailio accepted the REGISTER from a.test's gateway" grep -q "REGISTER accepted for sip:gw@a.test" "$D/kamailio.log"
+check "answered with qop=auth, MD5 and a nonce count" grep -Eq "credentials \[Digest .*algorithm=MD5, qop=auth, nc=00000001" "$D/kamailio.log"
+check "logged: registered" wait_for_log "$D/a.log" "registered at the SIP proxy as sip:gw@a.test for [0-9]* s"
+# Never around the proxy: a chat to a partner domain is not looked up in DNS nor sent directly.
+out=$("$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeout 10 send bob@b.test "hi" 2>&1) || true
+check "SIP_PROXY mode: a request to a partner gets 503, not a direct route" contains "$out" "503"
+check "... with the reason" grep -q "SIP proxy mode: relaying to partner domains through the proxy is not available yet" <<<"$out"
+
+# Wrong password: one rejection, no retry storm, until the operator asks again.
+proxy_config wrong wrong-pw 5070 TCP
+before=$(registers)
+apply wrong
+check "wrong password: rejected" wait_until 10 state_is rejected
+check "rejection tells what to check" wait_for_log "$D/a.log" \
+  'SIP proxy rejected the login of user "gw": check the user name and password for typing mistakes'
+sleep 3
+check "no retry after a rejection (2 REGISTERs: challenge and answer)" test "$(( $(registers) - before ))" -eq 2
+check "fedctl proxy login asks again" contains "$("${A[@]}" proxy login)" "login at the SIP proxy requested"
+check "one more attempt (2 more REGISTERs)" wait_until 10 at_least "$D/kamailio.log" 'REGISTER #' $((before + 4))
+check "rejected again" wait_until 10 state_is rejected
+
+# Wrong port: a connection error, retried with back-off.
+proxy_config port s3cret-pw 5099 TCP
+apply port
+check "wrong port: connection refused" wait_for_log "$D/a.log" \
+  "connection to SIP proxy 127.0.22.1:5099 failed: connection refused; retrying in 1 s"
+check "state disconnected with the reason" \
+  contains "$("${A[@]}" status)" "last error: connection to SIP proxy 127.0.22.1:5099 failed: connection refused"
+
+proxy_config tls s3cret-pw 5071 TLS peer.test
+apply tls
+check "TLS: registered" wait_until 10 state_is registered
+check "TLS shown in status" contains "$("${A[@]}" status)" "at 127.0.22.1:5071 over TLS"
+
+proxy_config mtls s3cret-pw 5072 MTLS peer.test
+apply mtls
+check "MTLS: registered" wait_until 10 state_is registered
+check "Kamailio saw the REGISTER over mutual TLS" grep -q "REGISTER # from sip:gw@a.test over tls to 127.0.22.1:5072" "$D/kamailio.log"
+
+# The mutual-TLS port with transport TLS (the gateway shows no certificate): the proxy refuses.
+proxy_config nocert s3cret-pw 5072 TLS peer.test
+apply nocert
+check "no client certificate: the proxy's refusal is logged" wait_for_log "$D/a.log" \
+  "connection to SIP proxy 127.0.22.1:5072 failed: .*certificate required"
+
+proxy_config name s3cret-pw 5071 TLS wrong.test
+apply name
+check "server_name not in the proxy's certificate: mismatch logged" wait_for_log "$D/a.log" \
+  "connection to SIP proxy 127.0.22.1:5071 failed: TLS: wrong.test at 127.0.22.1:5071: certificate name mismatch: expected wrong.test"
+
+# The proxy restarts (now asking for SHA-256): the gateway reconnects and registers again by itself.
+apply tcp
+check "back on TCP: registered" wait_until 10 state_is registered
+stop_pid "$KAM_PID" TERM || true
+check "loss logged" wait_for_log "$D/a.log" "connection to SIP proxy 127.0.22.1:5070 lost: closed by peer"
+registered_before=$(count_lines "$D/a.log" 'registered at the SIP proxy as sip:gw@a.test')
+start_proxy SHA-256
+check "re-registered after the proxy restarted" wait_until 20 at_least "$D/a.log" 'registered at the SIP proxy as sip:gw@a.test' $((registered_before + 1))
+check "the new proxy's SHA-256 challenge answered" grep -Eq "credentials \[Digest .*algorithm=SHA-256, qop=auth" "$D/kamailio.log"
+check "two connections counted" contains "$("${A[@]}" status)" "connections 2"
+
+# The password never shows.
+check "config show masks the password" bash -c '"$@" config show | grep -q "password: \"\*\*\*\""' _ "${A[@]}"
+check "the password is not in the log" bash -c '! grep -q "s3cret-pw" "$1"' _ "$D/a.log"
+check "nor in the message window" bash -c '! "$@" log | grep -q "s3cret-pw"' _ "${A[@]}"
+
+# DIRECT mode: the session ends.
+sed -e 's/^mode: SIP_PROXY/mode: DIRECT/' "$D/tcp.textproto" > "$D/direct.textproto"
+apply direct
+check "DIRECT: the session is closed" wait_for_log "$D/a.log" "mode DIRECT: the session with the SIP proxy is closed"
+check "no proxy session in status" bash -c '! "$@" status | grep -q "^sip proxy:"' _ "${A[@]}"
+finish
