@@ -81,6 +81,13 @@ void update_proxy_session(self_ptr self, bool settings_changed) {
                   : "mode DIRECT: the session with the SIP proxy is closed");
   }
   if (wanted && !st.proxy_session) st.proxy_session = st.options.start_proxy_session(c);
+  // The registry sends every request for a partner to the session (SIP_PROXY) or by DNS (DIRECT).
+  if (st.options.registry) {
+    std::string reason;
+    if (c.mode() == config::SIP_PROXY && !st.proxy_session) reason = "SIP proxy mode: the session with the proxy is not running";
+    caf::anon_send(st.options.registry, via_proxy_atom::value, caf::actor_cast<connection_actor>(st.proxy_session),
+                   reason);
+  }
 }
 
 std::string summary(const config::Config& c) {

@@ -47,6 +47,9 @@ struct registry_state {
   std::map<std::string, connection_actor> internal_by_address;  // peer ip:port -> connection
   size_t next_internal = 0;
   std::mt19937 random{std::random_device{}()};
+  bool via_proxy = false;          // SIP_PROXY mode
+  connection_actor proxy;          // its session (invalid while there is none)
+  std::string no_proxy_reason;
 };
 
 using self_ptr = peer_registry_actor::stateful_pointer<registry_state>;
@@ -157,9 +160,20 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
     }
   });
   return {
+    [=](via_proxy_atom, connection_actor& proxy, const std::string& reason) {
+      auto& st = self->state;
+      st.via_proxy = static_cast<bool>(proxy) || !reason.empty();
+      st.proxy = std::move(proxy);
+      st.no_proxy_reason = reason;
+    },
     [=](forward_atom, const std::string& domain, const std::string& node, std::string& wire,
         const proxy_core_actor& shard, const std::string& branch) {
       auto& st = self->state;
+      if (st.via_proxy) {
+        // The proxy routes by the Request-URI (outbound proxy): no DNS lookup, no direct connection.
+        if (!st.proxy) return fail(shard, branch, 503, "Service Unavailable - " + st.no_proxy_reason);
+        return caf::anon_send(st.proxy, transmit_atom::value, std::move(wire), shard, branch);
+      }
       auto& e = st.domains[domain];
       e.info.domain = domain;
       // (The shards apply the discovered-partner rate limit before they ask.)

@@ -108,6 +108,9 @@ void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const 
   if (hop.to == proxy::side::internal)
     return self->send(st.options.registry, deliver_atom::value, std::move(wire), me, branch, hop.address);
   if (over_outbound_rate(self, hop.domain, branch)) return;
+  // SIP_PROXY mode: the registry hands everything for partners to the session with the proxy.
+  if (st.options.settings && st.options.settings->via_proxy)
+    return self->send(st.options.registry, forward_atom::value, hop.domain, hop.node, std::move(wire), me, branch);
   // In-dialog: back on the connection the partner's latest request of this dialog came in on.
   if (!hop.call_id.empty())
     if (auto flow = st.flows.find(hop.call_id, hop.domain, clock::now()))

@@ -32,6 +32,7 @@ using peer_tick_atom = caf::atom_constant<caf::atom("peertick")>;    // a connec
 using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
 using node_atom = caf::atom_constant<caf::atom("node")>;            // a connection reaches a partner node
 using route_atom = caf::atom_constant<caf::atom("route")>;          // a partner domain's established connection
+using via_proxy_atom = caf::atom_constant<caf::atom("viaproxy")>;   // SIP_PROXY mode: the session with the proxy
 
 // Whatever a response can be written to: a connection, or fedctl send-test.
 using response_sink = caf::typed_actor<caf::reacts_to<respond_atom, std::string>>;
@@ -97,6 +98,9 @@ using peer_registry_actor = caf::typed_actor<
   // This connection (authenticated as the domain) reaches the partner node "host:port" (RFC 5923 reuse).
   caf::reacts_to<node_atom, std::string, std::string, connection_actor>,
   caf::reacts_to<failed_atom, std::string, std::string, std::string, int>,  // domain, node ("" = domain) gave up: reason, 404/503
+  // SIP_PROXY mode: every request for a partner goes to this session with the proxy; an invalid handle ends
+  // the mode (DIRECT: the domain's DNS records again); `reason` says why there is none (for the 503).
+  caf::reacts_to<via_proxy_atom, connection_actor, std::string>,
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>>;         // fedctl peers
 
 }  // namespace fedgw

@@ -154,6 +154,8 @@ void session_events::request(sip::Message&& m) {
 
 void session_events::response(const proxy::connection_token& token, sip::Message&& m) {
   auto& st = self->state;
+  if (token.type() == typeid(proxy_core_actor))
+    return caf::anon_send(std::any_cast<const proxy_core_actor&>(token), response_atom::value, std::move(m));
   if (token.type() != typeid(std::string) || std::any_cast<const std::string&>(token) != register_token) return;
   bool handled = false;
   auto step = st.registration->on_response(m, clock::now(), handled);
@@ -166,8 +168,11 @@ void session_events::response(const proxy::connection_token& token, sip::Message
   send(self, std::move(step));
 }
 
-void session_events::failed(const proxy::connection_token&, const std::string&, int, const std::string&) {
-  // Our REGISTER will not be answered on this connection: the close that follows starts a new one.
+void session_events::failed(const proxy::connection_token& token, const std::string& branch, int status,
+                            const std::string& reason) {
+  if (token.type() == typeid(proxy_core_actor) && !branch.empty())
+    caf::anon_send(std::any_cast<const proxy_core_actor&>(token), fail_atom::value, branch, status, reason);
+  // Our own REGISTER: the close that follows starts a new connection.
 }
 
 void session_events::established(const std::vector<std::string>&) {
@@ -234,6 +239,22 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
       if (s.stopping) return;
       auto why = !s.setup_error.empty() ? s.setup_error : failure_reason(reason);
       retry_later(self, "connection to SIP proxy " + s.proxy + (s.answered ? " lost: " : " failed: ") + why);
+    },
+    [=](respond_atom, const std::string& wire) {
+      auto& s = self->state;
+      if (s.conn != 0) s.core->respond(wire);
+    },
+    [=](transmit_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
+      auto& s = self->state;
+      // Down (or waiting for the back-off): the reason at once, never silence. Connecting: the core queues.
+      if (s.conn == 0) {
+        if (!branch.empty())
+          caf::anon_send(shard, fail_atom::value, branch, 503,
+                         "Service Unavailable - SIP proxy " + s.proxy + " not connected: " +
+                           (s.registration->last_error().empty() ? std::string("connecting") : s.registration->last_error()));
+        return;
+      }
+      s.core->transmit(std::move(wire), shard, branch, clock::now());
     },
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;

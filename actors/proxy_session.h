@@ -4,6 +4,8 @@
 // REGISTER and digest authentication (gateway/proxy/registration.h), refreshes the registration, sends
 // RFC 5626 CRLF keep-alives (the connection core), and reconnects with back-off; a rejected login waits
 // for (login_atom) or new settings instead of retrying. Every state change goes to the status log.
+// Requests for partner domains (transmit_atom, from the registry) go over the same connection; the proxy
+// routes them by their Request-URI. While the session is down they get 503 with the reason at once.
 //
 // The connection core is the data path's (gateway/proxy/connection.h).
 #pragma once
@@ -22,10 +24,15 @@ namespace fedgw {
 using login_atom = caf::atom_constant<caf::atom("login")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 
+// A connection_actor (the registry sends it every request for a partner domain in SIP_PROXY mode), plus
+// the session's own messages.
 using proxy_session_actor = caf::typed_actor<
   caf::reacts_to<data_atom, conn_id, std::string>,      // bytes from the reactor
   caf::reacts_to<connected_atom, conn_id>,              // the TCP connection to the proxy is up
   caf::reacts_to<closed_atom, conn_id, std::string>,    // the socket is gone (reason)
+  caf::reacts_to<respond_atom, std::string>,            // a response to a request from the proxy
+  // a request for a partner domain, the shard that sent it and its branch ("" = CANCEL/ACK)
+  caf::reacts_to<transmit_atom, std::string, proxy_core_actor, std::string>,
   caf::reacts_to<peer_tick_atom>,                       // registration refresh, keep-alive (internal)
   caf::reacts_to<connect_timeout_atom, uint64_t>,       // a connect attempt timed out (internal)
   caf::reacts_to<reconnect_atom, uint64_t>,             // the back-off of an attempt ended (internal)

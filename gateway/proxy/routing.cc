@@ -91,6 +91,8 @@ settings settings::from_config(const config::Config& c, instance_keys keys) {
   s.via_proxy = c.mode() == config::SIP_PROXY;
   s.internal = iface(c.internal_listener());
   s.external = c.has_federation_listener() ? iface(c.federation_listener()) : interface{"0.0.0.0", 5061, "TLS"};
+  // SIP_PROXY mode: the far side is the proxy, which reaches the gateway on sip_proxy.incoming.
+  if (s.via_proxy && c.sip_proxy().has_incoming()) s.external = iface(c.sip_proxy().incoming());
   s.keys = std::move(keys);
   return s;
 }
@@ -233,26 +235,8 @@ decision check_origin(const sip::Message& request, side origin, const std::vecto
   return d;
 }
 
-namespace {
-decision route_request_directly(const sip::Message& request, side origin,
-                                const std::vector<std::string>& origin_identities, const settings& s);
-}  // namespace
-
 decision route_request(const sip::Message& request, side origin,
                        const std::vector<std::string>& origin_identities, const settings& s) {
-  auto d = route_request_directly(request, origin, origin_identities, s);
-  // SIP_PROXY mode: never around the proxy (no DNS lookup, no direct connection); relaying through it is
-  // not built yet, so such a request gets its final answer here.
-  if (d.status == 0 && d.to == side::external && s.via_proxy) {
-    d.status = 503;
-    d.reason = "Service Unavailable - SIP proxy mode: relaying to partner domains through the proxy is not available yet";
-  }
-  return d;
-}
-
-namespace {
-decision route_request_directly(const sip::Message& request, side origin,
-                                const std::vector<std::string>& origin_identities, const settings& s) {
   decision d;
   auto refuse = [&](int status, std::string reason, bool policy = false) {
     d.status = status;
@@ -336,6 +320,5 @@ decision route_request_directly(const sip::Message& request, side origin,
   d.record_route = dialog_creating;
   return d;
 }
-}  // namespace
 
 }  // namespace fedgw::proxy

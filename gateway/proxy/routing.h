@@ -48,7 +48,8 @@ struct settings {
   std::unordered_set<std::string> allowed;   // partner allow list (empty: all)
   std::unordered_set<std::string> blocked;   // partner block list
   uint32_t discovered_rate_limit = 20; // requests/s from/to a partner not on the allow list
-  bool via_proxy = false;              // SIP_PROXY mode: partner domains only through the configured proxy
+  bool via_proxy = false;              // SIP_PROXY mode: partner domains only through the configured proxy (the
+                                       // proxy core hands such requests to the registry, which sends them there)
   // Partners whose P-Asserted-Identity / P-Preferred-Identity / Remote-Party-ID
   // pass the trust boundary (RFC 3325); removed from everyone else's requests.
   std::unordered_set<std::string> identity_trusted;

@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PROXY_IP=127.0.22.1
 GW_IP=127.0.23.1
 make_certs "$D/certs"
+# The gateway's own DNS server (the readiness check asks for a.test's records): nothing for b.test.
+start_dnsmasq "$D" --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,127.0.23.1
 sed "s|@CERTS@|$D/certs|g" "$HERE/kamailio/proxy-tls.cfg.in" > "$D/proxy-tls.cfg"
 
 KAM_PID=
@@ -34,6 +36,7 @@ mode: SIP_PROXY
 domains: "a.test"
 certificate { cert_file: "$D/certs/good.pem" key_file: "$D/certs/good.key" ca_bundle: "$D/certs/ca.pem" }
 internal_listener { bind_ip: "$GW_IP" port: 5060 transport: TCP }
+dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 2 }
 sip_proxy {
   username: "gw" password: "$password" interface: "$GW_IP" ip: "$PROXY_IP" port: $port transport: $transport
   ${server_name:+server_name: \"$server_name\"}
@@ -60,10 +63,12 @@ check "status names user, proxy, transport and expiry" \
 check "Kamailio accepted the REGISTER from a.test's gateway" grep -q "REGISTER accepted for sip:gw@a.test" "$D/kamailio.log"
 check "answered with qop=auth, MD5 and a nonce count" grep -Eq "credentials \[Digest .*algorithm=MD5, qop=auth, nc=00000001" "$D/kamailio.log"
 check "logged: registered" wait_for_log "$D/a.log" "registered at the SIP proxy as sip:gw@a.test for [0-9]* s"
-# Never around the proxy: a chat to a partner domain is not looked up in DNS nor sent directly.
+# A chat to the partner domain goes to the proxy (no DNS lookup: dnsmasq has no record for b.test).
 out=$("$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeout 10 send bob@b.test "hi" 2>&1) || true
-check "SIP_PROXY mode: a request to a partner gets 503, not a direct route" contains "$out" "503"
-check "... with the reason" grep -q "SIP proxy mode: relaying to partner domains through the proxy is not available yet" <<<"$out"
+check "MESSAGE to b.test through the proxy -> 200" contains "$out" "-> 200 OK - b.test behind the proxy"
+check "the proxy got it on the gateway's connection" grep -q "for b.test: MESSAGE from sip:alice@a.test to sip:bob@b.test via 127.0.22.1:5070 over tcp" "$D/kamailio.log"
+check "no DNS question for b.test" bash -c '! grep -q "b.test" "$1"' _ "$DNSMASQ_LOG"
+check "send-test through the proxy" contains "$("${A[@]}" send-test b.test 2>&1)" "OPTIONS sip:b.test -> 200"
 
 # Wrong password: one rejection, no retry storm, until the operator asks again.
 proxy_config wrong wrong-pw 5070 TCP
@@ -85,6 +90,9 @@ check "wrong port: connection refused" wait_for_log "$D/a.log" \
   "connection to SIP proxy 127.0.22.1:5099 failed: connection refused; retrying in 1 s"
 check "state disconnected with the reason" \
   contains "$("${A[@]}" status)" "last error: connection to SIP proxy 127.0.22.1:5099 failed: connection refused"
+out=$("$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeout 10 send bob@b.test "hi" 2>&1) || true
+check "while the proxy is unreachable: 503 with the reason" \
+  contains "$out" "503 Service Unavailable - SIP proxy 127.0.22.1:5099 not connected: connection to SIP proxy 127.0.22.1:5099 failed: connection refused"
 
 proxy_config tls s3cret-pw 5071 TLS peer.test
 apply tls

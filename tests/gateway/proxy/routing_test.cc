@@ -131,20 +131,23 @@ TEST_F(Routing, InitialAndInboundRequestsHaveNoNode) {
   EXPECT_EQ(out.node, "");
 }
 
-// SIP_PROXY mode: nothing goes to a partner domain around the proxy; until relaying through it exists such
-// a request gets 503 with the reason. Requests to the gateway's own users still route.
-TEST_F(Routing, ProxyModeNeverRoutesToAPartnerDirectly) {
+// SIP_PROXY mode decides the next hop (the proxy), not the policy: a request to a partner is routed the
+// same way (its domain still checked against the partner lists), and so is one from a partner.
+TEST_F(Routing, ProxyModeKeepsThePolicy) {
   auto config = gateway_a();
   config.set_mode(config::SIP_PROXY);
+  config.mutable_partners()->add_blocked("blocked.test");
   auto proxied = settings::from_config(config, instance_keys::random());
   EXPECT_TRUE(proxied.via_proxy);
   EXPECT_FALSE(s.via_proxy);
   request_text r;
   r.uri = "sip:bob@b.test";
   auto out = route_request(r.message(), side::internal, {}, proxied);
-  EXPECT_EQ(out.status, 503);
-  EXPECT_NE(out.reason.find("SIP proxy mode"), std::string::npos) << out.reason;
-  EXPECT_EQ(route_request(r.message(), side::internal, {}, s).status, 0);  // DIRECT: by the domain's records
+  EXPECT_EQ(out.status, 0) << out.reason;
+  EXPECT_EQ(out.to, side::external);
+  EXPECT_EQ(out.domain, "b.test");
+  r.uri = "sip:bob@blocked.test";
+  EXPECT_EQ(route_request(r.message(), side::internal, {}, proxied).status, 403);
   auto in = route_request(from_partner("b.test"), side::external, b_identity, proxied);
   EXPECT_EQ(in.status, 0) << in.reason;
   EXPECT_EQ(in.to, side::internal);
