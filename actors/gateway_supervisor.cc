@@ -58,15 +58,6 @@ void refresh_tls(self_ptr self) {
     .then([=](const tls::contexts_ptr& contexts) { source->set(contexts); }, [](const caf::error&) {});
 }
 
-void add_listener(control::GatewayStatus& status, const char* name, const config::Listener& l,
-                  const char* state) {
-  auto* out = status.add_listeners();
-  out->set_name(name);
-  out->set_address(net::endpoint{l.bind_ip(), static_cast<uint16_t>(l.port())}.to_string());
-  out->set_transport(l.transport());
-  out->set_state(state);
-}
-
 // SIP_PROXY mode runs a session with the proxy; new proxy settings (or certificate, or domains) start a new
 // one; DIRECT mode stops it.
 void update_proxy_session(self_ptr self, bool settings_changed) {
@@ -259,9 +250,6 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       control->set_address(c.control_socket());
       control->set_state("listening");
       for (const auto& l : st.options.listeners) *status->add_listeners() = l;
-      if (c.mode() == config::SIP_PROXY)
-        add_listener(*status, "sip_proxy.incoming", c.sip_proxy().incoming(),
-                     "not listening yet (the proxy's own connections are not accepted yet)");
       status->mutable_counters()->set_config_applies(st.config_applies);
       auto promise = self->make_response_promise<control::GatewayStatus>();
       auto pending = std::make_shared<size_t>(st.options.shards.size() + (st.proxy_session ? 1 : 0));

@@ -198,7 +198,10 @@ void core_events::request(sip::Message&& m) {
       for (const auto& node : proxy::sending_nodes(m)) reaches_node(self, from_domain, node);
     }
   }
-  sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where, st.core->identities(), st.address};
+  sip_origin origin{caf::actor_cast<response_sink>(self), st.options.where,
+                    st.options.from_sip_proxy ? std::vector<std::string>{std::string(proxy::trusted_proxy_identity)}
+                                              : st.core->identities(),
+                    st.address};
   auto shard = shard_for_call(m.call_id(), st.options.shards.size());
   caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
 }
@@ -448,6 +451,20 @@ net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_conne
   };
   auto refused = std::make_shared<refusals>();
   return [&system, options, refused](conn_id conn, const std::string& peer) -> std::shared_ptr<net::reactor::handler> {
+    if (options.from_sip_proxy) {
+      auto policy = options.policy ? options.policy->get() : options.settings;
+      auto at = net::parse_endpoint(peer);
+      std::string why;
+      if (!policy || !policy->via_proxy) why = "not in SIP_PROXY mode";
+      else if (!at || at->ip != policy->proxy_ip) why = "only the SIP proxy " + policy->proxy_ip + " may connect here";
+      if (!why.empty()) {
+        std::lock_guard<std::mutex> lock(refused->mutex);
+        if (refused->logged.allow(at ? at->ip : peer, std::chrono::steady_clock::now()))
+          report(options.log, severity::warning, "sip_proxy",
+                 "connection to sip_proxy.incoming from " + peer + " refused: " + why + " (logged once a minute per address)");
+        return nullptr;
+      }
+    }
     if (!options.allowed_peers.empty()) {
       auto at = net::parse_endpoint(peer);
       bool allowed = at && std::any_of(options.allowed_peers.begin(), options.allowed_peers.end(),

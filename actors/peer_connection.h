@@ -75,6 +75,9 @@ struct peer_connection_options {
   // connection is used at once; otherwise only after it sent SIP itself.
   bool uc_server_authenticated = false;
   std::vector<net::prefix> allowed_peers;  // internal listener: empty = any address
+  // sip_proxy.incoming: only the SIP proxy's address, only in SIP_PROXY mode (read from `policy` at accept
+  // time, so a mode switch needs no restart); its requests carry proxy::trusted_proxy_identity.
+  bool from_sip_proxy = false;
   std::shared_ptr<proxy::partner_rate_limiter> inbound_limits;  // shared by all partner connections
   std::shared_ptr<std::atomic<uint64_t>> stray_responses;       // counted, reported by shard 0
 };

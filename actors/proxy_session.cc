@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
 #include "gateway/net/address.h"
 #include "gateway/proxy/connection.h"
@@ -140,16 +141,21 @@ void session_events::close(bool flush) {
   if (st.conn != 0) st.options.reactor->close(st.conn, flush);
 }
 
-// Requests from the proxy on this connection: OPTIONS (its keep-alive probes) is answered here; the rest
-// until proxy-mode routing is built: 503 with the reason, never silence.
+// Requests from the proxy on this connection: OPTIONS (its keep-alive probe) is answered here, the rest
+// goes to the proxy core, vouched for by the proxy.
 void session_events::request(sip::Message&& m) {
   auto& st = self->state;
-  if (m.method() == "ACK") return;
-  bool options = m.method() == "OPTIONS";
-  auto response = sip::make_response(m, options ? 200 : 503,
-                                     options ? "OK" : "Service Unavailable - requests from the SIP proxy are not routed yet",
-                                     "fgw", st.options.limits);
-  if (response) st.core->respond(response->serialize());
+  if (m.method() == "OPTIONS" || st.options.shards.empty()) {
+    auto response = sip::make_response(m, m.method() == "OPTIONS" ? 200 : 503,
+                                       m.method() == "OPTIONS" ? "OK" : "Service Unavailable - the data path is not running",
+                                       "fgw", st.options.limits);
+    if (response) st.core->respond(response->serialize());
+    return;
+  }
+  sip_origin origin{caf::actor_cast<response_sink>(self), proxy::side::external,
+                    {std::string(proxy::trusted_proxy_identity)}, st.proxy};
+  auto shard = shard_for_call(m.call_id(), st.options.shards.size());
+  caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
 }
 
 void session_events::response(const proxy::connection_token& token, sip::Message&& m) {

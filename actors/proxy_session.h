@@ -6,6 +6,8 @@
 // for (login_atom) or new settings instead of retrying. Every state change goes to the status log.
 // Requests for partner domains (transmit_atom, from the registry) go over the same connection; the proxy
 // routes them by their Request-URI. While the session is down they get 503 with the reason at once.
+// Requests the proxy sends on this connection go to the proxy core like a partner's, with the origin
+// identity proxy::trusted_proxy_identity (see gateway/proxy/routing.h); OPTIONS is answered here.
 //
 // The connection core is the data path's (gateway/proxy/connection.h).
 #pragma once
@@ -45,6 +47,7 @@ struct proxy_session_options {
   std::shared_ptr<net::reactor> reactor;
   std::shared_ptr<tls_source> tls;  // TLS and MTLS: the CA bundle and (MTLS) the gateway's certificate
   status_log_actor log;
+  std::vector<proxy_core_actor> shards;  // requests the proxy sends on this connection go to them
   sip::Limits limits;
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds keepalive{30};

@@ -64,6 +64,7 @@ proxy_session_options proxy_session_settings(const config::Config& config, const
   o.reactor = reactor;
   o.tls = path.tls;
   o.log = log;
+  o.shards = path.shards;
   o.limits = parse_limits(config);
   o.keepalive = std::chrono::seconds(config.limits().keepalive_interval_s());
   return o;
@@ -112,9 +113,11 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   *connect_options = connection_options(config, out, reactor, log, dns);
   connect_options->tls = out.tls;
 
-  auto open = [&](const char* name, const config::Listener& l, proxy::side where) {
+  auto open = [&](const char* name, const config::Listener& l, proxy::side where, bool from_sip_proxy = false) {
     auto o = connection_options(config, out, reactor, log, dns);
     o.where = where;
+    o.from_sip_proxy = from_sip_proxy;
+    if (from_sip_proxy) o.inbound_limits = nullptr;  // the proxy carries every partner: no per-sender limit
     if (l.transport() != config::TCP) o.tls = out.tls;
     o.client_certs = client_certs(l);
     for (const auto& p : l.allowed_peers())
@@ -141,6 +144,11 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   if (!open("internal", config.internal_listener(), proxy::side::internal)) return false;
   if (config.has_federation_listener() &&
       !open("federation", config.federation_listener(), proxy::side::external))
+    return false;
+  // Open whenever configured, so that switching to SIP_PROXY needs no restart; it accepts only the
+  // proxy's address, and only in SIP_PROXY mode.
+  if (config.has_sip_proxy() && config.sip_proxy().has_incoming() &&
+      !open("sip_proxy.incoming", config.sip_proxy().incoming(), proxy::side::external, true))
     return false;
   return true;
 }

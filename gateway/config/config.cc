@@ -267,6 +267,20 @@ std::vector<std::string> validate(const Config& c) {
       }
     }
   }
+  // sip_proxy.incoming is opened whenever configured (mode switches need no restart): its own address.
+  if (c.has_sip_proxy() && c.sip_proxy().has_incoming()) {
+    const auto& in = c.sip_proxy().incoming();
+    auto overlaps = [&](const Listener& other) {
+      auto wildcard = [](const std::string& ip) { return ip == "0.0.0.0" || ip == "::"; };
+      return other.port() == in.port() &&
+             (other.bind_ip() == in.bind_ip() || wildcard(other.bind_ip()) || wildcard(in.bind_ip()));
+    };
+    auto at = in.bind_ip() + ":" + std::to_string(in.port());
+    if (c.has_internal_listener() && overlaps(c.internal_listener()))
+      check.fail("sip_proxy.incoming", at + " overlaps the internal_listener's address");
+    if (c.has_federation_listener() && overlaps(c.federation_listener()))
+      check.fail("sip_proxy.incoming", at + " overlaps the federation_listener's address");
+  }
   if (c.mode() == DIRECT && c.has_federation_listener() && cert.cert_file().empty() &&
       cert.pkcs12_file().empty())
     check.fail("certificate", "the federation listener needs a certificate (cert_file + key_file or pkcs12_file)");
@@ -347,6 +361,9 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
   before = listener_text(running.federation_listener(), running.has_federation_listener());
   after = listener_text(next.federation_listener(), next.has_federation_listener());
   if (before != after) restart("federation_listener", before, after);
+  before = listener_text(running.sip_proxy().incoming(), running.sip_proxy().has_incoming());
+  after = listener_text(next.sip_proxy().incoming(), next.sip_proxy().has_incoming());
+  if (before != after) restart("sip_proxy.incoming", before, after);
   // The data path reads its limits once at start; every limits field (also
   // those added later) is compared by reflection.
   const auto* limits = Limits::descriptor();

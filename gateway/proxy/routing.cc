@@ -89,6 +89,7 @@ settings settings::from_config(const config::Config& c, instance_keys keys) {
   };
   s.discovered_rate_limit = c.partners().discovered_rate_limit();
   s.via_proxy = c.mode() == config::SIP_PROXY;
+  if (s.via_proxy) s.proxy_ip = c.sip_proxy().ip();
   s.internal = iface(c.internal_listener());
   s.external = c.has_federation_listener() ? iface(c.federation_listener()) : interface{"0.0.0.0", 5061, "TLS"};
   // SIP_PROXY mode: the far side is the proxy, which reaches the gateway on sip_proxy.incoming.
@@ -215,7 +216,15 @@ decision check_origin(const sip::Message& request, side origin, const std::vecto
     return d;
   };
   auto from_domain = uri_domain(request.from().uri_text);
-  if (origin == side::external) {
+  if (origin == side::external && s.via_proxy && contains(origin_identities, trusted_proxy_identity)) {
+    // Relayed by the SIP proxy: it authenticated the sender; our own users never arrive from outside.
+    d.domain = from_domain;
+    if (from_domain.empty() || s.serves(from_domain))
+      return refuse(403, "Forbidden - From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
+                           " cannot come from the SIP proxy" + (from_domain.empty() ? "" : ": it is served by this gateway"));
+    if (auto why = s.partner_refusal(from_domain); !why.empty()) return refuse(403, why);
+    d.strip_identity = !contains(s.identity_trusted, from_domain);
+  } else if (origin == side::external) {
     // Anti-spoofing: the From domain must be an identity of the peer's certificate (RFC 5922).
     if (!contains(origin_identities, from_domain)) {
       std::string names;

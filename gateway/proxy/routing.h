@@ -42,6 +42,12 @@ struct own_route {
   std::string domain;  // the partner domain of an external-facing value
 };
 
+// The origin identity of a request that came from the configured SIP proxy (its session's connection, or
+// sip_proxy.incoming from the proxy's address). Not a domain name, so no certificate can carry it. The
+// proxy is trusted for routing: it vouches for the From domain of what it relays (which must still not be
+// one of the gateway's own domains, and still passes the partner lists).
+inline constexpr std::string_view trusted_proxy_identity = "<sip proxy>";
+
 // Domain lists are hash sets: an allow list of 10,000 partners is consulted on every request.
 struct settings {
   std::unordered_set<std::string> domains;   // served domains, lower case
@@ -50,6 +56,7 @@ struct settings {
   uint32_t discovered_rate_limit = 20; // requests/s from/to a partner not on the allow list
   bool via_proxy = false;              // SIP_PROXY mode: partner domains only through the configured proxy (the
                                        // proxy core hands such requests to the registry, which sends them there)
+  std::string proxy_ip;                // SIP_PROXY mode: the only address sip_proxy.incoming accepts
   // Partners whose P-Asserted-Identity / P-Preferred-Identity / Remote-Party-ID
   // pass the trust boundary (RFC 3325); removed from everyone else's requests.
   std::unordered_set<std::string> identity_trusted;

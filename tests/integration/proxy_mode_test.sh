@@ -21,7 +21,8 @@ KAM_PID=
 # start_proxy ALGORITHM: Kamailio as the proxy, user gw, password "s3cret-pw".
 start_proxy() {
   kamailio -f "$HERE/kamailio/proxy.cfg" -A "TLS_CFG=\"$D/proxy-tls.cfg\"" -A 'PROXY_USER="gw"' \
-    -A 'PROXY_PASSWORD="s3cret-pw"' -A "PROXY_ALGORITHM=\"$1\"" -DD -E -m 64 -M 8 -n 1 >> "$D/kamailio.log" 2>&1 &
+    -A 'PROXY_PASSWORD="s3cret-pw"' -A "PROXY_ALGORITHM=\"$1\"" -A "GATEWAY_URI=\"sip:$GW_IP:5090;transport=tcp\"" \
+    -DD -E -m 64 -M 8 -n 1 >> "$D/kamailio.log" 2>&1 &
   KAM_PID=$!
   LAB_PIDS+=("$KAM_PID")
   wait_until 10 bash -c "exec 3<>/dev/tcp/$PROXY_IP/5072" 2>/dev/null
@@ -69,6 +70,27 @@ check "MESSAGE to b.test through the proxy -> 200" contains "$out" "-> 200 OK - 
 check "the proxy got it on the gateway's connection" grep -q "for b.test: MESSAGE from sip:alice@a.test to sip:bob@b.test via 127.0.22.1:5070 over tcp" "$D/kamailio.log"
 check "no DNS question for b.test" bash -c '! grep -q "b.test" "$1"' _ "$DNSMASQ_LOG"
 check "send-test through the proxy" contains "$("${A[@]}" send-test b.test 2>&1)" "OPTIONS sip:b.test -> 200"
+
+# The other way: b.test's MESSAGE to alice@a.test reaches the proxy, which relays it to sip_proxy.incoming;
+# the gateway takes the proxy's word for the From domain and hands it to a.test's UC server (fedua serve).
+"$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test serve 120 > "$D/uc-a.out" 2>&1 &
+LAB_PIDS+=($!)
+check "a.test's UC server is up" wait_for_log "$D/uc-a.out" "serving"
+inbound() { # FROM_DOMAIN: a MESSAGE from bob@FROM_DOMAIN to alice@a.test, sent to the proxy
+  printf 'MESSAGE sip:alice@a.test SIP/2.0\nVia: SIP/2.0/TCP 127.0.22.9:5099;branch=z9hG4bK-in%s\nMax-Forwards: 70\nFrom: <sip:bob@%s>;tag=b1\nTo: <sip:alice@a.test>\nCall-ID: in-%s@b.test\nCSeq: 1 MESSAGE\nContent-Type: text/plain\n\nhello from behind the proxy\n' \
+    "$RANDOM" "$1" "$RANDOM" > "$D/inbound.sip"
+  python3 "$HERE/sip_peer.py" "$PROXY_IP:5070" "$D/inbound.sip" 2>&1 || true
+}
+out=$(inbound b.test)
+check "b.test -> proxy -> gateway -> UC server: 200" contains "$out" "SIP/2.0 200"
+check "the UC server got it" wait_for_log "$D/uc-a.out" "hello from behind the proxy"
+check "it came in on sip_proxy.incoming" grep -q "to a.test: MESSAGE from sip:bob@b.test" "$D/kamailio.log"
+out=$(inbound a.test)
+check "a From of the gateway's own domain via the proxy: 403" contains "$out" "SIP/2.0 403 Forbidden - From domain a.test cannot come from the SIP proxy"
+# Anyone but the proxy is refused on sip_proxy.incoming.
+out=$(python3 "$HERE/sip_peer.py" "$GW_IP:5090" "$D/inbound.sip" 2>&1 || true)
+check "a non-proxy address on sip_proxy.incoming: refused" contains "$out" "closed"
+check "... and logged" wait_for_log "$D/a.log" "connection to sip_proxy.incoming from 127.0.0.1:[0-9]* refused: only the SIP proxy 127.0.22.1 may connect here"
 
 # Wrong password: one rejection, no retry storm, until the operator asks again.
 proxy_config wrong wrong-pw 5070 TCP

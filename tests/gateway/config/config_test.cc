@@ -120,6 +120,37 @@ TEST(Config, ProxyModeRequirements) {
   EXPECT_TRUE(contains(loaded.errors, "sip_proxy.incoming: is required"));
 }
 
+TEST(Config, ProxyTlsNeedsAServerNameAndIncomingItsOwnAddress) {
+  auto loaded = parse_config(minimal_proxy + R"(
+    sip_proxy { username: "u" password: "p" ip: "192.0.2.1" transport: TLS
+                incoming { bind_ip: "127.0.0.1" port: 5060 transport: TCP } })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.transport: TLS needs the certificate section"));
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.server_name: is required with TLS (the name the proxy's certificate carries)"));
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.incoming: 127.0.0.1:5060 overlaps the internal_listener's address"));
+  loaded = parse_config(minimal_proxy + R"(
+    sip_proxy { username: "u" password: "p" ip: "192.0.2.1" transport: TCP server_name: "not a name"
+                incoming { bind_ip: "127.0.0.2" port: 5060 } })", "t");
+  EXPECT_TRUE(loaded.ok()) << loaded.errors.front();  // the name is checked only with TLS and MTLS; another IP, same port
+  loaded = parse_config(minimal_proxy + R"(
+    certificate { cert_file: "c" key_file: "k" }
+    sip_proxy { username: "u" password: "p" ip: "192.0.2.1" transport: MTLS server_name: "not a name"
+                incoming { bind_ip: "127.0.0.1" port: 5062 } })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "sip_proxy.server_name: \"not a name\" is not a valid domain name"));
+}
+
+TEST(Config, ProxyIncomingListenerChangeNeedsRestart) {
+  auto a = parse_config(minimal_proxy + R"(
+    sip_proxy { username: "u" password: "p" ip: "192.0.2.1" transport: TCP incoming { bind_ip: "127.0.0.1" } })", "a")
+             .config;
+  auto b = a;
+  b.mutable_sip_proxy()->set_password("other");  // the session starts again: no restart
+  EXPECT_TRUE(validate_change(a, b).empty());
+  b.mutable_sip_proxy()->mutable_incoming()->set_port(5070);
+  auto errors = validate_change(a, b);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "sip_proxy.incoming: changing 127.0.0.1:5062 TCP to 127.0.0.1:5070 TCP needs a restart of fedgw");
+}
+
 TEST(Config, FederationListenerNeedsCertificate) {
   auto loaded = parse_config(minimal + R"(federation_listener { bind_ip: "127.0.0.1" })", "t");
   EXPECT_TRUE(contains(loaded.errors, "certificate: the federation listener needs a certificate"));
