@@ -119,12 +119,34 @@ std::chrono::milliseconds running_budget(self_ptr self) {
   return config::readiness_budget(self->state.options.config);
 }
 
+// The readiness check itself, with what the session with the proxy said.
+template <class Then>
+void run_checks(self_ptr self, std::chrono::milliseconds budget, std::optional<readiness::proxy_session_view> proxy,
+                Then then);
+
 // Runs a readiness check on the running config within `budget`; `then` gets
-// the report (a failed check is a report with that one problem).
+// the report (a failed check is a report with that one problem). In SIP_PROXY
+// mode the session with the proxy is asked first (reachability, TLS, login).
 template <class Then>
 void run_readiness(self_ptr self, std::chrono::milliseconds budget, Then then) {
+  auto& st = self->state;
+  if (st.options.config.mode() != config::SIP_PROXY || !st.proxy_session)
+    return run_checks(self, budget, std::nullopt, std::move(then));
+  auto ask = std::min<std::chrono::milliseconds>(budget / 4, std::chrono::seconds(1));
+  self->request(st.proxy_session, ask, status_atom::value)
+    .then(
+      [=](const control::ProxySessionStatus& s) mutable {
+        readiness::proxy_session_view view{s.state(), s.proxy(), s.transport(), s.user(), s.last_error(), s.expires_in_s()};
+        run_checks(self, budget - ask, view, std::move(then));
+      },
+      [=](const caf::error&) mutable { run_checks(self, budget - ask, std::nullopt, std::move(then)); });
+}
+
+template <class Then>
+void run_checks(self_ptr self, std::chrono::milliseconds budget, std::optional<readiness::proxy_session_view> proxy,
+                Then then) {
   auto& opts = self->state.options;
-  auto check = spawn_readiness_check(self->system(), opts.config, opts.certificates, opts.dns, budget);
+  auto check = spawn_readiness_check(self->system(), opts.config, opts.certificates, opts.dns, budget, std::move(proxy));
   // The check answers within its budget; the margin only guards against it dying.
   self->request(check, budget + config::budget_margin, readiness_atom::value)
     .then([=](readiness::report& report) mutable { then(std::move(report)); },
@@ -227,9 +249,9 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
   self->state.started_ms = now_ms();
   const auto& opts = self->state.options;
   report(opts.log, severity::info, "config", "applied " + opts.source + " (" + summary(opts.config) + ")");
+  update_proxy_session(self, false);
   run_readiness(self, running_budget(self), [=](readiness::report r) { log_readiness(self, r, "start-up"); });
   caf::anon_send(opts.certificates, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
-  update_proxy_session(self, false);
   self->attach_functor([=](const caf::error&) {
     if (self->state.proxy_session) caf::anon_send_exit(self->state.proxy_session, caf::exit_reason::user_shutdown);
   });

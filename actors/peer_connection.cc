@@ -149,6 +149,9 @@ void became_established(self_ptr self) {
   if (st.options.where == proxy::side::internal) {
     log(self, severity::info, "internal connection up from " + st.address);
     if (st.options.uc_server_authenticated) register_uc_server(self);
+  } else if (st.options.from_sip_proxy) {
+    log(self, severity::info,
+        "connection from the SIP proxy up on sip_proxy.incoming: " + st.address + " (" + st.core->transport_description() + ")");
   } else {
     std::string names;
     for (const auto& n : st.core->identities()) names += (names.empty() ? "" : ", ") + n;

@@ -24,7 +24,8 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 
 readiness_check_actor::behavior_type
 readiness_impl(readiness_check_actor::pointer self, config::Config config, cert_manager_actor certificates,
-               dns_resolver_actor dns, std::chrono::milliseconds budget) {
+               dns_resolver_actor dns, std::chrono::milliseconds budget,
+               std::optional<readiness::proxy_session_view> proxy) {
   return {
     [=](readiness_atom) -> caf::result<readiness::report> {
       auto promise = self->make_response_promise<readiness::report>();
@@ -35,7 +36,7 @@ readiness_impl(readiness_check_actor::pointer self, config::Config config, cert_
         return std::max(ms, std::chrono::milliseconds(1));
       };
       auto finish = [=](const pending_check& p) mutable {
-        promise.deliver(readiness::analyze(config, p.certificate, p.resolutions, net::is_local_address));
+        promise.deliver(readiness::analyze(config, p.certificate, p.resolutions, net::is_local_address, proxy));
         self->quit();
       };
       self->request(certificates, std::min(left(), config::certificate_budget), status_atom::value)
@@ -82,8 +83,10 @@ readiness_impl(readiness_check_actor::pointer self, config::Config config, cert_
 
 readiness_check_actor spawn_readiness_check(caf::actor_system& system, config::Config config,
                                             cert_manager_actor certificates, dns_resolver_actor dns,
-                                            std::chrono::milliseconds budget) {
-  return system.spawn(readiness_impl, std::move(config), std::move(certificates), std::move(dns), budget);
+                                            std::chrono::milliseconds budget,
+                                            std::optional<readiness::proxy_session_view> proxy) {
+  return system.spawn(readiness_impl, std::move(config), std::move(certificates), std::move(dns), budget,
+                      std::move(proxy));
 }
 
 }  // namespace fedgw

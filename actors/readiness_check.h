@@ -18,8 +18,10 @@ using readiness_atom = caf::atom_constant<caf::atom("readiness")>;
 // lookup has not finished by then is reported as such, never waited for longer.
 using readiness_check_actor = caf::typed_actor<caf::replies_to<readiness_atom>::with<readiness::report>>;
 
+// `proxy`: SIP_PROXY mode, the session with the proxy as the caller found it (none: not running).
 readiness_check_actor spawn_readiness_check(caf::actor_system& system, config::Config config,
                                             cert_manager_actor certificates, dns_resolver_actor dns,
-                                            std::chrono::milliseconds budget);
+                                            std::chrono::milliseconds budget,
+                                            std::optional<readiness::proxy_session_view> proxy = std::nullopt);
 
 }  // namespace fedgw

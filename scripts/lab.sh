@@ -141,3 +141,64 @@ lab_federation() {
   start_fedgw "$bin" "$dir/b.textproto" "$dir/b.log" || return 1
   GW_B_PID=$FEDGW_LAST_PID
 }
+
+# SIP proxy mode: Debian's Kamailio as the federation SIP proxy (tests/integration/kamailio/proxy.cfg) on
+# LAB_PROXY_IP: TCP 5070, TLS 5071, mutual TLS 5072 (certificate mixed.pem, SAN peer.test); registrar with
+# digest for user "gw", password LAB_PROXY_PASSWORD. Requests for a.test go to LAB_PROXY_GATEWAY_A
+# (sip_proxy.incoming of a.test's gateway); for b.test to LAB_PROXY_GATEWAY_B when set, else they are
+# answered by the proxy itself.
+LAB_PROXY_IP=127.0.22.1
+LAB_PROXY_PASSWORD=s3cret-pw
+# start_sip_proxy DIR ALGORITHM (MD5 or SHA-256): needs DIR/certs; sets SIP_PROXY_PID; logs to DIR/kamailio.log.
+start_sip_proxy() {
+  local dir=$1 algorithm=$2
+  local -a defines=(-A "TLS_CFG=\"$dir/proxy-tls.cfg\"" -A 'PROXY_USER="gw"' -A "PROXY_PASSWORD=\"$LAB_PROXY_PASSWORD\""
+                    -A "PROXY_ALGORITHM=\"$algorithm\"" -A "GATEWAY_A_URI=\"${LAB_PROXY_GATEWAY_A:-sip:127.0.23.1:5090;transport=tcp}\"")
+  [ -n "${LAB_PROXY_GATEWAY_B:-}" ] && defines+=(-A "GATEWAY_B_URI=\"$LAB_PROXY_GATEWAY_B\"")
+  sed "s|@CERTS@|$dir/certs|g" "$LAB_ROOT/tests/integration/kamailio/proxy-tls.cfg.in" > "$dir/proxy-tls.cfg"
+  kamailio -f "$LAB_ROOT/tests/integration/kamailio/proxy.cfg" "${defines[@]}" -DD -E -m 64 -M 8 -n 1 \
+    >> "$dir/kamailio.log" 2>&1 &
+  SIP_PROXY_PID=$!
+  LAB_PIDS+=("$SIP_PROXY_PID")
+  wait_until 10 bash -c "exec 3<>/dev/tcp/$LAB_PROXY_IP/5072" 2>/dev/null
+}
+
+# proxy_gateway_config DIR NAME DOMAIN IP CERT PASSWORD PORT TRANSPORT [SERVER_NAME]: DIR/NAME.textproto for a
+# SIP_PROXY gateway serving DOMAIN: internal TCP IP:5060, sip_proxy.incoming TCP IP:5090, login "gw"
+# with PASSWORD at LAB_PROXY_IP:PORT over TRANSPORT, DNS at DNSMASQ_PORT.
+proxy_gateway_config() {
+  local dir=$1 name=$2 domain=$3 ip=$4 cert=$5 password=$6 port=$7 transport=$8 server_name=${9:-}
+  cat > "$dir/$name.textproto" <<CFG
+mode: SIP_PROXY
+domains: "$domain"
+certificate { cert_file: "$dir/certs/$cert.pem" key_file: "$dir/certs/$cert.key" ca_bundle: "$dir/certs/ca.pem" }
+internal_listener { bind_ip: "$ip" port: 5060 transport: TCP }
+dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 2 }
+limits { transaction_timeout_ms: ${LAB_TIMER_MS:-4000} }
+sip_proxy {
+  username: "gw" password: "$password" interface: "$ip" ip: "$LAB_PROXY_IP" port: $port transport: $transport
+  ${server_name:+server_name: \"$server_name\"}
+  incoming { bind_ip: "$ip" port: 5090 transport: TCP }
+}
+control_socket: "$dir/${domain%%.*}.sock"
+CFG
+}
+
+# lab_proxy_federation BIN DIR: a.test (127.0.23.1) and b.test (127.0.24.1), each with its gateway in
+# SIP_PROXY mode, logged in at one Kamailio proxy (SHA-256 digest, mutual TLS on 5072) that relays
+# between them; DNS (dnsmasq) serves only the gateways' own records (the readiness check), never partner
+# lookups. Sets GW_A_PID, GW_B_PID.
+lab_proxy_federation() {
+  local bin=$1 dir=$2
+  make_certs "$dir/certs"
+  start_dnsmasq "$dir" --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,127.0.23.1 \
+    --srv-host=_sipfederationtls._tcp.b.test,gw.b.test,5061,10,10 --host-record=gw.b.test,127.0.24.1 || return 1
+  LAB_PROXY_GATEWAY_A="sip:127.0.23.1:5090;transport=tcp" LAB_PROXY_GATEWAY_B="sip:127.0.24.1:5090;transport=tcp" \
+    start_sip_proxy "$dir" SHA-256 || return 1
+  proxy_gateway_config "$dir" a a.test 127.0.23.1 good "$LAB_PROXY_PASSWORD" 5072 MTLS peer.test
+  proxy_gateway_config "$dir" b b.test 127.0.24.1 peer "$LAB_PROXY_PASSWORD" 5072 MTLS peer.test
+  start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1
+  GW_A_PID=$FEDGW_LAST_PID
+  start_fedgw "$bin" "$dir/b.textproto" "$dir/b.log" || return 1
+  GW_B_PID=$FEDGW_LAST_PID
+}

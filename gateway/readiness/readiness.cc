@@ -44,15 +44,19 @@ std::vector<std::string> names_to_check(const tls::validation_result& certificat
 }
 
 report analyze(const config::Config& config, const tls::validation_result& certificate,
-               const std::vector<dns::resolution>& resolutions, const address_test& is_local) {
+               const std::vector<dns::resolution>& resolutions, const address_test& is_local,
+               const std::optional<proxy_session_view>& proxy) {
   report r;
+  const bool proxy_mode = config.mode() == config::SIP_PROXY;
   auto& lines = r.lines;
   auto problem = [&](const std::string& text) {
     r.problems.push_back(text);
   };
 
   // The certificate.
-  if (!certificate_configured(config.certificate())) {
+  if (!certificate_configured(config.certificate()) && proxy_mode && config.sip_proxy().transport() == config::TCP) {
+    lines.push_back("Certificate: none configured (not needed: the SIP proxy is reached over TCP)");
+  } else if (!certificate_configured(config.certificate())) {
     lines.push_back("Certificate: none configured");
     problem("no certificate configured: open federation needs a CA-signed server certificate "
             "(certificate.cert_file + key_file or pkcs12_file)");
@@ -75,9 +79,29 @@ report analyze(const config::Config& config, const tls::validation_result& certi
     lines.push_back("Open-federation listener: " +
                     net::endpoint{fl.bind_ip(), static_cast<uint16_t>(fl.port())}.to_string() + " (" +
                     config::Transport_Name(fl.transport()) + ")");
+  } else if (proxy_mode) {
+    lines.push_back("Open-federation listener: not configured (SIP proxy mode: partners come through the proxy)");
   } else {
     lines.push_back("Open-federation listener: not configured");
     problem("federation_listener is not configured: partners cannot connect");
+  }
+  if (proxy_mode) {
+    // Reachability, TLS and login: what the session with the proxy found.
+    const auto& p = config.sip_proxy();
+    auto where = net::endpoint{p.ip(), static_cast<uint16_t>(p.port())}.to_string() + " over " +
+                 config::Transport_Name(p.transport()) + ", user \"" + p.username() + "\"";
+    if (!proxy) {
+      lines.push_back("SIP proxy: " + where + ": no session");
+      problem("SIP proxy " + where + ": the session with the proxy is not running");
+    } else if (proxy->state == "registered") {
+      lines.push_back("SIP proxy: " + where + ": registered (expires in " + std::to_string(proxy->expires_in_s) + " s)");
+    } else if ((proxy->state == "connecting" || proxy->state == "authenticating") && proxy->last_error.empty()) {
+      lines.push_back("SIP proxy: " + where + ": " + proxy->state + " (the login is in progress)");
+    } else {
+      lines.push_back("SIP proxy: " + where + ": " + proxy->state);
+      problem("SIP proxy " + where + ": " + proxy->state +
+              (proxy->last_error.empty() ? std::string() : ": " + proxy->last_error));
+    }
   }
 
   auto names = names_to_check(certificate);
@@ -93,7 +117,7 @@ report analyze(const config::Config& config, const tls::validation_result& certi
     n.served = contains(domains, name);
     // Names that are not served domains (e.g. the gateway's host name) are
     // shown, but only served domains (or all names, when none is served) must resolve.
-    const bool required = n.served || !any_served;
+    const bool required = !proxy_mode && (n.served || !any_served);
     auto found = std::find_if(resolutions.begin(), resolutions.end(),
                               [&](const dns::resolution& res) { return res.domain == name; });
     lines.push_back(name + ":" + (n.served ? "" : " (not one of the served domains)"));

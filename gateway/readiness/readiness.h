@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +42,23 @@ std::vector<std::string> names_to_check(const tls::validation_result& certificat
 
 using address_test = std::function<bool(const std::string& ip)>;
 
+// SIP_PROXY mode: the session with the proxy as last seen (reachability, TLS, login).
+struct proxy_session_view {
+  std::string state;  // "disconnected", "connecting", "authenticating", "registered", "rejected"
+  std::string proxy;  // "127.0.0.1:5070"
+  std::string transport;
+  std::string user;
+  std::string last_error;
+  int64_t expires_in_s = 0;
+};
+
 // `certificate` is the validation of the certificate in use (or of the failed
 // attempt); `resolutions` holds resolve_domain results for names_to_check();
-// `is_local` tells whether an IP is an address of this machine.
+// `is_local` tells whether an IP is an address of this machine. In SIP_PROXY mode partners are reached
+// through the proxy: the open-federation listener and the DNS records are shown, not required, and the
+// session with the proxy (`proxy`; none: not running) must be logged in.
 report analyze(const config::Config& config, const tls::validation_result& certificate,
-               const std::vector<dns::resolution>& resolutions, const address_test& is_local);
+               const std::vector<dns::resolution>& resolutions, const address_test& is_local,
+               const std::optional<proxy_session_view>& proxy = std::nullopt);
 
 }  // namespace fedgw::readiness

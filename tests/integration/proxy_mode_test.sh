@@ -10,42 +10,16 @@ source "$(dirname "$0")/lib.sh"
 BIN=$(cd "$1" && pwd)
 D=$FEDGW_TEST_DIR
 HERE=$(cd "$(dirname "$0")" && pwd)
-PROXY_IP=127.0.22.1
+PROXY_IP=$LAB_PROXY_IP
 GW_IP=127.0.23.1
 make_certs "$D/certs"
 # The gateway's own DNS server (the readiness check asks for a.test's records): nothing for b.test.
 start_dnsmasq "$D" --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,127.0.23.1
-sed "s|@CERTS@|$D/certs|g" "$HERE/kamailio/proxy-tls.cfg.in" > "$D/proxy-tls.cfg"
-
 KAM_PID=
-# start_proxy ALGORITHM: Kamailio as the proxy, user gw, password "s3cret-pw".
-start_proxy() {
-  kamailio -f "$HERE/kamailio/proxy.cfg" -A "TLS_CFG=\"$D/proxy-tls.cfg\"" -A 'PROXY_USER="gw"' \
-    -A 'PROXY_PASSWORD="s3cret-pw"' -A "PROXY_ALGORITHM=\"$1\"" -A "GATEWAY_URI=\"sip:$GW_IP:5090;transport=tcp\"" \
-    -DD -E -m 64 -M 8 -n 1 >> "$D/kamailio.log" 2>&1 &
-  KAM_PID=$!
-  LAB_PIDS+=("$KAM_PID")
-  wait_until 10 bash -c "exec 3<>/dev/tcp/$PROXY_IP/5072" 2>/dev/null
-}
+start_proxy() { start_sip_proxy "$D" "$1"; KAM_PID=$SIP_PROXY_PID; }
 start_proxy MD5
-
-# gateway_config NAME PASSWORD PORT TRANSPORT [SERVER_NAME]
-proxy_config() {
-  local name=$1 password=$2 port=$3 transport=$4 server_name=${5:-}
-  cat > "$D/$name.textproto" <<CFG
-mode: SIP_PROXY
-domains: "a.test"
-certificate { cert_file: "$D/certs/good.pem" key_file: "$D/certs/good.key" ca_bundle: "$D/certs/ca.pem" }
-internal_listener { bind_ip: "$GW_IP" port: 5060 transport: TCP }
-dns { servers: "127.0.0.1:$DNSMASQ_PORT" timeout_ms: 500 tries: 2 }
-sip_proxy {
-  username: "gw" password: "$password" interface: "$GW_IP" ip: "$PROXY_IP" port: $port transport: $transport
-  ${server_name:+server_name: \"$server_name\"}
-  incoming { bind_ip: "$GW_IP" port: 5090 transport: TCP }
-}
-control_socket: "$D/a.sock"
-CFG
-}
+# proxy_config NAME PASSWORD PORT TRANSPORT [SERVER_NAME]: a.test's gateway in SIP_PROXY mode.
+proxy_config() { proxy_gateway_config "$D" "$1" a.test "$GW_IP" good "${@:2}"; }
 A=("$BIN/fedctl" --socket "$D/a.sock")
 registers() { count_lines "$D/kamailio.log" 'REGISTER #'; }
 # at_least FILE PATTERN N: FILE has N lines matching PATTERN (for wait_until).
@@ -55,7 +29,7 @@ state_is() { [ "$(proxy_state)" = "$1" ]; }
 # apply NAME: fedctl config apply; the session starts again with the new settings.
 apply() { "${A[@]}" config apply "$D/$1.textproto" >/dev/null; }
 
-proxy_config tcp s3cret-pw 5070 TCP
+proxy_config tcp "$LAB_PROXY_PASSWORD" 5070 TCP
 start_fedgw "$BIN" "$D/tcp.textproto" "$D/a.log"
 check "TCP: registered" wait_until 10 state_is registered
 status=$("${A[@]}" status)
@@ -106,7 +80,7 @@ check "one more attempt (2 more REGISTERs)" wait_until 10 at_least "$D/kamailio.
 check "rejected again" wait_until 10 state_is rejected
 
 # Wrong port: a connection error, retried with back-off.
-proxy_config port s3cret-pw 5099 TCP
+proxy_config port "$LAB_PROXY_PASSWORD" 5099 TCP
 apply port
 check "wrong port: connection refused" wait_for_log "$D/a.log" \
   "connection to SIP proxy 127.0.22.1:5099 failed: connection refused; retrying in 1 s"
@@ -116,23 +90,23 @@ out=$("$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeou
 check "while the proxy is unreachable: 503 with the reason" \
   contains "$out" "503 Service Unavailable - SIP proxy 127.0.22.1:5099 not connected: connection to SIP proxy 127.0.22.1:5099 failed: connection refused"
 
-proxy_config tls s3cret-pw 5071 TLS peer.test
+proxy_config tls "$LAB_PROXY_PASSWORD" 5071 TLS peer.test
 apply tls
 check "TLS: registered" wait_until 10 state_is registered
 check "TLS shown in status" contains "$("${A[@]}" status)" "at 127.0.22.1:5071 over TLS"
 
-proxy_config mtls s3cret-pw 5072 MTLS peer.test
+proxy_config mtls "$LAB_PROXY_PASSWORD" 5072 MTLS peer.test
 apply mtls
 check "MTLS: registered" wait_until 10 state_is registered
 check "Kamailio saw the REGISTER over mutual TLS" grep -q "REGISTER # from sip:gw@a.test over tls to 127.0.22.1:5072" "$D/kamailio.log"
 
 # The mutual-TLS port with transport TLS (the gateway shows no certificate): the proxy refuses.
-proxy_config nocert s3cret-pw 5072 TLS peer.test
+proxy_config nocert "$LAB_PROXY_PASSWORD" 5072 TLS peer.test
 apply nocert
 check "no client certificate: the proxy's refusal is logged" wait_for_log "$D/a.log" \
   "connection to SIP proxy 127.0.22.1:5072 failed: .*certificate required"
 
-proxy_config name s3cret-pw 5071 TLS wrong.test
+proxy_config name "$LAB_PROXY_PASSWORD" 5071 TLS wrong.test
 apply name
 check "server_name not in the proxy's certificate: mismatch logged" wait_for_log "$D/a.log" \
   "connection to SIP proxy 127.0.22.1:5071 failed: TLS: wrong.test at 127.0.22.1:5071: certificate name mismatch: expected wrong.test"
@@ -150,8 +124,8 @@ check "two connections counted" contains "$("${A[@]}" status)" "connections 2"
 
 # The password never shows.
 check "config show masks the password" bash -c '"$@" config show | grep -q "password: \"\*\*\*\""' _ "${A[@]}"
-check "the password is not in the log" bash -c '! grep -q "s3cret-pw" "$1"' _ "$D/a.log"
-check "nor in the message window" bash -c '! "$@" log | grep -q "s3cret-pw"' _ "${A[@]}"
+check "the password is not in the log" bash -c '! grep -qF "$1" "$2"' _ "$LAB_PROXY_PASSWORD" "$D/a.log"
+check "nor in the message window" bash -c '! "${@:2}" log | grep -qF "$1"' _ "$LAB_PROXY_PASSWORD" "${A[@]}"
 
 # DIRECT mode: the session ends.
 sed -e 's/^mode: SIP_PROXY/mode: DIRECT/' "$D/tcp.textproto" > "$D/direct.textproto"
