@@ -7,6 +7,7 @@
 #include "actors/socket_bridge.h"
 #include "gateway/net/address.h"
 #include "gateway/proxy/connection.h"
+#include "gateway/proxy/digest.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/registration.h"
 #include "gateway/sip/response.h"
@@ -19,6 +20,20 @@ constexpr std::string_view register_token = "register";  // the connection token
 
 struct session_state;
 using self_ptr = proxy_session_actor::stateful_pointer<session_state>;
+
+// A request relayed to the proxy for a shard: kept until its final response, so that a 401/407 from the
+// proxy can be answered once with the login's credentials (RFC 3261 §22.2: the same request with CSeq + 1
+// and a new branch). The shard's transaction knows only the original branch and CSeq: the response to
+// the retry gets them back before it is delivered.
+struct relayed_request {
+  proxy_core_actor shard;
+  std::string branch;
+  std::string wire;  // as first sent; emptied once retried
+  bool retried = false;
+  std::string original_via;   // top Via value of the original
+  std::string original_cseq;  // CSeq value of the original
+};
+using relayed_ptr = std::shared_ptr<relayed_request>;
 
 struct session_events final : proxy::connection_events {
   self_ptr self;
@@ -49,6 +64,11 @@ struct session_state {
   std::string last_failure;  // logged once until it changes (or a minute passed)
   proxy::log_throttle failure_logged{std::chrono::seconds(60), 1};
   bool stopping = false;
+  // The proxy's last challenge to a relayed request, and how often its nonce was used (nc).
+  std::optional<proxy::digest::challenge> request_challenge;
+  bool request_challenge_is_proxy = true;
+  uint32_t request_nonce_count = 0;
+  proxy::log_throttle refused_logged{std::chrono::seconds(60), 1};
 };
 
 const char* transport_name(config::Transport t) {
@@ -158,10 +178,80 @@ void session_events::request(sip::Message&& m) {
   caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
 }
 
+// `wire` with (Proxy-)Authorization answering the proxy's last challenge (the next nonce count).
+std::optional<std::string> with_credentials(self_ptr self, const std::string& wire) {
+  auto& st = self->state;
+  auto m = sip::parse_message(wire);
+  if (!m.ok() || !st.request_challenge) return std::nullopt;
+  const auto& p = st.options.settings;
+  auto value = proxy::digest::authorization(*st.request_challenge, {p.username(), p.password()}, m->method(),
+                                            m->request_uri(), ++st.request_nonce_count, proxy::digest::make_cnonce());
+  if (!m->add_header(st.request_challenge_is_proxy ? "Proxy-Authorization" : "Authorization", value).ok())
+    return std::nullopt;
+  return m->serialize();
+}
+
+// A 401/407 to a relayed request: the same request again with the login's credentials (once). False when
+// it cannot be answered (then the challenge goes to the shard as the final response).
+bool answer_challenge(self_ptr self, const relayed_ptr& r, const sip::Message& challenge_response) {
+  auto& st = self->state;
+  if (r->retried || r->wire.empty()) return false;
+  bool proxy_auth = challenge_response.status_code() == 407;
+  std::string why;
+  auto c = proxy::digest::pick_challenge(
+    challenge_response.get_all(proxy_auth ? "Proxy-Authenticate" : "WWW-Authenticate"), why);
+  if (!c) return false;
+  auto original = sip::parse_message(r->wire);
+  if (!original.ok()) return false;
+  auto& m = *original;
+  auto vias = m.get_all("Via");
+  if (vias.empty()) return false;
+  if (!st.request_challenge || st.request_challenge->nonce != c->nonce || st.request_challenge->realm != c->realm)
+    st.request_nonce_count = 0;
+  st.request_challenge = *c;
+  st.request_challenge_is_proxy = proxy_auth;
+  r->original_via = std::string(vias.front());
+  r->original_cseq = std::string(m.get("CSeq").value_or(""));
+  auto retry_branch = r->branch + ".auth";
+  auto via = r->original_via;
+  auto at = via.find(r->branch);
+  if (at == std::string::npos) return false;
+  via.replace(at, r->branch.size(), retry_branch);
+  auto cseq = m.cseq();
+  m.remove_top_via();
+  m.prepend_via(via);
+  m.remove_header("CSeq");
+  m.add_header("CSeq", std::to_string(cseq.number + 1) + " " + std::string(cseq.method));
+  const auto& p = st.options.settings;
+  m.add_header(proxy_auth ? "Proxy-Authorization" : "Authorization",
+               proxy::digest::authorization(*c, {p.username(), p.password()}, m.method(), m.request_uri(),
+                                            ++st.request_nonce_count, proxy::digest::make_cnonce()));
+  r->retried = true;
+  r->wire.clear();
+  st.core->transmit(m.serialize(), r, retry_branch, clock::now());
+  return true;
+}
+
 void session_events::response(const proxy::connection_token& token, sip::Message&& m) {
   auto& st = self->state;
-  if (token.type() == typeid(proxy_core_actor))
-    return caf::anon_send(std::any_cast<const proxy_core_actor&>(token), response_atom::value, std::move(m));
+  if (token.type() == typeid(relayed_ptr)) {
+    const auto& r = std::any_cast<const relayed_ptr&>(token);
+    int code = m.status_code();
+    if ((code == 401 || code == 407) && answer_challenge(self, r, m)) return;
+    if (r->retried) {
+      if ((code == 401 || code == 407) && st.refused_logged.allow("", clock::now()))
+        note(self, severity::error,
+             "SIP proxy refused the credentials of user \"" + st.options.settings.username() + "\" for a " +
+               std::string(m.cseq().method) + " (" + std::to_string(code) + " " + std::string(m.reason()) +
+               "; logged once a minute)");
+      // Back to what the shard sent: its branch and CSeq.
+      m.remove_top_via();
+      m.prepend_via(r->original_via);
+      m.remove_header("CSeq");
+      m.add_header("CSeq", r->original_cseq);
+    }
+    return caf::anon_send(r->shard, response_atom::value, std::move(m));
+  }
   if (token.type() != typeid(std::string) || std::any_cast<const std::string&>(token) != register_token) return;
   bool handled = false;
   auto step = st.registration->on_response(m, clock::now(), handled);
@@ -176,8 +266,10 @@ void session_events::response(const proxy::connection_token& token, sip::Message
 
 void session_events::failed(const proxy::connection_token& token, const std::string& branch, int status,
                             const std::string& reason) {
-  if (token.type() == typeid(proxy_core_actor) && !branch.empty())
-    caf::anon_send(std::any_cast<const proxy_core_actor&>(token), fail_atom::value, branch, status, reason);
+  if (token.type() == typeid(relayed_ptr)) {
+    const auto& r = std::any_cast<const relayed_ptr&>(token);
+    if (!r->branch.empty()) caf::anon_send(r->shard, fail_atom::value, r->branch, status, reason);
+  }
   // Our own REGISTER: the close that follows starts a new connection.
 }
 
@@ -260,7 +352,17 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
                            (s.registration->last_error().empty() ? std::string("connecting") : s.registration->last_error()));
         return;
       }
-      s.core->transmit(std::move(wire), shard, branch, clock::now());
+      // Non-INVITE requests are kept for one answer to a challenge; INVITE (its 407 needs an ACK of its own)
+      // and CANCEL/ACK (untracked) go as they are.
+      auto r = std::make_shared<relayed_request>();
+      r->shard = shard;
+      r->branch = branch;
+      if (!branch.empty() && wire.compare(0, 7, "INVITE ") != 0) {
+        r->wire = wire;
+        // The proxy asked for credentials before: send them right away, its nonce with the next count.
+        if (s.request_challenge) wire = with_credentials(self, r->wire).value_or(std::move(wire));
+      }
+      s.core->transmit(std::move(wire), std::move(r), branch, clock::now());
     },
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;

@@ -41,6 +41,12 @@ check "logged: registered" wait_for_log "$D/a.log" "registered at the SIP proxy 
 # A chat to the partner domain goes to the proxy (no DNS lookup: dnsmasq has no record for b.test).
 out=$("$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeout 10 send bob@b.test "hi" 2>&1) || true
 check "MESSAGE to b.test through the proxy -> 200" contains "$out" "-> 200 OK - b.test behind the proxy"
+check "the proxy's 407 was answered with the login's credentials" grep -q "challenged MESSAGE from sip:alice@a.test" "$D/kamailio.log"
+check "... as the same request with the next CSeq, nonce counted" \
+  grep -Eq "MESSAGE authenticated for sip:alice@a.test cseq 2 credentials \[Digest username=\"gw\".*nc=00000001" "$D/kamailio.log"
+out=$("$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeout 10 send bob@b.test "again" 2>&1) || true
+check "a second MESSAGE: the same nonce, the next count" \
+  bash -c 'contains() { grep -qF -- "$2" <<<"$1"; }; contains "$1" "-> 200 OK" && grep -Eq "MESSAGE authenticated for sip:alice@a.test cseq 1 credentials .*nc=00000002" "$2"' _ "$out" "$D/kamailio.log"
 check "the proxy got it on the gateway's connection" grep -q "for b.test: MESSAGE from sip:alice@a.test to sip:bob@b.test via 127.0.22.1:5070 over tcp" "$D/kamailio.log"
 check "no DNS question for b.test" bash -c '! grep -q "b.test" "$1"' _ "$DNSMASQ_LOG"
 check "send-test through the proxy" contains "$("${A[@]}" send-test b.test 2>&1)" "OPTIONS sip:b.test -> 200"
