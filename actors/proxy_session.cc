@@ -10,6 +10,7 @@
 #include "gateway/proxy/digest.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/registration.h"
+#include "gateway/proxy/transactions.h"
 #include "gateway/sip/response.h"
 
 namespace fedgw {
@@ -34,6 +35,17 @@ struct relayed_request {
   std::string original_cseq;  // CSeq value of the original
 };
 using relayed_ptr = std::shared_ptr<relayed_request>;
+
+// An INVITE sent again with credentials: its CANCEL and its ACKs (hop-by-hop for a non-2xx answer,
+// end-to-end for a 2xx) come from the shard and the caller with the original CSeq (and, hop-by-hop, the
+// original branch); they leave with the retry's. By Call-ID, for 64·T1 (32 s).
+struct invite_retry {
+  std::string original_branch;
+  std::string retry_branch;
+  uint32_t cseq = 0;  // the original
+  std::chrono::steady_clock::time_point until;
+};
+constexpr size_t max_invite_retries = 10000;
 
 struct session_events final : proxy::connection_events {
   self_ptr self;
@@ -69,6 +81,7 @@ struct session_state {
   bool request_challenge_is_proxy = true;
   uint32_t request_nonce_count = 0;
   proxy::log_throttle refused_logged{std::chrono::seconds(60), 1};
+  std::unordered_map<std::string, invite_retry> invite_retries;
 };
 
 const char* transport_name(config::Transport t) {
@@ -178,6 +191,26 @@ void session_events::request(sip::Message&& m) {
   caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
 }
 
+// A CANCEL or ACK of an INVITE that was sent again with credentials: the retry's CSeq (and branch).
+std::string follow_invite_retry(self_ptr self, std::string wire) {
+  auto& st = self->state;
+  auto m = sip::parse_message(wire);
+  if (!m.ok()) return wire;
+  auto method = m->method();
+  auto it = st.invite_retries.find(std::string(m->call_id()));
+  if ((method != "ACK" && method != "CANCEL") || it == st.invite_retries.end() || m->cseq().number != it->second.cseq)
+    return wire;
+  if (auto branch = m->top_via_branch(); branch && *branch == it->second.original_branch) {
+    auto via = std::string(m->get_all("Via").front());
+    via.replace(via.find(it->second.original_branch), it->second.original_branch.size(), it->second.retry_branch);
+    m->remove_top_via();
+    m->prepend_via(via);
+  }
+  m->remove_header("CSeq");
+  m->add_header("CSeq", std::to_string(it->second.cseq + 1) + " " + std::string(method));
+  return m->serialize();
+}
+
 // `wire` with (Proxy-)Authorization answering the proxy's last challenge (the next nonce count).
 std::optional<std::string> with_credentials(self_ptr self, const std::string& wire) {
   auto& st = self->state;
@@ -218,6 +251,15 @@ bool answer_challenge(self_ptr self, const relayed_ptr& r, const sip::Message& c
   if (at == std::string::npos) return false;
   via.replace(at, r->branch.size(), retry_branch);
   auto cseq = m.cseq();
+  if (cseq.method == "INVITE") {
+    // The challenge is a non-2xx final answer: ACK it (RFC 3261 §17.1.1.3), then remember the retry so
+    // that the INVITE's CANCEL and ACKs follow it.
+    st.core->transmit(proxy::follow_up_request(m, "ACK", challenge_response.get("To").value_or("")), r, "",
+                      clock::now());
+    if (st.invite_retries.size() >= max_invite_retries) st.invite_retries.clear();
+    st.invite_retries[std::string(m.call_id())] =
+      invite_retry{r->branch, retry_branch, cseq.number, clock::now() + std::chrono::seconds(32)};
+  }
   m.remove_top_via();
   m.prepend_via(via);
   m.remove_header("CSeq");
@@ -352,12 +394,13 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
                            (s.registration->last_error().empty() ? std::string("connecting") : s.registration->last_error()));
         return;
       }
-      // Non-INVITE requests are kept for one answer to a challenge; INVITE (its 407 needs an ACK of its own)
-      // and CANCEL/ACK (untracked) go as they are.
+      // Requests are kept for one answer to a challenge; CANCEL and ACK (untracked) are never challenged but
+      // follow an INVITE that was sent again.
       auto r = std::make_shared<relayed_request>();
       r->shard = shard;
       r->branch = branch;
-      if (!branch.empty() && wire.compare(0, 7, "INVITE ") != 0) {
+      if (branch.empty() && !s.invite_retries.empty()) wire = follow_invite_retry(self, std::move(wire));
+      if (!branch.empty()) {
         r->wire = wire;
         // The proxy asked for credentials before: send them right away, its nonce with the next count.
         if (s.request_challenge) wire = with_credentials(self, r->wire).value_or(std::move(wire));
@@ -382,6 +425,8 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
         s.core->tick(now);
         send(self, s.registration->tick(now));
       }
+      for (auto it = s.invite_retries.begin(); it != s.invite_retries.end();)
+        it = it->second.until <= now ? s.invite_retries.erase(it) : std::next(it);
       self->delayed_send(self, std::chrono::seconds(1), peer_tick_atom::value);
     },
     [=](login_atom) {

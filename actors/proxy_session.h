@@ -6,8 +6,9 @@
 // for (login_atom) or new settings instead of retrying. Every state change goes to the status log.
 // Requests for partner domains (transmit_atom, from the registry) go over the same connection; the proxy
 // routes them by their Request-URI. While the session is down they get 503 with the reason at once. A
-// 401/407 to a relayed non-INVITE request is answered once with the login's credentials; after the first
-// challenge credentials go with every such request (the proxy's nonce, counted).
+// 401/407 to a relayed request is answered once with the login's credentials (a challenged INVITE is
+// ACKed, and its CANCEL and ACKs follow the retry); after the first challenge credentials go with every
+// request (the proxy's nonce, counted).
 // Requests the proxy sends on this connection go to the proxy core like a partner's, with the origin
 // identity proxy::trusted_proxy_identity (see gateway/proxy/routing.h); OPTIONS is answered here.
 //

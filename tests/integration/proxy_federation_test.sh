@@ -34,6 +34,10 @@ out=$("${UA_A[@]}" chat bob@b.test "inside a session" 2>&1) || true
 check "IM session: INVITE 200" contains "$out" "INVITE sip:bob@b.test -> 200 OK"
 check "IM session: BYE 200" contains "$out" "BYE sip:bob@b.test -> 200 OK"
 check "the proxy carried the in-dialog BYE by its route set" grep -q "in dialog: BYE from sip:alice@a.test" "$D/kamailio.log"
+check "the proxy challenged the INVITE" grep -q "challenged INVITE from sip:alice@a.test cseq 1" "$D/kamailio.log"
+check "... which came again with credentials and the next CSeq" grep -q "INVITE authenticated for sip:alice@a.test cseq 2" "$D/kamailio.log"
+check "the caller's ACK followed the retry's CSeq" grep -q "in dialog: ACK from sip:alice@a.test cseq 2 " "$D/kamailio.log"
+check "b.test's UC server saw the ACK" wait_for_log "$D/uc-b.out" "received ACK from sip:alice@a.test"
 out=$("${UA_A[@]}" subscribe bob@b.test 4 2>&1) || true
 check "presence: SUBSCRIBE 200" contains "$out" "SUBSCRIBE sip:bob@b.test -> 200 OK"
 check "presence: NOTIFY open" contains "$out" 'NOTIFY from sip:bob@b.test: basic=open note="Available"'
