@@ -58,6 +58,38 @@ void refresh_tls(self_ptr self) {
     .then([=](const tls::contexts_ptr& contexts) { source->set(contexts); }, [](const caf::error&) {});
 }
 
+// sip_proxy.incoming follows the configuration (opened whenever configured: a mode switch needs no change).
+void update_proxy_incoming(self_ptr self, const config::Config& before) {
+  auto& st = self->state;
+  const auto& c = st.options.config;
+  auto text = [](const config::Config& x) {
+    if (!x.has_sip_proxy() || !x.sip_proxy().has_incoming()) return std::string();
+    return x.sip_proxy().incoming().SerializeAsString();
+  };
+  if (text(before) == text(c) || !st.options.open_proxy_incoming) return;
+  auto& listeners = st.options.listeners;
+  listeners.erase(std::remove_if(listeners.begin(), listeners.end(),
+                                 [](const control::ListenerStatus& l) { return l.name() == "sip_proxy.incoming"; }),
+                  listeners.end());
+  if (st.options.proxy_incoming_listener != 0) {
+    st.options.close_listener(st.options.proxy_incoming_listener);
+    st.options.proxy_incoming_listener = 0;
+    report(st.options.log, severity::info, "listener", "sip_proxy.incoming closed (its settings changed)");
+  }
+  if (text(c).empty()) return;
+  std::string error;
+  st.options.proxy_incoming_listener = st.options.open_proxy_incoming(c, error);
+  const auto& l = c.sip_proxy().incoming();
+  control::ListenerStatus status;
+  status.set_name("sip_proxy.incoming");
+  status.set_address(net::endpoint{l.bind_ip(), static_cast<uint16_t>(l.port())}.to_string());
+  status.set_transport(l.transport());
+  status.set_state(st.options.proxy_incoming_listener != 0 ? "listening" : "not listening: " + error);
+  listeners.push_back(status);
+  if (st.options.proxy_incoming_listener == 0)
+    report(st.options.log, severity::error, "listener", "sip_proxy.incoming not listening: " + error);
+}
+
 // SIP_PROXY mode runs a session with the proxy; new proxy settings (or certificate, or domains) start a new
 // one; DIRECT mode stops it.
 void update_proxy_session(self_ptr self, bool settings_changed) {
@@ -203,6 +235,7 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
   bool domains_changed = !std::equal(st.options.config.domains().begin(), st.options.config.domains().end(),
                                      next.domains().begin(), next.domains().end());
   bool proxy_changed = !same(st.options.config.sip_proxy(), next.sip_proxy()) || certificate_changed || domains_changed;
+  auto before = std::move(st.options.config);
   st.options.config = std::move(next);
   st.options.source = source;
   ++st.config_applies;
@@ -221,6 +254,7 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
     if (st.options.policy) st.options.policy->set(st.options.proxy_settings);
   }
   auto applied = "applied " + source + " (" + summary(c) + "; " + changes + ")";
+  update_proxy_incoming(self, before);
   update_proxy_session(self, proxy_changed);
   auto finish = [=](std::string certificate_note) mutable {
     run_readiness(self, budget, [=](readiness::report r) mutable {
@@ -253,7 +287,8 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
   run_readiness(self, running_budget(self), [=](readiness::report r) { log_readiness(self, r, "start-up"); });
   caf::anon_send(opts.certificates, caf::subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   self->attach_functor([=](const caf::error&) {
-    if (self->state.proxy_session) caf::anon_send_exit(self->state.proxy_session, caf::exit_reason::user_shutdown);
+    auto& st = self->state;
+    if (st.proxy_session) caf::anon_send_exit(st.proxy_session, caf::exit_reason::user_shutdown);
   });
   return {
     [=](status_atom) -> caf::result<control::GatewayStatus> {

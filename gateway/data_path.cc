@@ -55,6 +55,42 @@ tls::client_cert_mode client_certs(const config::Listener& l) {
 
 }  // namespace
 
+uint64_t open_listener(caf::actor_system& system, const config::Config& config, data_path& path,
+                       const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
+                       const dns_resolver_actor& dns, const char* name, const config::Listener& l, proxy::side where,
+                       bool from_sip_proxy, std::string& error) {
+  auto o = connection_options(config, path, reactor, log, dns);
+  o.where = where;
+  o.from_sip_proxy = from_sip_proxy;
+  if (from_sip_proxy) o.inbound_limits = nullptr;  // the proxy carries every partner: no per-sender limit
+  if (l.transport() != config::TCP) o.tls = path.tls;
+  o.client_certs = client_certs(l);
+  for (const auto& p : l.allowed_peers())
+    if (auto prefix = net::parse_prefix(p)) o.allowed_peers.push_back(*prefix);
+  o.uc_server_authenticated = where == proxy::side::internal &&
+                              (!o.allowed_peers.empty() || l.transport() == config::MTLS);
+  net::endpoint at{l.bind_ip(), static_cast<uint16_t>(l.port())};
+  auto id = reactor->listen_tcp(at, accept_connections(system, std::move(o)), error);
+  if (id == 0) {
+    error = std::string(name) + ": " + error;
+    return 0;
+  }
+  path.listeners.push_back(id);
+  path.listener_status.push_back(listener_status(name, l, "listening"));
+  report(log, severity::info, "listener",
+         std::string(name) + " listening on " + at.to_string() + " (" + config::transport_name(l.transport()) + ")");
+  return id;
+}
+
+control::ListenerStatus listener_status(const std::string& name, const config::Listener& l, const std::string& state) {
+  control::ListenerStatus status;
+  status.set_name(name);
+  status.set_address(net::endpoint{l.bind_ip(), static_cast<uint16_t>(l.port())}.to_string());
+  status.set_transport(l.transport());
+  status.set_state(state);
+  return status;
+}
+
 proxy_session_options proxy_session_settings(const config::Config& config, const data_path& path,
                                              const std::shared_ptr<net::reactor>& reactor,
                                              const status_log_actor& log) {
@@ -114,32 +150,7 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   connect_options->tls = out.tls;
 
   auto open = [&](const char* name, const config::Listener& l, proxy::side where, bool from_sip_proxy = false) {
-    auto o = connection_options(config, out, reactor, log, dns);
-    o.where = where;
-    o.from_sip_proxy = from_sip_proxy;
-    if (from_sip_proxy) o.inbound_limits = nullptr;  // the proxy carries every partner: no per-sender limit
-    if (l.transport() != config::TCP) o.tls = out.tls;
-    o.client_certs = client_certs(l);
-    for (const auto& p : l.allowed_peers())
-      if (auto prefix = net::parse_prefix(p)) o.allowed_peers.push_back(*prefix);
-    o.uc_server_authenticated = where == proxy::side::internal &&
-                                (!o.allowed_peers.empty() || l.transport() == config::MTLS);
-    net::endpoint at{l.bind_ip(), static_cast<uint16_t>(l.port())};
-    auto id = reactor->listen_tcp(at, accept_connections(system, std::move(o)), error);
-    if (id == 0) {
-      error = std::string(name) + ": " + error;
-      return false;
-    }
-    out.listeners.push_back(id);
-    control::ListenerStatus status;
-    status.set_name(name);
-    status.set_address(at.to_string());
-    status.set_transport(l.transport());
-    status.set_state("listening");
-    out.listener_status.push_back(status);
-    report(log, severity::info, "listener",
-           std::string(name) + " listening on " + at.to_string() + " (" + config::transport_name(l.transport()) + ")");
-    return true;
+    return open_listener(system, config, out, reactor, log, dns, name, l, where, from_sip_proxy, error) != 0;
   };
   if (!open("internal", config.internal_listener(), proxy::side::internal)) return false;
   if (config.has_federation_listener() &&
@@ -147,9 +158,10 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
     return false;
   // Open whenever configured, so that switching to SIP_PROXY needs no restart; it accepts only the
   // proxy's address, and only in SIP_PROXY mode.
-  if (config.has_sip_proxy() && config.sip_proxy().has_incoming() &&
-      !open("sip_proxy.incoming", config.sip_proxy().incoming(), proxy::side::external, true))
-    return false;
+  if (config.has_sip_proxy() && config.sip_proxy().has_incoming()) {
+    if (!open("sip_proxy.incoming", config.sip_proxy().incoming(), proxy::side::external, true)) return false;
+    out.proxy_incoming = out.listeners.back();
+  }
   return true;
 }
 

@@ -26,6 +26,7 @@ struct data_path {
   peer_registry_actor registry;
   std::vector<uint64_t> listeners;
   std::vector<control::ListenerStatus> listener_status;
+  uint64_t proxy_incoming = 0;  // the sip_proxy.incoming listener (0: none)
 
   void stop(net::reactor& reactor);
 };
@@ -40,6 +41,14 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
 }  // namespace fedgw
 
 namespace fedgw {
+
+// Opens one listener of the data path (`from_sip_proxy`: sip_proxy.incoming), records it in `path` and logs
+// it; 0 with `error` (naming it) when it cannot listen.
+uint64_t open_listener(caf::actor_system& system, const config::Config& config, data_path& path,
+                       const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
+                       const dns_resolver_actor& dns, const char* name, const config::Listener& l, proxy::side where,
+                       bool from_sip_proxy, std::string& error);
+control::ListenerStatus listener_status(const std::string& name, const config::Listener& l, const std::string& state);
 
 // SIP_PROXY mode: the session with the proxy for `config` (its TLS contexts are the data path's).
 proxy_session_options proxy_session_settings(const config::Config& config, const data_path& path,

@@ -176,9 +176,21 @@ int main(int argc, char** argv) {
     start_proxy_session = [&system, &path, reactor, log](const fedgw::config::Config& c) {
       return fedgw::spawn_proxy_session(system, fedgw::proxy_session_settings(c, path, reactor, log));
     };
-  auto supervisor = fedgw::spawn_gateway_supervisor(
-    system, {config, config_path, workers, log, certificates, dns, path.tls, path.settings, path.policy, path.shards,
-             path.registry, path.listener_status, start_proxy_session});
+  fedgw::supervisor_options supervision{config, config_path, workers, log, certificates, dns, path.tls, path.settings,
+                                        path.policy, path.shards, path.registry, path.listener_status,
+                                        start_proxy_session};
+  if (data_path_ok) {
+    supervision.proxy_incoming_listener = path.proxy_incoming;
+    // A copy of the data path: the supervisor's listeners are its own (it closes them), path stays main's.
+    supervision.open_proxy_incoming = [&system, path, reactor, log, dns](const fedgw::config::Config& c,
+                                                                           std::string& error) {
+      auto scratch = path;
+      return fedgw::open_listener(system, c, scratch, reactor, log, dns, "sip_proxy.incoming",
+                                  c.sip_proxy().incoming(), fedgw::proxy::side::external, true, error);
+    };
+    supervision.close_listener = [reactor](uint64_t id) { reactor->stop_listening_later(id); };
+  }
+  auto supervisor = fedgw::spawn_gateway_supervisor(system, std::move(supervision));
   auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
 
   auto stop_all = [&] {

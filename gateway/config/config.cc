@@ -361,9 +361,6 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
   before = listener_text(running.federation_listener(), running.has_federation_listener());
   after = listener_text(next.federation_listener(), next.has_federation_listener());
   if (before != after) restart("federation_listener", before, after);
-  before = listener_text(running.sip_proxy().incoming(), running.sip_proxy().has_incoming());
-  after = listener_text(next.sip_proxy().incoming(), next.sip_proxy().has_incoming());
-  if (before != after) restart("sip_proxy.incoming", before, after);
   // The data path reads its limits once at start; every limits field (also
   // those added later) is compared by reflection.
   const auto* limits = Limits::descriptor();

@@ -342,6 +342,11 @@ void reactor::remove_listener(uint64_t id) {
   retired_listeners_.push_back(std::move(l));
 }
 
+void reactor::stop_listening_later(uint64_t id) {
+  if (stopping_) return;
+  threads_[0]->post([this, id] { remove_listener(id); });
+}
+
 void reactor::stop_listening(uint64_t id) {
   if (stopping_) return;
   if (current_io_thread == threads_[0].get()) return remove_listener(id);

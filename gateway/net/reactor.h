@@ -91,6 +91,9 @@ public:
   uint64_t listen_unix(const std::string& path, mode_t mode, accept_fn on_accept, std::string& error);
   // Returns once the listener is closed (no accept_fn call after that).
   void stop_listening(uint64_t listener);
+  // The same without waiting for it (from an actor: with external_threads, waiting on a worker could wait
+  // for the very loop that worker runs).
+  void stop_listening_later(uint64_t listener);
   // The bound address of a TCP listener (useful with port 0).
   endpoint local_endpoint(uint64_t listener) const;
 

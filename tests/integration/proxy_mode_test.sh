@@ -133,6 +133,14 @@ check "config show masks the password" bash -c '"$@" config show | grep -q "pass
 check "the password is not in the log" bash -c '! grep -qF "$1" "$2"' _ "$LAB_PROXY_PASSWORD" "$D/a.log"
 check "nor in the message window" bash -c '! "${@:2}" log | grep -qF "$1"' _ "$LAB_PROXY_PASSWORD" "${A[@]}"
 
+# sip_proxy.incoming moves with the configuration, without a restart.
+sed -e 's/port: 5090 transport: TCP/port: 5091 transport: TCP/' "$D/tcp.textproto" > "$D/moved.textproto"
+apply moved
+check "incoming listener moved: the new port listens" wait_until 5 bash -c "exec 3<>/dev/tcp/$GW_IP/5091" 2>/dev/null
+check "... the old one is closed" wait_until 5 bash -c "! (exec 3<>/dev/tcp/$GW_IP/5090) 2>/dev/null"
+check "... and status shows it" bash -c '"$@" status | grep -Eq "^  sip_proxy.incoming +127.0.23.1:5091 +TCP +listening"' _ "${A[@]}"
+apply tcp
+
 # DIRECT mode: the session ends.
 sed -e 's/^mode: SIP_PROXY/mode: DIRECT/' "$D/tcp.textproto" > "$D/direct.textproto"
 apply direct

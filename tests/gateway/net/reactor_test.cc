@@ -374,6 +374,31 @@ TEST(Reactor, RefusedConnectIsReportedOnce) {
   EXPECT_NE(error.find("address family differs"), std::string::npos) << error;
 }
 
+// stop_listening_later() does not wait for the I/O loop (an actor on a worker that runs loop 0 must not
+// wait for it); the listener is gone soon after.
+TEST(Reactor, StopListeningLaterClosesWithoutWaiting) {
+  reactor r({});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  auto at = r.local_endpoint(id);
+  r.stop_listening_later(id);
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(at.port);
+    inet_pton(AF_INET, at.ip.c_str(), &addr.sin_addr);
+    refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0;
+    ::close(fd);
+    if (!refused) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(refused);
+  r.stop_listening(id);  // an id already gone: nothing happens
+}
+
 TEST(Reactor, ListenErrorsAreExplained) {
   reactor r({});
   std::string error;
