@@ -120,7 +120,14 @@ check "server_name not in the proxy's certificate: mismatch logged" wait_for_log
 # The proxy restarts (now asking for SHA-256): the gateway reconnects and registers again by itself.
 apply tcp
 check "back on TCP: registered" wait_until 10 state_is registered
+# A request in flight (silent.test never answers) when the proxy goes away: 503 at once, not a timeout.
+"$BIN/fedua" --gateway "$GW_IP:5060" --domain a.test --user alice --timeout 20 send bob@silent.test "anyone?" \
+  > "$D/in-flight.out" 2>&1 &
+IN_FLIGHT=$!
+check "the request reached the proxy" wait_for_log "$D/kamailio.log" "silent: MESSAGE from sip:alice@a.test"
 stop_pid "$KAM_PID" TERM || true
+wait "$IN_FLIGHT" || true
+check "in flight when the connection dropped: 503 at once" grep -q -- "-> 503 Service Unavailable" "$D/in-flight.out"
 check "loss logged" wait_for_log "$D/a.log" "connection to SIP proxy 127.0.22.1:5070 lost: closed by peer"
 registered_before=$(count_lines "$D/a.log" 'registered at the SIP proxy as sip:gw@a.test')
 start_proxy SHA-256
