@@ -249,10 +249,28 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
           },
           on_error(self, conn, id, "proxy login"));
       break;
+    case control::Request::kPeerAction: {
+      const auto& a = request.peer_action();
+      auto answer = [=](std::string& text) {
+        control::Response response;
+        response.set_id(id);
+        response.set_notice(std::move(text));
+        send_response(self, conn, response);
+      };
+      if (a.action() == control::PeerActionRequest::RESET)
+        self->request(st.options.supervisor, request_timeout, peer_reset_atom::value, a.domain())
+          .then(answer, on_error(self, conn, id, "peers reset"));
+      else if (a.action() == control::PeerActionRequest::CLOSE)
+        self->request(st.options.supervisor, request_timeout, peer_close_atom::value, a.domain())
+          .then(answer, on_error(self, conn, id, "peers close"));
+      else
+        send_error(self, conn, id, "peer_action: action is required (RESET or CLOSE)");
+      break;
+    }
     case control::Request::COMMAND_NOT_SET:
       send_error(self, conn, id, "request carries no command (this fedgw understands status, log, "
                                  "config_show, config_check, config_apply, interfaces, check, cert_reload, peers, send_test, "
-                                 "proxy_login)");
+                                 "proxy_login, peer_action)");
       break;
   }
 }

@@ -58,6 +58,18 @@ void refresh_tls(self_ptr self) {
     .then([=](const tls::contexts_ptr& contexts) { source->set(contexts); }, [](const caf::error&) {});
 }
 
+// A partner action (fedctl peers reset / close) answered by the registry.
+template <class Atom>
+caf::result<std::string> ask_registry(self_ptr self, Atom atom, const std::string& domain) {
+  auto& st = self->state;
+  if (!st.options.registry) return std::string("the data path is not running");
+  auto promise = self->make_response_promise<std::string>();
+  self->request(st.options.registry, ask_timeout, atom, domain)
+    .then([=](std::string& text) mutable { promise.deliver(std::move(text)); },
+          [=](const caf::error& e) mutable { promise.deliver(e); });
+  return promise;
+}
+
 // sip_proxy.incoming follows the configuration (opened whenever configured: a mode switch needs no change).
 void update_proxy_incoming(self_ptr self, const config::Config& before) {
   auto& st = self->state;
@@ -368,6 +380,12 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
         .then([=](std::vector<peer_info>& peers) mutable { promise.deliver(std::move(peers)); },
               [=](const caf::error& e) mutable { promise.deliver(e); });
       return promise;
+    },
+    [=](peer_reset_atom atom, const std::string& domain) -> caf::result<std::string> {
+      return ask_registry(self, atom, domain);
+    },
+    [=](peer_close_atom atom, const std::string& domain) -> caf::result<std::string> {
+      return ask_registry(self, atom, domain);
     },
     [=](config_atom) { return config::to_masked_text(self->state.options.config); },
     [=](check_atom, const std::string& text, const std::string& source)

@@ -29,6 +29,9 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<control::GatewayStatus>,
   // every known partner domain (fedctl peers)
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>,
+  // fedctl peers reset / close DOMAIN (the registry's answer)
+  caf::replies_to<peer_reset_atom, std::string>::with<std::string>,
+  caf::replies_to<peer_close_atom, std::string>::with<std::string>,
   // an OPTIONS to a partner domain through the data path (fedctl send-test)
   caf::replies_to<send_test_atom, std::string>::with<send_test_result>,
   caf::replies_to<config_atom>::with<std::string>,  // running config, passwords masked

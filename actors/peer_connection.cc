@@ -417,6 +417,11 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
     [=](transmit_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
       self->state.core->transmit(std::move(wire), shard, branch, clock::now());
     },
+    [=](close_atom, const std::string& reason) {
+      auto& s = self->state;
+      log(self, severity::info, s.core->label() + ": closing (" + reason + ")");
+      if (s.conn != 0) s.options.reactor->close(s.conn, true);  // closed_atom follows: pending requests get 503
+    },
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;
       if (attempt != s.attempt || s.core->established() || s.conn == 0) return;

@@ -3,6 +3,7 @@
 #include "gateway/net/address.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/proxy/rate_limit.h"
+#include "gateway/proxy/routing.h"
 
 #include <algorithm>
 #include <chrono>
@@ -269,6 +270,28 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       e.info.failures += 1;
       e.info.queued = 0;
       e.info.backoff_until_ms = backoff_until(self, e.backoff);
+    },
+    [=](peer_reset_atom, const std::string& name) -> std::string {
+      auto& st = self->state;
+      auto it = st.domains.find(proxy::lower(name));
+      if (it == st.domains.end()) return "no partner domain " + name + " is known";
+      auto& e = it->second;
+      if (e.info.state != "backoff") return e.info.domain + ": not in back-off (" + e.info.state + ")";
+      e.backoff = {};
+      e.info.backoff_until_ms = 0;
+      e.info.state = "down";
+      report(st.options.log, severity::info, "peer",
+             e.info.domain + ": back-off cleared by the operator; the next request connects");
+      return e.info.domain + ": back-off cleared (" + std::to_string(e.info.failures) +
+             " failure(s) so far); the next request connects";
+    },
+    [=](peer_close_atom, const std::string& name) -> std::string {
+      auto& st = self->state;
+      auto it = st.domains.find(proxy::lower(name));
+      if (it == st.domains.end() || !it->second.connection)
+        return "no connection to " + name + " is open";
+      caf::anon_send(it->second.connection, close_atom::value, std::string("closed by the operator"));
+      return it->second.info.domain + ": closing its connection (requests in flight get 503)";
     },
     [=](peers_atom) -> std::vector<peer_info> {
       auto& st = self->state;

@@ -30,6 +30,9 @@ using counters_atom = caf::atom_constant<caf::atom("counters")>;
 using proxy_tick_atom = caf::atom_constant<caf::atom("ptick")>;      // a shard's transaction timers
 using peer_tick_atom = caf::atom_constant<caf::atom("peertick")>;    // a connection's keep-alive / idle timer
 using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
+using close_atom = caf::atom_constant<caf::atom("close")>;              // an operator closes a connection
+using peer_reset_atom = caf::atom_constant<caf::atom("peerreset")>;     // fedctl peers reset DOMAIN
+using peer_close_atom = caf::atom_constant<caf::atom("peerclose")>;     // fedctl peers close DOMAIN
 using node_atom = caf::atom_constant<caf::atom("node")>;            // a connection reaches a partner node
 using route_atom = caf::atom_constant<caf::atom("route")>;          // a partner domain's established connection
 using via_proxy_atom = caf::atom_constant<caf::atom("viaproxy")>;   // SIP_PROXY mode: the session with the proxy
@@ -83,7 +86,8 @@ using connection_actor = caf::typed_actor<
   // branch is a CANCEL or ACK: untracked and never refused.
   caf::reacts_to<transmit_atom, std::string, proxy_core_actor, std::string>,
   caf::reacts_to<peer_tick_atom>,                                     // keep-alive / idle (internal)
-  caf::reacts_to<connect_timeout_atom, uint64_t>>;                    // connect attempt timed out (internal)
+  caf::reacts_to<connect_timeout_atom, uint64_t>,                     // connect attempt timed out (internal)
+  caf::reacts_to<close_atom, std::string>>;                           // close after what was written (reason)
 
 // The peer registry (actors/peer_registry.h).
 using peer_registry_actor = caf::typed_actor<
@@ -101,7 +105,10 @@ using peer_registry_actor = caf::typed_actor<
   // SIP_PROXY mode: every request for a partner goes to this session with the proxy; an invalid handle ends
   // the mode (DIRECT: the domain's DNS records again); `reason` says why there is none (for the 503).
   caf::reacts_to<via_proxy_atom, connection_actor, std::string>,
-  caf::replies_to<peers_atom>::with<std::vector<peer_info>>>;         // fedctl peers
+  caf::replies_to<peers_atom>::with<std::vector<peer_info>>,          // fedctl peers
+  // fedctl peers reset / close DOMAIN: what was done, for the operator
+  caf::replies_to<peer_reset_atom, std::string>::with<std::string>,
+  caf::replies_to<peer_close_atom, std::string>::with<std::string>>;
 
 }  // namespace fedgw
 

@@ -407,6 +407,12 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
       }
       s.core->transmit(std::move(wire), std::move(r), branch, clock::now());
     },
+    [=](close_atom, const std::string& reason) {
+      auto& s = self->state;
+      if (s.conn == 0) return;
+      s.setup_error = reason;
+      s.options.reactor->close(s.conn, true);
+    },
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;
       if (attempt != s.attempt || s.conn == 0 || s.core->established()) return;

@@ -40,6 +40,7 @@ using proxy_session_actor = caf::typed_actor<
   caf::reacts_to<transmit_atom, std::string, proxy_core_actor, std::string>,
   caf::reacts_to<peer_tick_atom>,                       // registration refresh, keep-alive (internal)
   caf::reacts_to<connect_timeout_atom, uint64_t>,       // a connect attempt timed out (internal)
+  caf::reacts_to<close_atom, std::string>,              // close (reason); the session connects again
   caf::reacts_to<reconnect_atom, uint64_t>,             // the back-off of an attempt ended (internal)
   caf::reacts_to<login_atom>,                           // try the login again after a rejection
   caf::replies_to<status_atom>::with<control::ProxySessionStatus>>;

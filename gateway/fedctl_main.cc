@@ -38,6 +38,8 @@ constexpr const char* usage =
   "  check                federation readiness: certificate, DNS SRV host IP and port, listener\n"
   "  cert reload          read the certificate files again (the old one stays if the new one is bad)\n"
   "  peers                partner domains: address, direction, TLS, state, uptime, queue, back-off\n"
+  "  peers reset DOMAIN   clear DOMAIN's back-off: the next request connects\n"
+  "  peers close DOMAIN   close DOMAIN's connection (requests in flight get 503)\n"
   "  send-test DOMAIN     send an OPTIONS to DOMAIN through the gateway and show the answer\n"
   "  proxy login          SIP_PROXY mode: log in at the SIP proxy again (after it rejected the login)\n"
   "the default socket is /run/fedgw/control.sock (control_socket in the config)\n";
@@ -250,6 +252,12 @@ int run(int argc, char** argv) {
   } else if (command == "check") {
     expect_args(1);
     request.mutable_check();
+  } else if (command == "peers" && args.size() > 1) {
+    if (args.size() != 3 || (args[1] != "reset" && args[1] != "close"))
+      throw failure{bad_usage, "peers takes: reset DOMAIN or close DOMAIN"};
+    request.mutable_peer_action()->set_domain(args[2]);
+    request.mutable_peer_action()->set_action(args[1] == "reset" ? control::PeerActionRequest::RESET
+                                                                 : control::PeerActionRequest::CLOSE);
   } else if (command == "peers") {
     expect_args(1);
     request.mutable_peers();

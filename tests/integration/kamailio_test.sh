@@ -38,8 +38,21 @@ check "idle partner connection closed" grep -q "peer.test 127.0.13.1:5071: idle 
 check "closed connection shown in fedctl peers" bash -c 'grep -Eq "^peer.test +down" <<<"$1"' _ "$("${A[@]}" peers)"
 check "the next request opens a new connection" contains "$("${A[@]}" send-test peer.test 2>&1)" "200 OK"
 
+# The operator closes the partner's connection (fedctl peers close).
+check "peers close answers" contains "$("${A[@]}" peers close peer.test)" "peer.test: closing its connection"
+check "peers close logged" wait_for_log "$D/a.log" "peer.test 127.0.13.1:5071: closing (closed by the operator)"
+check "peers close: shown down" wait_until 5 bash -c '"$@" peers | grep -Eq "^peer.test +down"' _ "${A[@]}"
+check "peers close of a domain without a connection" contains "$("${A[@]}" peers close peer.test)" "no connection to peer.test is open"
+
 # The same server for another domain: its certificate does not name it.
 out=$("${UA_A[@]}" --user alice send bob@wrongname.test "hi" 2>&1) || true
 check "name mismatch -> 503" contains "$out" "503"
 check "mismatch names both sides" grep -q "certificate name mismatch: expected wrongname.test, found peer.test, sip:other.test" "$D/a.log"
+
+# The operator clears the back-off the failure started (fedctl peers reset).
+check "wrongname.test in back-off" bash -c '"$@" peers | grep -Eq "^wrongname.test +backoff"' _ "${A[@]}"
+check "peers reset answers" contains "$("${A[@]}" peers reset wrongname.test)" "wrongname.test: back-off cleared (1 failure(s) so far)"
+check "peers reset: no back-off any more" bash -c '"$@" peers | grep -Eq "^wrongname.test +down"' _ "${A[@]}"
+check "peers reset of an unknown domain" contains "$("${A[@]}" peers reset nowhere.test)" "no partner domain nowhere.test is known"
+check "peers with a wrong action: usage error" bash -c '! "$@" peers frobnicate x.test 2>/dev/null' _ "${A[@]}"
 finish
