@@ -58,6 +58,16 @@ auto on_error(self_ptr self, conn_id conn, uint64_t id, const char* what) {
   };
 }
 
+// Answers a command with the gateway's text about what it does (proxy_login, peer_action).
+auto on_notice(self_ptr self, conn_id conn, uint64_t id) {
+  return [=](const std::string& text) {
+    control::Response response;
+    response.set_id(id);
+    response.set_notice(text);
+    send_response(self, conn, response);
+  };
+}
+
 void answer_config(self_ptr self, conn_id conn, uint64_t id, const std::vector<std::string>& errors) {
   control::Response response;
   response.set_id(id);
@@ -240,29 +250,16 @@ void dispatch(self_ptr self, conn_id conn, const control::Request& request) {
     }
     case control::Request::kProxyLogin:
       self->request(st.options.supervisor, request_timeout, login_atom::value)
-        .then(
-          [=](const std::string& text) {
-            control::Response response;
-            response.set_id(id);
-            response.set_notice(text);
-            send_response(self, conn, response);
-          },
-          on_error(self, conn, id, "proxy login"));
+        .then(on_notice(self, conn, id), on_error(self, conn, id, "proxy login"));
       break;
     case control::Request::kPeerAction: {
       const auto& a = request.peer_action();
-      auto answer = [=](std::string& text) {
-        control::Response response;
-        response.set_id(id);
-        response.set_notice(std::move(text));
-        send_response(self, conn, response);
-      };
       if (a.action() == control::PeerActionRequest::RESET)
         self->request(st.options.supervisor, request_timeout, peer_reset_atom::value, a.domain())
-          .then(answer, on_error(self, conn, id, "peers reset"));
+          .then(on_notice(self, conn, id), on_error(self, conn, id, "peers reset"));
       else if (a.action() == control::PeerActionRequest::CLOSE)
         self->request(st.options.supervisor, request_timeout, peer_close_atom::value, a.domain())
-          .then(answer, on_error(self, conn, id, "peers close"));
+          .then(on_notice(self, conn, id), on_error(self, conn, id, "peers close"));
       else
         send_error(self, conn, id, "peer_action: action is required (RESET or CLOSE)");
       break;

@@ -74,11 +74,10 @@ caf::result<std::string> ask_registry(self_ptr self, Atom atom, const std::strin
 void update_proxy_incoming(self_ptr self, const config::Config& before) {
   auto& st = self->state;
   const auto& c = st.options.config;
-  auto text = [](const config::Config& x) {
-    if (!x.has_sip_proxy() || !x.sip_proxy().has_incoming()) return std::string();
-    return x.sip_proxy().incoming().SerializeAsString();
-  };
-  if (text(before) == text(c) || !st.options.open_proxy_incoming) return;
+  auto configured = [](const config::Config& x) { return x.has_sip_proxy() && x.sip_proxy().has_incoming(); };
+  bool unchanged = configured(before) == configured(c) &&
+                   (!configured(c) || same(before.sip_proxy().incoming(), c.sip_proxy().incoming()));
+  if (unchanged || !st.options.open_proxy_incoming) return;
   auto& listeners = st.options.listeners;
   listeners.erase(std::remove_if(listeners.begin(), listeners.end(),
                                  [](const control::ListenerStatus& l) { return l.name() == "sip_proxy.incoming"; }),
@@ -88,18 +87,12 @@ void update_proxy_incoming(self_ptr self, const config::Config& before) {
     st.options.proxy_incoming_listener = 0;
     report(st.options.log, severity::info, "listener", "sip_proxy.incoming closed (its settings changed)");
   }
-  if (text(c).empty()) return;
-  std::string error;
-  st.options.proxy_incoming_listener = st.options.open_proxy_incoming(c, error);
-  const auto& l = c.sip_proxy().incoming();
+  if (!configured(c)) return;
   control::ListenerStatus status;
-  status.set_name("sip_proxy.incoming");
-  status.set_address(net::endpoint{l.bind_ip(), static_cast<uint16_t>(l.port())}.to_string());
-  status.set_transport(l.transport());
-  status.set_state(st.options.proxy_incoming_listener != 0 ? "listening" : "not listening: " + error);
-  listeners.push_back(status);
+  st.options.proxy_incoming_listener = st.options.open_proxy_incoming(c, status);
   if (st.options.proxy_incoming_listener == 0)
-    report(st.options.log, severity::error, "listener", "sip_proxy.incoming not listening: " + error);
+    report(st.options.log, severity::error, "listener", "sip_proxy.incoming " + status.state());
+  listeners.push_back(std::move(status));
 }
 
 // SIP_PROXY mode runs a session with the proxy; new proxy settings (or certificate, or domains) start a new
@@ -326,20 +319,18 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
         promise.deliver(*status);
         return promise;
       }
+      auto done = [=]() mutable {
+        if (--*pending == 0) promise.deliver(*status);
+      };
       if (st.proxy_session)
         self->request(st.proxy_session, ask_timeout, status_atom::value)
           .then(
             [=](const control::ProxySessionStatus& session) mutable {
               *status->mutable_proxy_session() = session;
-              if (--*pending == 0) promise.deliver(*status);
+              done();
             },
-            [=](const caf::error&) mutable {
-              if (--*pending == 0) promise.deliver(*status);
-            });
+            [=](const caf::error&) mutable { done(); });
       for (const auto& shard : st.options.shards) {
-        auto done = [=]() mutable {
-          if (--*pending == 0) promise.deliver(*status);
-        };
         self->request(shard, ask_timeout, counters_atom::value)
           .then(
             [=](const control::Counters& part) mutable {

@@ -70,9 +70,9 @@ struct supervisor_options {
   // SIP_PROXY mode: starts the session with the proxy for a config (null: never started, e.g. in tests).
   std::function<proxy_session_actor(const config::Config&)> start_proxy_session;
   // sip_proxy.incoming follows the configuration: the listener open at start (0: none), how to open one
-  // for a config (0 and the error when it cannot) and how to close one.
+  // for a config (its id, 0 when it cannot; `status` for fedctl status either way) and how to close one.
   uint64_t proxy_incoming_listener = 0;
-  std::function<uint64_t(const config::Config&, std::string& error)> open_proxy_incoming;
+  std::function<uint64_t(const config::Config&, control::ListenerStatus& status)> open_proxy_incoming;
   std::function<void(uint64_t)> close_listener;
 };
 

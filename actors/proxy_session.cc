@@ -5,6 +5,7 @@
 
 #include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
+#include "gateway/config/config.h"
 #include "gateway/net/address.h"
 #include "gateway/proxy/connection.h"
 #include "gateway/proxy/digest.h"
@@ -63,7 +64,8 @@ struct session_events final : proxy::connection_events {
 
 struct session_state {
   proxy_session_options options;
-  std::string proxy;  // "ip:port"
+  std::string proxy;     // "ip:port"
+  std::string incoming;  // sip_proxy.incoming "ip:port": Contact and Via sent-by of the REGISTERs
   std::unique_ptr<session_events> events;
   std::unique_ptr<proxy::sip_connection> core;
   std::unique_ptr<proxy::registration> registration;
@@ -76,20 +78,30 @@ struct session_state {
   std::string last_failure;  // logged once until it changes (or a minute passed)
   proxy::log_throttle failure_logged{std::chrono::seconds(60), 1};
   bool stopping = false;
-  // The proxy's last challenge to a relayed request, and how often its nonce was used (nc).
-  std::optional<proxy::digest::challenge> request_challenge;
-  bool request_challenge_is_proxy = true;
-  uint32_t request_nonce_count = 0;
+  proxy::digest::answerer request_digest;  // the proxy's last challenge to a relayed request
   proxy::log_throttle refused_logged{std::chrono::seconds(60), 1};
   std::unordered_map<std::string, invite_retry> invite_retries;
 };
 
-const char* transport_name(config::Transport t) {
-  switch (t) {
-    case config::TLS: return "TLS";
-    case config::MTLS: return "MTLS";
-    default: return "TCP";
-  }
+// `via` with `from` (its branch) replaced by `to`.
+std::string with_branch(std::string via, const std::string& from, const std::string& to) {
+  auto at = via.find(from);
+  if (at != std::string::npos) via.replace(at, from.size(), to);
+  return via;
+}
+
+// Replaces the top Via value and the CSeq value of `m` (requests sent again with credentials, and their
+// answers on the way back to the shard).
+void set_top_via_and_cseq(sip::Message& m, const std::string& via, const std::string& cseq) {
+  m.remove_top_via();
+  m.prepend_via(via);
+  m.remove_header("CSeq");
+  m.add_header("CSeq", cseq);
+}
+
+proxy::digest::credentials login(self_ptr self) {
+  const auto& p = self->state.options.settings;
+  return {p.username(), p.password()};
 }
 
 void note(self_ptr self, severity level, const std::string& text) {
@@ -138,7 +150,7 @@ void connect(self_ptr self) {
   tls::contexts_ptr contexts;
   if (p.transport() == config::TLS || p.transport() == config::MTLS) {
     contexts = st.options.tls ? st.options.tls->get() : nullptr;
-    if (!contexts) return retry_later(self, "connection to SIP proxy " + st.proxy + " not possible: no certificate in use for " + transport_name(p.transport()));
+    if (!contexts) return retry_later(self, "connection to SIP proxy " + st.proxy + " not possible: no certificate in use for " + config::transport_name(p.transport()));
     auto ssl = contexts->new_client_session(p.server_name());
     if (p.transport() == config::TLS) SSL_certs_clear(ssl.get());  // TLS: the gateway shows no certificate
     tls = std::make_unique<tls::tls_stream>(std::move(ssl));
@@ -200,14 +212,11 @@ std::string follow_invite_retry(self_ptr self, std::string wire) {
   auto it = st.invite_retries.find(std::string(m->call_id()));
   if ((method != "ACK" && method != "CANCEL") || it == st.invite_retries.end() || m->cseq().number != it->second.cseq)
     return wire;
-  if (auto branch = m->top_via_branch(); branch && *branch == it->second.original_branch) {
-    auto via = std::string(m->get_all("Via").front());
-    via.replace(via.find(it->second.original_branch), it->second.original_branch.size(), it->second.retry_branch);
-    m->remove_top_via();
-    m->prepend_via(via);
-  }
-  m->remove_header("CSeq");
-  m->add_header("CSeq", std::to_string(it->second.cseq + 1) + " " + std::string(method));
+  // The hop-by-hop ones carry the INVITE's branch; an ACK for a 2xx has a branch of its own.
+  auto via = std::string(m->get_all("Via").front());
+  if (auto branch = m->top_via_branch(); branch && *branch == it->second.original_branch)
+    via = with_branch(std::move(via), it->second.original_branch, it->second.retry_branch);
+  set_top_via_and_cseq(*m, via, std::to_string(it->second.cseq + 1) + " " + std::string(method));
   return m->serialize();
 }
 
@@ -215,12 +224,9 @@ std::string follow_invite_retry(self_ptr self, std::string wire) {
 std::optional<std::string> with_credentials(self_ptr self, const std::string& wire) {
   auto& st = self->state;
   auto m = sip::parse_message(wire);
-  if (!m.ok() || !st.request_challenge) return std::nullopt;
-  const auto& p = st.options.settings;
-  auto value = proxy::digest::authorization(*st.request_challenge, {p.username(), p.password()}, m->method(),
-                                            m->request_uri(), ++st.request_nonce_count, proxy::digest::make_cnonce());
-  if (!m->add_header(st.request_challenge_is_proxy ? "Proxy-Authorization" : "Authorization", value).ok())
-    return std::nullopt;
+  if (!m.ok() || !st.request_digest.ready()) return std::nullopt;
+  auto value = st.request_digest.next(login(self), m->method(), m->request_uri());
+  if (!m->add_header(st.request_digest.header(), value).ok()) return std::nullopt;
   return m->serialize();
 }
 
@@ -239,17 +245,11 @@ bool answer_challenge(self_ptr self, const relayed_ptr& r, const sip::Message& c
   auto& m = *original;
   auto vias = m.get_all("Via");
   if (vias.empty()) return false;
-  if (!st.request_challenge || st.request_challenge->nonce != c->nonce || st.request_challenge->realm != c->realm)
-    st.request_nonce_count = 0;
-  st.request_challenge = *c;
-  st.request_challenge_is_proxy = proxy_auth;
+  st.request_digest.challenged(std::move(*c), proxy_auth);
   r->original_via = std::string(vias.front());
   r->original_cseq = std::string(m.get("CSeq").value_or(""));
+  if (r->original_via.find(r->branch) == std::string::npos) return false;  // not our Via on top
   auto retry_branch = r->branch + ".auth";
-  auto via = r->original_via;
-  auto at = via.find(r->branch);
-  if (at == std::string::npos) return false;
-  via.replace(at, r->branch.size(), retry_branch);
   auto cseq = m.cseq();
   if (cseq.method == "INVITE") {
     // The challenge is a non-2xx final answer: ACK it (RFC 3261 §17.1.1.3), then remember the retry so
@@ -260,14 +260,9 @@ bool answer_challenge(self_ptr self, const relayed_ptr& r, const sip::Message& c
     st.invite_retries[std::string(m.call_id())] =
       invite_retry{r->branch, retry_branch, cseq.number, clock::now() + std::chrono::seconds(32)};
   }
-  m.remove_top_via();
-  m.prepend_via(via);
-  m.remove_header("CSeq");
-  m.add_header("CSeq", std::to_string(cseq.number + 1) + " " + std::string(cseq.method));
-  const auto& p = st.options.settings;
-  m.add_header(proxy_auth ? "Proxy-Authorization" : "Authorization",
-               proxy::digest::authorization(*c, {p.username(), p.password()}, m.method(), m.request_uri(),
-                                            ++st.request_nonce_count, proxy::digest::make_cnonce()));
+  set_top_via_and_cseq(m, with_branch(r->original_via, r->branch, retry_branch),
+                       std::to_string(cseq.number + 1) + " " + std::string(cseq.method));
+  m.add_header(st.request_digest.header(), st.request_digest.next(login(self), m.method(), m.request_uri()));
   r->retried = true;
   r->wire.clear();
   st.core->transmit(m.serialize(), r, retry_branch, clock::now());
@@ -286,11 +281,7 @@ void session_events::response(const proxy::connection_token& token, sip::Message
              "SIP proxy refused the credentials of user \"" + st.options.settings.username() + "\" for a " +
                std::string(m.cseq().method) + " (" + std::to_string(code) + " " + std::string(m.reason()) +
                "; logged once a minute)");
-      // Back to what the shard sent: its branch and CSeq.
-      m.remove_top_via();
-      m.prepend_via(r->original_via);
-      m.remove_header("CSeq");
-      m.add_header("CSeq", r->original_cseq);
+      set_top_via_and_cseq(m, r->original_via, r->original_cseq);  // back to what the shard sent
     }
     return caf::anon_send(r->shard, response_atom::value, std::move(m));
   }
@@ -306,7 +297,8 @@ void session_events::response(const proxy::connection_token& token, sip::Message
   send(self, std::move(step));
 }
 
-void session_events::failed(const proxy::connection_token& token, const std::string& branch, int status,
+// The shard knows the request by its own branch (a retry's is another).
+void session_events::failed(const proxy::connection_token& token, const std::string& /*sent_branch*/, int status,
                             const std::string& reason) {
   if (token.type() == typeid(relayed_ptr)) {
     const auto& r = std::any_cast<const relayed_ptr&>(token);
@@ -321,11 +313,9 @@ void session_events::established(const std::vector<std::string>&) {
   const auto& p = st.options.settings;
   // In a run of failures only the outcome is logged (registered, or the next failure).
   if (st.last_failure.empty())
-    note(self, severity::info, "connected to SIP proxy " + st.proxy + " over " + transport_name(p.transport()) +
+    note(self, severity::info, "connected to SIP proxy " + st.proxy + " over " + config::transport_name(p.transport()) +
                                (p.transport() == config::TCP ? "" : " (" + st.core->transport_description() + ")"));
-  send(self, st.registration->connected(st.options.settings.incoming().bind_ip() + ":" +
-                                          std::to_string(st.options.settings.incoming().port()),
-                                        clock::now()));
+  send(self, st.registration->connected(st.incoming, clock::now()));
 }
 
 // The core's own lines: errors become the reason of the failure the session reports (once, with the
@@ -342,16 +332,17 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
   const auto& p = st.options.settings;
   st.proxy = net::endpoint{p.ip(), static_cast<uint16_t>(p.port())}.to_string();
   proxy::registration::options r;
-  r.login = {p.username(), p.password()};
+  r.login = login(self);
   r.aor_domain = st.options.aor_domain;
   std::string scheme_transport = p.transport() == config::TCP ? "tcp" : "tls";
   r.registrar_uri = "sip:" + st.proxy + ";transport=" + scheme_transport;
   r.transport = p.transport() == config::TCP ? "TCP" : "TLS";
-  r.contact_host = net::endpoint{p.incoming().bind_ip(), static_cast<uint16_t>(p.incoming().port())}.to_string();
+  st.incoming = net::endpoint{p.incoming().bind_ip(), static_cast<uint16_t>(p.incoming().port())}.to_string();
+  r.contact_host = st.incoming;
   r.expires = st.options.expires;
   st.registration = std::make_unique<proxy::registration>(std::move(r));
   note(self, severity::info,
-       "SIP proxy mode: logging in at " + st.proxy + " over " + transport_name(p.transport()) + " as user \"" +
+       "SIP proxy mode: logging in at " + st.proxy + " over " + config::transport_name(p.transport()) + " as user \"" +
          p.username() + "\"" + (p.interface().empty() ? "" : " from " + p.interface()));
   self->attach_functor([=](const caf::error&) {
     auto& s = self->state;
@@ -403,7 +394,7 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
       if (!branch.empty()) {
         r->wire = wire;
         // The proxy asked for credentials before: send them right away, its nonce with the next count.
-        if (s.request_challenge) wire = with_credentials(self, r->wire).value_or(std::move(wire));
+        if (s.request_digest.ready()) wire = with_credentials(self, r->wire).value_or(std::move(wire));
       }
       s.core->transmit(std::move(wire), std::move(r), branch, clock::now());
     },
@@ -446,7 +437,7 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
       control::ProxySessionStatus out;
       out.set_state(std::string(proxy::registration::state_name(s.registration->current())));
       out.set_proxy(s.proxy);
-      out.set_transport(transport_name(s.options.settings.transport()));
+      out.set_transport(config::transport_name(s.options.settings.transport()));
       out.set_user(s.options.settings.username());
       out.set_aor(s.registration->aor());
       if (s.registration->current() == proxy::registration::state::registered)

@@ -178,15 +178,20 @@ int main(int argc, char** argv) {
     };
   fedgw::supervisor_options supervision{config, config_path, workers, log, certificates, dns, path.tls, path.settings,
                                         path.policy, path.shards, path.registry, path.listener_status,
-                                        start_proxy_session};
+                                        start_proxy_session, 0, {}, {}};
   if (data_path_ok) {
     supervision.proxy_incoming_listener = path.proxy_incoming;
     // A copy of the data path: the supervisor's listeners are its own (it closes them), path stays main's.
     supervision.open_proxy_incoming = [&system, path, reactor, log, dns](const fedgw::config::Config& c,
-                                                                           std::string& error) {
+                                                                           fedgw::control::ListenerStatus& status) {
       auto scratch = path;
-      return fedgw::open_listener(system, c, scratch, reactor, log, dns, "sip_proxy.incoming",
-                                  c.sip_proxy().incoming(), fedgw::proxy::side::external, true, error);
+      std::string error;
+      const auto& l = c.sip_proxy().incoming();
+      auto id = fedgw::open_listener(system, c, scratch, reactor, log, dns, "sip_proxy.incoming", l,
+                                     fedgw::proxy::side::external, true, error);
+      status = id != 0 ? scratch.listener_status.back()
+                       : fedgw::listener_status("sip_proxy.incoming", l, "not listening: " + error);
+      return id;
     };
     supervision.close_listener = [reactor](uint64_t id) { reactor->stop_listening_later(id); };
   }

@@ -232,6 +232,16 @@ std::string authorization(const challenge& c, const credentials& who, std::strin
   return out;
 }
 
+void answerer::challenged(challenge c, bool proxy) {
+  if (!challenge_ || challenge_->nonce != c.nonce || challenge_->realm != c.realm) nonce_count_ = 0;
+  challenge_ = std::move(c);
+  proxy_ = proxy;
+}
+
+std::string answerer::next(const credentials& who, std::string_view method, std::string_view uri) {
+  return authorization(*challenge_, who, method, uri, ++nonce_count_, make_cnonce());
+}
+
 std::string make_cnonce() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("digest: no random bytes for a cnonce");

@@ -55,4 +55,24 @@ std::string response_digest(const challenge& c, const credentials& who, std::str
 // A fresh client nonce: 16 random bytes, hex.
 std::string make_cnonce();
 
+// One server's last challenge and how often its nonce was used: each answer counts up (nc), a new nonce
+// counts from 1 again. The REGISTER login and the requests relayed through a SIP proxy both keep one.
+class answerer {
+ public:
+  // The challenge of a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate, `proxy`).
+  void challenged(challenge c, bool proxy);
+  void forget() { challenge_.reset(); }
+  bool ready() const { return challenge_.has_value(); }
+  const std::optional<challenge>& last() const { return challenge_; }
+  // "Authorization" or "Proxy-Authorization", as the challenge came.
+  std::string_view header() const { return proxy_ ? "Proxy-Authorization" : "Authorization"; }
+  // The header's value for a request `method` to `uri`, with the next nonce count. Needs ready().
+  std::string next(const credentials& who, std::string_view method, std::string_view uri);
+
+ private:
+  std::optional<challenge> challenge_;
+  bool proxy_ = false;
+  uint32_t nonce_count_ = 0;
+};
+
 }  // namespace fedgw::proxy::digest

@@ -52,7 +52,7 @@ registration::step registration::connected(std::string_view sent_by, clock::time
   cseq_ = 0;
   if (state_ == state::rejected) return {};  // waits for relogin(): no retry storm with a wrong password
   state_ = state::authenticating;
-  return send_register(now, challenge_.has_value());
+  return send_register(now, digest_.ready());
 }
 
 void registration::disconnected(std::string reason) {
@@ -66,7 +66,7 @@ void registration::disconnected(std::string reason) {
 }
 
 registration::step registration::relogin(clock::time_point now) {
-  challenge_.reset();
+  digest_.forget();
   retry_delay_ = {};
   last_error_.clear();
   state_ = sent_by_.empty() ? state::disconnected : state::authenticating;
@@ -80,7 +80,7 @@ registration::step registration::send_register(clock::time_point now, bool with_
   next_action_ = now + opts_.response_timeout;
   ++cseq_;
   ++registers_sent_;
-  credentials_sent_ = with_credentials && challenge_.has_value();
+  credentials_sent_ = with_credentials && digest_.ready();
   answered_fresh_challenge_ = false;
   std::string transport = opts_.transport;
   std::string lower_transport = transport;
@@ -99,10 +99,7 @@ registration::step registration::send_register(clock::time_point now, bool with_
     .append(";transport=").append(lower_transport).append(">\r\n");
   m.append("Expires: ").append(std::to_string(opts_.expires.count())).append("\r\n");
   if (credentials_sent_) {
-    ++nonce_count_;
-    m.append(challenge_is_proxy_ ? "Proxy-Authorization: " : "Authorization: ")
-      .append(digest::authorization(*challenge_, opts_.login, "REGISTER", opts_.registrar_uri, nonce_count_,
-                                    digest::make_cnonce()))
+    m.append(digest_.header()).append(": ").append(digest_.next(opts_.login, "REGISTER", opts_.registrar_uri))
       .append("\r\n");
   }
   m.append("User-Agent: fedgw\r\nContent-Length: 0\r\n\r\n");
@@ -146,10 +143,7 @@ registration::step registration::on_response(const sip::Message& r, clock::time_
       return fail("SIP proxy rejected the login of " + who +
                     ": check the user name and password for typing mistakes (" + status_text(r) + ")",
                   now, true);
-    bool new_nonce = !challenge_ || challenge_->nonce != c->nonce || challenge_->realm != c->realm;
-    challenge_ = std::move(c);
-    challenge_is_proxy_ = proxy;
-    if (new_nonce) nonce_count_ = 0;
+    digest_.challenged(std::move(*c), proxy);
     auto next = send_register(now, true);
     answered_fresh_challenge_ = true;
     return next;
@@ -160,7 +154,7 @@ registration::step registration::on_response(const sip::Message& r, clock::time_
     if (!v || *v == 0 || std::chrono::seconds(*v) <= opts_.expires || *v > 86400)
       return fail("SIP proxy answered REGISTER with " + status_text(r) + " and no usable Min-Expires", now, false);
     opts_.expires = std::chrono::seconds(*v);
-    return send_register(now, challenge_.has_value());
+    return send_register(now, digest_.ready());
   }
   if (code >= 200 && code < 300) {
     // The granted time: our Contact's expires parameter, else Expires, else what we asked for.
@@ -204,7 +198,7 @@ registration::step registration::tick(clock::time_point now) {
     return fail("SIP proxy did not answer REGISTER within " + std::to_string(waited) + " s", now, false);
   }
   // Refresh (or retry): reuse the nonce with the next count; the proxy challenges again when it expired.
-  return send_register(now, challenge_.has_value());
+  return send_register(now, digest_.ready());
 }
 
 }  // namespace fedgw::proxy

@@ -78,10 +78,8 @@ class registration {
   uint32_t cseq_ = 0;
   std::string branch_;  // of the REGISTER in flight; empty: none
   clock::time_point sent_at_{};
-  std::optional<digest::challenge> challenge_;
-  bool challenge_is_proxy_ = false;  // 407: Proxy-Authorization
-  uint32_t nonce_count_ = 0;
-  bool credentials_sent_ = false;  // the REGISTER in flight carries credentials for challenge_
+  digest::answerer digest_;
+  bool credentials_sent_ = false;  // the REGISTER in flight carries credentials for digest_'s challenge
   bool answered_fresh_challenge_ = false;  // ... computed for the challenge that the last response carried
   std::chrono::seconds granted_{0};
   std::chrono::seconds retry_delay_{0};

@@ -79,7 +79,7 @@ struct control_server_test : ::testing::Test {
     dns_config.add_servers("127.0.0.1:9");
     certificates = spawn_cert_manager(system, {loaded.config.certificate(), log, true, {}, {}});
     dns = spawn_dns_resolver(system, dns_config, log);
-    supervisor = spawn_gateway_supervisor(system, {loaded.config, "test", 2, log, certificates, dns, nullptr, nullptr, nullptr, {}, {}, {}});
+    supervisor = spawn_gateway_supervisor(system, {loaded.config, "test", 2, log, certificates, dns, nullptr, nullptr, nullptr, {}, {}, {}, {}, 0, {}, {}});
     server = spawn_control_server(system, {reactor, supervisor, log});
     std::string error;
     ASSERT_NE(listen_control_socket(*reactor, path, server, error), 0u) << error;

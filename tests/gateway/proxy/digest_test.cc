@@ -159,6 +159,27 @@ TEST(Digest, QuotedValuesRoundTrip) {
   EXPECT_NE(value.find(R"(username="us\"er")"), std::string::npos) << value;
 }
 
+// The answerer counts a nonce's uses and starts again at 1 for a new one; the header follows 401 / 407.
+TEST(Digest, AnswererCountsEachNonce) {
+  std::string error;
+  answerer a;
+  EXPECT_FALSE(a.ready());
+  a.challenged(*parse_challenge("Digest realm=\"r\", nonce=\"n1\", qop=auth", error), true);
+  ASSERT_TRUE(a.ready());
+  EXPECT_EQ(a.header(), "Proxy-Authorization");
+  EXPECT_NE(a.next({"u", "p"}, "MESSAGE", "sip:b@r").find("nc=00000001"), std::string::npos);
+  EXPECT_NE(a.next({"u", "p"}, "MESSAGE", "sip:b@r").find("nc=00000002"), std::string::npos);
+  a.challenged(*parse_challenge("Digest realm=\"r\", nonce=\"n1\", qop=auth", error), true);  // same nonce
+  EXPECT_NE(a.next({"u", "p"}, "MESSAGE", "sip:b@r").find("nc=00000003"), std::string::npos);
+  a.challenged(*parse_challenge("Digest realm=\"r\", nonce=\"n2\", qop=auth", error), false);
+  EXPECT_EQ(a.header(), "Authorization");
+  auto value = a.next({"u", "p"}, "REGISTER", "sip:r");
+  EXPECT_NE(value.find("nc=00000001"), std::string::npos);
+  EXPECT_NE(value.find("nonce=\"n2\""), std::string::npos);
+  a.forget();
+  EXPECT_FALSE(a.ready());
+}
+
 TEST(Digest, CnoncesAreFreshHex) {
   auto a = make_cnonce(), b = make_cnonce();
   EXPECT_EQ(a.size(), 32u);
