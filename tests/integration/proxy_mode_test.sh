@@ -36,6 +36,7 @@ status=$("${A[@]}" status)
 check "status names user, proxy, transport and expiry" \
   bash -c 'grep -Eq "^sip proxy: registered, user \"gw\" \(sip:gw@a.test\) at 127.0.22.1:5070 over TCP, expires in [0-9]+ s" <<<"$1"' _ "$status"
 check "Kamailio accepted the REGISTER from a.test's gateway" grep -q "REGISTER accepted for sip:gw@a.test" "$D/kamailio.log"
+check "the connection leaves from sip_proxy.interface" grep -q "REGISTER # from sip:gw@a.test over tcp from $GW_IP to" "$D/kamailio.log"
 check "answered with qop=auth, MD5 and a nonce count" grep -Eq "credentials \[Digest .*algorithm=MD5, qop=auth, nc=00000001" "$D/kamailio.log"
 check "logged: registered" wait_for_log "$D/a.log" "registered at the SIP proxy as sip:gw@a.test for [0-9]* s"
 # A chat to the partner domain goes to the proxy (no DNS lookup: dnsmasq has no record for b.test).
@@ -104,7 +105,7 @@ check "TLS shown in status" contains "$("${A[@]}" status)" "at 127.0.22.1:5071 o
 proxy_config mtls "$LAB_PROXY_PASSWORD" 5072 MTLS peer.test
 apply mtls
 check "MTLS: registered" wait_until 10 state_is registered
-check "Kamailio saw the REGISTER over mutual TLS" grep -q "REGISTER # from sip:gw@a.test over tls to 127.0.22.1:5072" "$D/kamailio.log"
+check "Kamailio saw the REGISTER over mutual TLS" grep -q "REGISTER # from sip:gw@a.test over tls from $GW_IP to 127.0.22.1:5072" "$D/kamailio.log"
 
 # The mutual-TLS port with transport TLS (the gateway shows no certificate): the proxy refuses.
 proxy_config nocert "$LAB_PROXY_PASSWORD" 5072 TLS peer.test
