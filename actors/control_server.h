@@ -17,7 +17,8 @@ struct control_server_options {
 };
 
 // The returned actor receives the socket's events through a socket_bridge;
-// listen with listen_control_socket().
+// listen with listen_control_socket(). It also answers a control::Request
+// message with a control::Response (the admin page's requests).
 caf::actor spawn_control_server(caf::actor_system& system, control_server_options options);
 
 // Opens the control socket (mode 0600) feeding `server`; returns the listener

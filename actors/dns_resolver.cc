@@ -46,7 +46,23 @@ struct resolver_state {
   uint64_t generation = 0;
   dns::stats counters;
   dns::lookup_fn lookup;
+  metrics::dns_block metrics;
+  std::map<query_key, std::chrono::steady_clock::time_point> sent;  // queries in flight: when asked (latency)
 };
+
+metrics::dns_result metrics_result(dns::outcome o) {
+  switch (o) {
+    case dns::outcome::ok: return metrics::dns_result::ok;
+    case dns::outcome::no_service: return metrics::dns_result::no_service;
+    case dns::outcome::nxdomain: return metrics::dns_result::nxdomain;
+    case dns::outcome::nodata: return metrics::dns_result::nodata;
+    case dns::outcome::timeout: return metrics::dns_result::timeout;
+    case dns::outcome::server_failure: return metrics::dns_result::servfail;
+    case dns::outcome::bad_answer: return metrics::dns_result::bad_answer;
+    case dns::outcome::error: break;
+  }
+  return metrics::dns_result::error;
+}
 
 using self_ptr = dns_resolver_actor::stateful_pointer<resolver_state>;
 
@@ -77,14 +93,17 @@ void lookup(self_ptr self, const std::string& name, dns::rr_type type, waiter do
   auto& st = self->state;
   ++st.counters.requests;
   auto key = dns::normalize_name(name);
+  auto metrics_type = metrics::dns_type_of(static_cast<uint16_t>(type));
   dns::answer a;
   if (static_answer(st, key, type, a)) {
     ++st.counters.static_hits;
+    st.metrics.count(metrics_type, metrics::dns_result::static_config);
     done(a, dns::source::static_config);
     return;
   }
   if (auto hit = st.cache.find(key, type, st.options.clock())) {
     ++st.counters.cache_hits;
+    st.metrics.count(metrics_type, metrics::dns_result::cache_hit);
     done(*hit, dns::source::cache);
     return;
   }
@@ -92,10 +111,12 @@ void lookup(self_ptr self, const std::string& name, dns::rr_type type, waiter do
   auto it = st.in_flight.find(qk);
   if (it != st.in_flight.end()) {
     ++st.counters.coalesced;
+    st.metrics.count(metrics_type, metrics::dns_result::coalesced);
     it->second.emplace_back(std::move(done), dns::source::coalesced);
     return;
   }
   st.in_flight[qk].emplace_back(std::move(done), dns::source::dns);
+  st.sent[qk] = std::chrono::steady_clock::now();
   if (!net::is_srv_owner_name(key)) {
     // c-ares would reject it too; answer without a query.
     dns::answer bad;
@@ -123,6 +144,14 @@ void on_answer(self_ptr self, const std::string& key, uint16_t type_code, uint64
   if (dns::is_failure(a.result)) {
     ++st.counters.failures;
     log_status(self, severity::error, dns::make_report(key, type, a, dns::source::dns).text);
+  }
+  auto metrics_type = metrics::dns_type_of(type_code);
+  st.metrics.count(metrics_type, metrics_result(a.result));
+  if (auto sent = st.sent.find({key, type_code}); sent != st.sent.end()) {
+    st.metrics.latency[metrics::ix(metrics_type)].observe(
+      metrics::dns_bounds,
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sent->second).count());
+    st.sent.erase(sent);
   }
   auto it = st.in_flight.find({key, type_code});
   if (it == st.in_flight.end()) return;
@@ -238,6 +267,7 @@ dns_resolver_actor::behavior_type dns_resolver_impl(self_ptr self, config::Dns d
       s.unreachable_entries = st.unreachable.expire(st.options.clock());
       return s;
     },
+    [=](metrics_atom) { return self->state.metrics; },
     [=](dns_answer_atom, const std::string& key, uint16_t type, uint64_t generation, dns::answer& a) {
       on_answer(self, key, type, generation, a);
     },

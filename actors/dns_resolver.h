@@ -21,6 +21,7 @@
 #include "actors/messages.h"
 #include "actors/status_log.h"
 #include "gateway/dns/types.h"
+#include "gateway/metrics/metrics.h"
 #include "proto/config.pb.h"
 
 // In-process only (never serialised).
@@ -30,6 +31,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::dns::srv_lookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::dns::host_lookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::dns::stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::dns::answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::metrics::dns_block)
 
 namespace fedgw {
 
@@ -63,6 +65,8 @@ using dns_resolver_actor = caf::typed_actor<
   // Forget every cached answer.
   caf::reacts_to<dns_flush_atom>,
   caf::replies_to<dns_stats_atom>::with<dns::stats>,
+  // Questions by type and result, query latency (/metrics).
+  caf::replies_to<metrics_atom>::with<metrics::dns_block>,
   // Internal: an answer from the DNS thread (query key, generation, answer).
   caf::reacts_to<dns_answer_atom, std::string /*name*/, uint16_t /*type*/, uint64_t /*generation*/,
                  dns::answer>>;

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "gateway/config/config.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/net/address.h"
 
 namespace fedgw {
@@ -21,6 +22,20 @@ constexpr size_t logged_problems = 5;
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+control::CertificateSummary certificate_summary(const tls::validation_result& v, int64_t now_s) {
+  control::CertificateSummary out;
+  out.set_subject(v.subject);
+  out.set_issuer(v.issuer);
+  out.set_not_before_unix(v.not_before);
+  out.set_not_after_unix(v.not_after);
+  if (v.loaded()) out.set_days_left((v.not_after - now_s) / 86400);
+  out.set_fingerprint(v.fingerprint);
+  out.set_source(v.source);
+  for (const auto& p : v.problems)  // the descriptive info lines are not problems
+    if (p.severity != tls::level::info) out.add_problems(std::string(tls::level_name(p.severity)) + ": " + p.text);
+  return out;
 }
 
 struct supervisor_state {
@@ -197,7 +212,8 @@ void run_checks(self_ptr self, std::chrono::milliseconds budget, std::optional<r
 
 // Parses and validates a config text against the running one.
 config::load_result load_change(self_ptr self, const std::string& text, const std::string& source) {
-  auto loaded = config::parse_config(text, source);
+  // A config shown by config show (or the admin page) carries "***" for the passwords it did not change.
+  auto loaded = config::parse_config(text, source, &self->state.options.config);
   if (loaded.ok()) loaded.errors = config::validate_change(self->state.options.config, loaded.config);
   return loaded;
 }
@@ -283,6 +299,53 @@ void commit(self_ptr self, config::Config next, const std::string& source, std::
       });
 }
 
+// /metrics: each owner's block (proxy-core shards, peer registry, DNS resolver) and the certificate in use,
+// merged and rendered. Every ask has its own deadline: an actor that does not answer is left out (counted
+// in fedgw_scrape_parts_missing), so a scrape never waits longer than metrics_timeout.
+constexpr auto metrics_timeout = std::chrono::seconds(2);
+
+caf::result<std::string> gather_metrics(self_ptr self) {
+  auto& st = self->state;
+  auto data = std::make_shared<metrics::snapshot_data>();
+  data->version = FEDGW_VERSION;
+  data->process = metrics::read_process_stats();
+  const auto& allowed = st.options.config.partners().allowed();
+  data->allowed_partners.assign(allowed.begin(), allowed.end());
+  auto pending = std::make_shared<size_t>(st.options.shards.size() + (st.options.registry ? 1 : 0) +
+                                          (st.options.dns ? 1 : 0) + (st.options.certificates ? 1 : 0));
+  if (*pending == 0) return metrics::render(*data);
+  auto promise = self->make_response_promise<std::string>();
+  auto done = [=](bool answered) mutable {
+    if (!answered) ++data->parts_missing;
+    if (--*pending == 0) promise.deliver(metrics::render(*data));
+  };
+  auto missing = [=](const caf::error&) mutable { done(false); };
+  for (const auto& shard : st.options.shards)
+    self->request(shard, metrics_timeout, metrics_atom::value).then([=](const metrics::sip_block& part) mutable {
+      data->sip += part;
+      done(true);
+    }, missing);
+  if (st.options.registry)
+    self->request(st.options.registry, metrics_timeout, metrics_atom::value)
+      .then([=](metrics::peer_block& part) mutable {
+        data->peers = std::move(part);
+        done(true);
+      }, missing);
+  if (st.options.dns)
+    self->request(st.options.dns, metrics_timeout, metrics_atom::value).then([=](const metrics::dns_block& part) mutable {
+      data->dns = part;
+      done(true);
+    }, missing);
+  if (st.options.certificates)
+    self->request(st.options.certificates, metrics_timeout, status_atom::value)
+      .then([=](const tls::validation_result& v) mutable {
+        data->certificate_in_use = v.ok();
+        if (v.ok()) data->certificate_not_after = v.not_after;
+        done(true);
+      }, missing);
+  return promise;
+}
+
 supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_options options) {
   self->state.options = std::move(options);
   self->state.started_ms = now_ms();
@@ -314,7 +377,8 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       for (const auto& l : st.options.listeners) *status->add_listeners() = l;
       status->mutable_counters()->set_config_applies(st.config_applies);
       auto promise = self->make_response_promise<control::GatewayStatus>();
-      auto pending = std::make_shared<size_t>(st.options.shards.size() + (st.proxy_session ? 1 : 0));
+      auto pending = std::make_shared<size_t>(st.options.shards.size() + (st.proxy_session ? 1 : 0) +
+                                              (st.options.certificates ? 1 : 0) + (st.options.registry ? 1 : 0));
       if (*pending == 0) {
         promise.deliver(*status);
         return promise;
@@ -322,6 +386,22 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       auto done = [=]() mutable {
         if (--*pending == 0) promise.deliver(*status);
       };
+      if (st.options.certificates)
+        self->request(st.options.certificates, ask_timeout, status_atom::value)
+          .then(
+            [=](const tls::validation_result& v) mutable {
+              *status->mutable_certificate() = certificate_summary(v, now_ms() / 1000);
+              done();
+            },
+            [=](const caf::error&) mutable { done(); });
+      if (st.options.registry)
+        self->request(st.options.registry, ask_timeout, uc_server_atom::value)
+          .then(
+            [=](const std::vector<std::string>& addresses) mutable {
+              for (const auto& a : addresses) status->add_uc_servers(a);
+              done();
+            },
+            [=](const caf::error&) mutable { done(); });
       if (st.proxy_session)
         self->request(st.proxy_session, ask_timeout, status_atom::value)
           .then(
@@ -379,6 +459,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       return ask_registry(self, atom, domain);
     },
     [=](config_atom) { return config::to_masked_text(self->state.options.config); },
+    [=](config_atom, caf::get_atom) { return config::masked(self->state.options.config); },
     [=](check_atom, const std::string& text, const std::string& source)
       -> caf::result<std::vector<std::string>> {
       auto loaded = load_change(self, text, source);
@@ -437,6 +518,7 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
       caf::anon_send(st.proxy_session, login_atom::value);
       return "login at the SIP proxy requested: see fedctl status and fedctl log";
     },
+    [=](metrics_atom) -> caf::result<std::string> { return gather_metrics(self); },
     [=](reload_atom) -> caf::result<tls::validation_result> {
       auto promise = self->make_response_promise<tls::validation_result>();
       self->request(self->state.options.certificates, config::certificate_budget, reload_atom::value)

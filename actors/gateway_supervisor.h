@@ -35,6 +35,7 @@ using supervisor_actor = caf::typed_actor<
   // an OPTIONS to a partner domain through the data path (fedctl send-test)
   caf::replies_to<send_test_atom, std::string>::with<send_test_result>,
   caf::replies_to<config_atom>::with<std::string>,  // running config, passwords masked
+  caf::replies_to<config_atom, caf::get_atom>::with<config::Config>,  // the same as a message (admin page)
   // (text, source name) → every problem found; empty means valid
   caf::replies_to<check_atom, std::string, std::string>::with<std::vector<std::string>>,
   // (text, source, readiness budget): validates, then applies, then runs the readiness check
@@ -50,7 +51,9 @@ using supervisor_actor = caf::typed_actor<
   // from the certificate manager: the certificate files changed (re-check)
   caf::reacts_to<cert_changed_atom>,
   // SIP_PROXY mode: log in at the proxy again (after a rejection); the reply says what happens
-  caf::replies_to<login_atom>::with<std::string>>;
+  caf::replies_to<login_atom>::with<std::string>,
+  // /metrics and fedctl metrics: the Prometheus text exposition of the gateway's counters
+  caf::replies_to<metrics_atom>::with<std::string>>;
 
 struct supervisor_options {
   config::Config config;  // validated, defaults applied

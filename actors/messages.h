@@ -11,6 +11,8 @@
 // Protobuf messages travel between actors of one process only.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::config::Config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::GatewayStatus)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::Request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::Response)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::ProxySessionStatus)
 
 namespace fedgw {
@@ -22,6 +24,7 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using apply_atom = caf::atom_constant<caf::atom("apply")>;
 using config_atom = caf::atom_constant<caf::atom("config")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 // Socket events from net::reactor (see socket_bridge.h).
 using data_atom = caf::atom_constant<caf::atom("data")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;

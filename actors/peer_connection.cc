@@ -9,6 +9,7 @@
 #include "gateway/proxy/dialer.h"
 #include "gateway/proxy/log_throttle.h"
 #include "gateway/sip/uri.h"
+#include "gateway/tls/certificate.h"
 
 namespace fedgw {
 
@@ -36,6 +37,7 @@ struct core_events final : proxy::connection_events {
   void message_complete() override;
   void set_deadline(clock::time_point when, const std::string& reason) override;
   std::shared_ptr<const proxy::settings> policy() override;
+  void answered(int status, std::string_view phrase) override;
 };
 
 struct connection_state {
@@ -58,6 +60,9 @@ struct connection_state {
   proxy::outbound_dialer dialer;  // the DNS target walk
   uint64_t attempt = 0;
   bool closed = false;
+  // Metrics: this attempt's TLS handshake began (TCP up) / its result was counted.
+  bool handshake_started = false;
+  bool handshake_counted = false;
 };
 
 int64_t now_ms() {
@@ -67,6 +72,30 @@ int64_t now_ms() {
 
 void log(self_ptr self, severity level, const std::string& text) {
   report(self->state.options.log, level, "peer", text);
+}
+
+// Connection events for the metrics (shared relaxed counters: once per connection or error, never per message).
+template <class F>
+void count(self_ptr self, F f) {
+  auto& st = self->state;
+  if (st.options.connection_counters)
+    f(*st.options.connection_counters, static_cast<metrics::side>(st.options.where),
+      st.inbound ? metrics::conn_direction::inbound : metrics::conn_direction::outbound);
+}
+
+// The result of this attempt's TLS handshake, once.
+void count_handshake(self_ptr self, metrics::handshake_result result) {
+  auto& st = self->state;
+  if (!st.handshake_started || st.handshake_counted) return;
+  st.handshake_counted = true;
+  count(self, [&](auto& c, auto side, auto direction) { c.count_handshake(side, direction, result); });
+}
+
+// The TCP connection is up: with TLS, the handshake begins.
+void tcp_up(self_ptr self) {
+  auto& st = self->state;
+  st.handshake_started = st.core->transport_description() != "TCP";
+  st.handshake_counted = false;
 }
 
 proxy::connection_options core_options(const connection_state& st) {
@@ -110,6 +139,13 @@ peer_info info(self_ptr self) {
   i.tls = st.core->transport_description();
   i.state = st.core->established() ? "up" : "connecting";
   i.since_ms = st.since_ms;
+  if (X509* cert = st.core->peer_certificate()) {
+    auto d = tls::describe_certificate(cert);
+    i.certificate_subject = std::move(d.subject);
+    i.certificate_issuer = std::move(d.issuer);
+    i.certificate_not_after = d.not_after;
+    i.certificate_fingerprint = std::move(d.fingerprint);
+  }
   return i;
 }
 
@@ -146,6 +182,8 @@ void reaches_node(self_ptr self, const std::string& domain, const std::string& n
 void became_established(self_ptr self) {
   auto& st = self->state;
   st.since_ms = now_ms();
+  count_handshake(self, metrics::handshake_result::ok);
+  count(self, [](auto& c, auto side, auto direction) { c.count_opened(side, direction); });
   if (st.options.where == proxy::side::internal) {
     log(self, severity::info, "internal connection up from " + st.address);
     if (st.options.uc_server_authenticated) register_uc_server(self);
@@ -224,7 +262,15 @@ void core_events::log(severity level, const char* component, const std::string& 
   report(self->state.options.log, level, component, text);
 }
 
-void core_events::setup_failed(const std::string& text) { self->state.dialer.failed(text); }
+void core_events::setup_failed(const std::string& text) {
+  count_handshake(self, metrics::handshake_failure_of(text));
+  self->state.dialer.failed(text);
+}
+
+void core_events::answered(int status, std::string_view phrase) {
+  auto r = metrics::reason_of(status, phrase);
+  count(self, [&](auto& c, auto, auto) { c.count_local(status, r); });
+}
 
 void core_events::spoke_sip() { register_uc_server(self); }  // an internal peer that speaks SIP is the UC server
 
@@ -274,6 +320,7 @@ void try_next_target(self_ptr self) {
   }
   st.conn = conn;
   ++st.attempt;
+  st.handshake_started = false;
   std::unique_ptr<tls::tls_stream> tls;
   if (next->proto == dns::transport::tls) {
     if (!st.contexts) {
@@ -378,6 +425,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
           st.options.where == proxy::side::internal ? st.contexts->new_internal_server_session(st.options.client_certs)
                                                      : st.contexts->new_server_session(st.options.client_certs));
       st.core->attach(st.address, std::move(tls), clock::now());
+      tcp_up(self);
       st.core->connected(clock::now());  // accepted: plain TCP is up, TLS waits for the ClientHello
     }
   } else {
@@ -394,12 +442,19 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
     [=](connected_atom, conn_id c) {
       auto& s = self->state;
       if (c != s.conn) return;
+      tcp_up(self);
       s.core->connected(clock::now());
     },
     [=](closed_atom, conn_id c, const std::string& reason) {
       auto& s = self->state;
       if (c != s.conn) return;
       s.conn = 0;
+      if (s.core->established())
+        count(self, [&](auto& m, auto side, auto direction) {
+          m.count_closed(side, direction, metrics::close_reason_of(reason));
+        });
+      else
+        count_handshake(self, metrics::handshake_failure_of(reason));
       if (!s.inbound && !s.core->established()) {
         // Connect or handshake failed: the next address, then the next target.
         s.core->detach();
@@ -425,6 +480,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
     [=](connect_timeout_atom, uint64_t attempt) {
       auto& s = self->state;
       if (attempt != s.attempt || s.core->established() || s.conn == 0) return;
+      count_handshake(self, metrics::handshake_result::timeout);
       s.dialer.failed(s.address + ": no connection/handshake within " +
                                  std::to_string(s.options.connect_timeout.count()) + " s");
       s.options.reactor->close(s.conn, false);

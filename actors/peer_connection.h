@@ -80,6 +80,8 @@ struct peer_connection_options {
   bool from_sip_proxy = false;
   std::shared_ptr<proxy::partner_rate_limiter> inbound_limits;  // shared by all partner connections
   std::shared_ptr<std::atomic<uint64_t>> stray_responses;       // counted, reported by shard 0
+  // Connects, handshakes, closes and the connection's own answers (metrics; the registry reports them).
+  std::shared_ptr<metrics::shared_connection_counters> connection_counters;
 };
 
 // An accepted connection (`conn` already registered with the reactor through a socket_bridge).

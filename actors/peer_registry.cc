@@ -139,6 +139,20 @@ void forward_to_node(self_ptr self, const std::string& domain, const std::string
   caf::anon_send(e.connection, transmit_atom::value, std::move(wire), shard, branch);
 }
 
+// fedctl peers: every domain entry, and node entries whose connection is not already listed as a domain's.
+std::vector<peer_info> peer_table(self_ptr self) {
+  auto& st = self->state;
+  std::vector<peer_info> out;
+  for (auto& [domain, e] : st.domains) out.push_back(e.info);
+  for (auto& [key, e] : st.nodes) {
+    bool listed = e.connection && std::any_of(st.domains.begin(), st.domains.end(), [&](const auto& d) {
+                    return d.second.connection == e.connection;
+                  });
+    if (!listed) out.push_back(e.info);
+  }
+  return out;
+}
+
 peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_options options) {
   self->state.options = std::move(options);
   self->set_down_handler([=](const caf::down_msg& down) {
@@ -209,6 +223,11 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       const auto& c = flow != st.internal_by_address.end() ? flow->second
                                                           : st.internal[st.next_internal++ % st.internal.size()];
       caf::anon_send(c, transmit_atom::value, std::move(wire), shard, branch);
+    },
+    [=](uc_server_atom) {
+      std::vector<std::string> addresses;
+      for (const auto& entry : self->state.internal_by_address) addresses.push_back(entry.first);
+      return addresses;
     },
     [=](uc_server_atom, const connection_actor& connection, const std::string& address) {
       self->monitor(connection);
@@ -293,17 +312,16 @@ peer_registry_actor::behavior_type registry_impl(self_ptr self, peer_registry_op
       caf::anon_send(it->second.connection, close_atom::value, std::string("closed by the operator"));
       return it->second.info.domain + ": closing its connection (requests in flight get 503)";
     },
-    [=](peers_atom) -> std::vector<peer_info> {
+    [=](peers_atom) -> std::vector<peer_info> { return peer_table(self); },
+    [=](metrics_atom) -> metrics::peer_block {
       auto& st = self->state;
-      std::vector<peer_info> out;
-      for (auto& [domain, e] : st.domains) out.push_back(e.info);
-      // Node entries whose connection is not already listed as a domain's.
-      for (auto& [key, e] : st.nodes) {
-        bool listed = e.connection && std::any_of(st.domains.begin(), st.domains.end(), [&](const auto& d) {
-                        return d.second.connection == e.connection;
-                      });
-        if (!listed) out.push_back(e.info);
+      metrics::peer_block out;
+      if (st.options.connection_counters) out.connections = metrics::snapshot(*st.options.connection_counters);
+      for (const auto& p : peer_table(self)) {
+        auto direction = p.direction == "inbound" ? metrics::conn_direction::inbound : metrics::conn_direction::outbound;
+        out.count_peer(direction, metrics::peer_state_of(p.state));
       }
+      for (const auto& [domain, e] : st.domains) out.domains.emplace_back(domain, metrics::peer_state_of(e.info.state));
       return out;
     },
   };

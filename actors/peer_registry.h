@@ -23,6 +23,8 @@ struct peer_registry_options {
   uint32_t max_queued_per_domain = 1000;
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};
+  // Connection events counted by the connection actors (metrics_atom reports them); null: none.
+  std::shared_ptr<const metrics::shared_connection_counters> connection_counters;
 };
 
 peer_registry_actor spawn_peer_registry(caf::actor_system& system, peer_registry_options options);

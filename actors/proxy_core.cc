@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 
+#include "gateway/metrics/metrics.h"
 #include "gateway/net/address.h"
 #include "gateway/proxy/dialog_flows.h"
 #include "gateway/proxy/log_throttle.h"
@@ -18,36 +19,44 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-void count_response(control::Counters& c, int code) {
-  switch (code / 100) {
-    case 1: c.set_responses_1xx(c.responses_1xx() + 1); break;
-    case 2: c.set_responses_2xx(c.responses_2xx() + 1); break;
-    case 3: c.set_responses_3xx(c.responses_3xx() + 1); break;
-    case 4: c.set_responses_4xx(c.responses_4xx() + 1); break;
-    case 5: c.set_responses_5xx(c.responses_5xx() + 1); break;
-    default: c.set_responses_6xx(c.responses_6xx() + 1); break;
-  }
-}
+static_assert(static_cast<int>(proxy::side::internal) == static_cast<int>(metrics::side::internal) &&
+              static_cast<int>(proxy::side::external) == static_cast<int>(metrics::side::external));
+metrics::side metrics_side(proxy::side s) { return static_cast<metrics::side>(s); }
+
+// Who a request came from, as the transaction table keeps it: the connection to answer on (the
+// identity: equality compares only it), and for the metrics its side, method and arrival time.
+struct request_origin {
+  response_sink sink;
+  metrics::side from = metrics::side::internal;
+  metrics::method method = metrics::method::other;
+  clock::time_point received{};
+  bool operator==(const request_origin& o) const { return sink == o.sink; }
+};
+
+using transaction_table = proxy::client_transactions<request_origin>;
 
 struct core_state;
 using self_ptr = proxy_core_actor::stateful_pointer<core_state>;
 
 // The transaction table's effects, performed with messages.
-struct transaction_io : proxy::client_transactions<response_sink>::callbacks {
+struct transaction_io : transaction_table::callbacks {
   self_ptr self = nullptr;
-  void to_origin(const response_sink& origin, int code, std::string wire) override;
-  void answer(const response_sink& origin, const sip::Message& request, int code, std::string reason) override;
+  void to_origin(const request_origin& origin, int code, std::string wire) override;
+  void answer(const request_origin& origin, const sip::Message& request, int code, std::string reason) override;
   void to_next_hop(const proxy::next_hop& hop, std::string wire) override;
+  void response_in(const request_origin& origin, const proxy::next_hop& hop, const sip::Message& response) override;
+  void finished(const request_origin& origin, int code, clock::time_point now) override;
 };
 
 struct core_state {
   proxy_core_options options;
   transaction_io io;
-  std::unique_ptr<proxy::client_transactions<response_sink>> transactions;
+  std::unique_ptr<transaction_table> transactions;
   uint64_t sequence = 0;
   std::mt19937_64 random;
   bool tick_armed = false;
-  control::Counters counters;
+  // Counted once, here; fedctl status's control::Counters are derived from it (counters_atom).
+  metrics::sip_block metrics;
   // Policy refusals are logged once per speaker (certificate identity or address) and minute.
   proxy::log_throttle refusals;
   // The partner connection of each dialog's latest request (external origins are connections).
@@ -59,26 +68,43 @@ struct core_state {
   static constexpr size_t max_routes = 10000;
 };
 
+void count_response_out(self_ptr self, const request_origin& to, int code) {
+  self->state.metrics.count_response(to.from, metrics::direction::out, to.method, code);
+}
+
 // A response of the gateway's own to `request` (built from the bytes as received).
-void respond(self_ptr self, const response_sink& to, const sip::Message& request, int code, std::string reason,
+void respond(self_ptr self, const request_origin& to, const sip::Message& request, int code, std::string reason,
              std::string_view extra_name = {}, std::string_view extra_value = {}) {
-  if (request.method() == "ACK") return;  // ACK is never answered
+  if (to.method == metrics::method::ack) return;  // ACK is never answered
   auto original = sip::parse_message(request.raw(), {self->state.options.limits, true, false});
   auto response = sip::make_response(original ? *original : request, code, reason, {}, self->state.options.limits);
   if (!response) return;
   if (!extra_name.empty()) response->add_header(extra_name, extra_value);
   response->add_header("Server", "fedgw");
-  count_response(self->state.counters, code);
-  caf::anon_send(to, respond_atom::value, response->serialize());
+  count_response_out(self, to, code);
+  if (code >= 200) self->state.metrics.count_local(code, metrics::reason_of(code, reason));
+  caf::anon_send(to.sink, respond_atom::value, response->serialize());
 }
 
-void transaction_io::to_origin(const response_sink& origin, int code, std::string wire) {
-  count_response(self->state.counters, code);
-  caf::anon_send(origin, respond_atom::value, std::move(wire));
+void transaction_io::to_origin(const request_origin& origin, int code, std::string wire) {
+  count_response_out(self, origin, code);
+  caf::anon_send(origin.sink, respond_atom::value, std::move(wire));
 }
 
-void transaction_io::answer(const response_sink& origin, const sip::Message& request, int code, std::string reason) {
+void transaction_io::answer(const request_origin& origin, const sip::Message& request, int code, std::string reason) {
+  if (code == 408) ++self->state.metrics.transaction_timeouts;  // the table's timers: no final response in time
   respond(self, origin, request, code, std::move(reason));
+}
+
+void transaction_io::response_in(const request_origin& origin, const proxy::next_hop& hop,
+                                 const sip::Message& response) {
+  auto method = response.cseq().method == "CANCEL" ? metrics::method::cancel : origin.method;
+  self->state.metrics.count_response(metrics_side(hop.to), metrics::direction::in, method, response.status_code());
+}
+
+void transaction_io::finished(const request_origin& origin, int, clock::time_point now) {
+  self->state.metrics.transaction_seconds.observe(
+    metrics::transaction_bounds, std::chrono::duration_cast<std::chrono::nanoseconds>(now - origin.received).count());
 }
 
 // Discovered partners get at most partners.discovered_rate_limit requests/s from the gateway (all shards
@@ -91,6 +117,7 @@ bool over_outbound_rate(self_ptr self, const std::string& domain, const std::str
   auto verdict = st.options.outbound_limits->take(domain, s.discovered_rate_limit, now);
   if (verdict == proxy::partner_rate_limiter::verdict::allowed) return false;
   bool full = verdict == proxy::partner_rate_limiter::verdict::table_full;
+  ++st.metrics.rate_limited_out;
   if (st.options.outbound_limits->should_log(domain, now))
     report(st.options.log, severity::warning, "policy",
            st.options.outbound_limits->refusal_text(verdict, domain, s.discovered_rate_limit, "to"));
@@ -101,10 +128,11 @@ bool over_outbound_rate(self_ptr self, const std::string& domain, const std::str
   return true;
 }
 
-void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const std::string& branch) {
+void forward(self_ptr self, const proxy::next_hop& hop, metrics::method method, std::string wire,
+             const std::string& branch) {
   auto& st = self->state;
   proxy_core_actor me = caf::actor_cast<proxy_core_actor>(self);
-  st.counters.set_requests_out(st.counters.requests_out() + 1);
+  st.metrics.count_request(metrics_side(hop.to), metrics::direction::out, method);
   if (hop.to == proxy::side::internal)
     return self->send(st.options.registry, deliver_atom::value, std::move(wire), me, branch, hop.address);
   if (over_outbound_rate(self, hop.domain, branch)) return;
@@ -126,7 +154,10 @@ void forward(self_ptr self, const proxy::next_hop& hop, std::string wire, const 
 
 // CANCEL and ACK are hop-by-hop and untracked (empty branch): no rate or queue
 // limit refuses them and no failure of theirs can end their INVITE.
-void transaction_io::to_next_hop(const proxy::next_hop& hop, std::string wire) { forward(self, hop, std::move(wire), {}); }
+void transaction_io::to_next_hop(const proxy::next_hop& hop, std::string wire) {
+  auto method = wire.compare(0, 7, "CANCEL ") == 0 ? metrics::method::cancel : metrics::method::ack;
+  forward(self, hop, method, std::move(wire), {});
+}
 
 // A partner's dialog request: its connection carries the gateway's next
 // in-dialog requests of that dialog (see dialog_flows.h).
@@ -171,51 +202,53 @@ bool answers_locally(const sip::Message& request, const proxy::settings& s) {
   return s.serves(host) || host == s.internal.host || host == s.external.host;
 }
 
-bool refused(self_ptr self, const sip_origin& origin, const sip::Message& request, const proxy::decision& d) {
+bool refused(self_ptr self, const sip_origin& origin, const request_origin& who, const sip::Message& request,
+             const proxy::decision& d) {
   if (d.status == 0) return false;
   if (d.policy_refusal)
     log_refusal(self, origin, std::string(request.method()) + " from " + proxy::side_name(origin.from) + " " +
                                 origin.address + " refused: " + d.reason);
-  respond(self, origin.connection, request, d.status, d.reason);
+  if (d.status == 403) self->state.metrics.policy_rejections.add(metrics::ix(metrics::policy_reason_of(d.reason)));
+  respond(self, who, request, d.status, d.reason);
   return true;
 }
 
 void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   auto& st = self->state;
   const auto& s = *st.options.settings;
-  st.counters.set_requests_in(st.counters.requests_in() + 1);
+  request_origin who{origin.connection, metrics_side(origin.from), metrics::method_of(request.method()), clock::now()};
+  st.metrics.count_request(who.from, metrics::direction::in, who.method);
   auto mf = sip::check_max_forwards(request);
-  if (!mf.ok()) return respond(self, origin.connection, request, 483, "Too Many Hops");
-  if (proxy::is_looped(request, s)) return respond(self, origin.connection, request, 482, "Loop Detected");
+  if (!mf.ok()) return respond(self, who, request, 483, "Too Many Hops");
+  if (proxy::is_looped(request, s)) return respond(self, who, request, 482, "Loop Detected");
   if (!sip::unsupported_option_tags(request, sip::HeaderId::kProxyRequire, {}).empty()) {
     auto bad = sip::make_bad_extension_response(request, sip::HeaderId::kProxyRequire, {});
     if (bad) {
-      count_response(st.counters, 420);
+      count_response_out(self, who, 420);
+      st.metrics.count_local(420, metrics::reason::other);
       caf::anon_send(origin.connection, respond_atom::value, bad->serialize());
     }
     return;
   }
   // Who is speaking: before CANCEL, ACK and local OPTIONS, so that policy covers them too.
-  if (refused(self, origin, request, proxy::check_origin(request, origin.from, origin.identities, s))) return;
-  auto method = request.method();
-  if (method == "CANCEL") {
+  if (refused(self, origin, who, request, proxy::check_origin(request, origin.from, origin.identities, s))) return;
+  if (who.method == metrics::method::cancel) {
     auto branch = request.top_via_branch();
-    auto r = branch ? st.transactions->on_cancel(origin.connection, *branch, clock::now())
-                    : proxy::client_transactions<response_sink>::cancel_result::unknown;
-    if (r == proxy::client_transactions<response_sink>::cancel_result::unknown)
-      return respond(self, origin.connection, request, 481, "Call/Transaction Does Not Exist");
-    return respond(self, origin.connection, request, 200, "OK");
+    auto r = branch ? st.transactions->on_cancel(who, *branch, who.received) : transaction_table::cancel_result::unknown;
+    if (r == transaction_table::cancel_result::unknown)
+      return respond(self, who, request, 481, "Call/Transaction Does Not Exist");
+    return respond(self, who, request, 200, "OK");
   }
-  if (method == "ACK") {
+  if (who.method == metrics::method::ack) {
     auto branch = request.top_via_branch();
     if (branch && st.transactions->absorb_ack(*branch)) return;  // hop-by-hop: already sent downstream
   }
   if (answers_locally(request, s)) {
-    return respond(self, origin.connection, request, 200, "OK", "Allow",
+    return respond(self, who, request, 200, "OK", "Allow",
                    "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, INFO");
   }
   auto d = proxy::route_request(request, origin.from, origin.identities, s);
-  if (refused(self, origin, request, d)) return;
+  if (refused(self, origin, who, request, d)) return;
   for (size_t i = 0; i < d.routes_to_pop; ++i) request.remove_top_route();
   if (d.strip_identity)
     for (auto name : proxy::identity_headers) request.remove_header(name);
@@ -234,18 +267,47 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   proxy::next_hop hop{d.to, d.domain, request_target_address(request), d.node,
                       d.in_dialog && d.to == proxy::side::external ? std::string(request.call_id()) : std::string()};
   if (origin.from == proxy::side::external && (d.in_dialog || d.record_route)) remember_flow(self, origin, request, d);
-  if (method == "ACK") return forward(self, hop, request.serialize(), {});  // no transaction, no response
-  forward(self, hop, request.serialize(), branch);
-  if (method == "INVITE") respond(self, origin.connection, request, 100, "Trying");
-  st.transactions->start(branch, origin.connection, origin_branch, std::move(request), std::move(hop), clock::now());
+  if (who.method == metrics::method::ack)
+    return forward(self, hop, who.method, request.serialize(), {});  // no transaction, no response
+  forward(self, hop, who.method, request.serialize(), branch);
+  if (who.method == metrics::method::invite) respond(self, who, request, 100, "Trying");
+  ++st.metrics.transactions_started;
+  st.transactions->start(branch, who, origin_branch, std::move(request), std::move(hop), who.received);
   arm_tick(self);
 }
+
+// The shard's block with its gauges filled in (shard 0 also reports the connections' dropped responses).
+metrics::sip_block current_metrics(self_ptr self) {
+  auto& st = self->state;
+  auto m = st.metrics;
+  m.transactions_active = st.transactions->size();
+  if (st.options.shard == 0 && st.options.stray_responses) m.responses_dropped = st.options.stray_responses->load();
+  return m;
+}
+
+}  // namespace
+
+control::Counters status_counters(const metrics::sip_block& m) {
+  control::Counters c;
+  c.set_requests_in(m.requests_total(metrics::direction::in));
+  c.set_requests_out(m.requests_total(metrics::direction::out));
+  c.set_responses_1xx(m.responses_total(metrics::direction::out, 1));
+  c.set_responses_2xx(m.responses_total(metrics::direction::out, 2));
+  c.set_responses_3xx(m.responses_total(metrics::direction::out, 3));
+  c.set_responses_4xx(m.responses_total(metrics::direction::out, 4));
+  c.set_responses_5xx(m.responses_total(metrics::direction::out, 5));
+  c.set_responses_6xx(m.responses_total(metrics::direction::out, 6));
+  c.set_responses_dropped(m.responses_dropped);
+  return c;
+}
+
+namespace {
 
 proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.io.self = self;
-  st.transactions = std::make_unique<proxy::client_transactions<response_sink>>(st.options.timers, st.io);
+  st.transactions = std::make_unique<transaction_table>(st.options.timers, st.io);
   uint64_t seed = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
   st.random.seed(seed);
@@ -278,12 +340,8 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
       s.transactions->expire(clock::now());
       arm_tick(self);
     },
-    [=](counters_atom) -> control::Counters {
-      auto c = self->state.counters;
-      if (self->state.options.shard == 0 && self->state.options.stray_responses)
-        c.set_responses_dropped(self->state.options.stray_responses->load());
-      return c;
-    },
+    [=](counters_atom) -> control::Counters { return status_counters(current_metrics(self)); },
+    [=](metrics_atom) -> metrics::sip_block { return current_metrics(self); },
     [=](config_atom, std::shared_ptr<const proxy::settings>& settings) { self->state.options.settings = std::move(settings); },
   };
 }

@@ -36,4 +36,8 @@ proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options 
 // The shard for a request (by Call-ID).
 size_t shard_for_call(std::string_view call_id, size_t shards);
 
+// fedctl status's counters, derived from the shards' metrics (merged or one shard's), so that
+// fedctl status and /metrics read the same numbers.
+control::Counters status_counters(const metrics::sip_block& m);
+
 }  // namespace fedgw

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/messages.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/proxy/routing.h"
 #include "gateway/sip/message.h"
 
@@ -62,6 +63,11 @@ struct peer_info {
   uint32_t failures = 0;
   std::string last_error;
   std::string node;  // a route-set node entry ("host:port"), "" for the domain's entry
+  // The partner's certificate (established TLS connections)
+  std::string certificate_subject;
+  std::string certificate_issuer;
+  int64_t certificate_not_after = 0;  // unix seconds
+  std::string certificate_fingerprint;
 };
 
 // A proxy-core shard (actors/proxy_core.h).
@@ -74,6 +80,7 @@ using proxy_core_actor = caf::typed_actor<
   // domain's next requests to it directly, until it goes down.
   caf::reacts_to<route_atom, std::string, response_sink>,
   caf::replies_to<counters_atom>::with<control::Counters>,            // requests and responses so far
+  caf::replies_to<metrics_atom>::with<metrics::sip_block>,            // this shard's metrics (/metrics)
   caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // domains and policy (config apply)
 
 // One SIP connection (actors/peer_connection.h).
@@ -106,6 +113,8 @@ using peer_registry_actor = caf::typed_actor<
   // the mode (DIRECT: the domain's DNS records again); `reason` says why there is none (for the 503).
   caf::reacts_to<via_proxy_atom, connection_actor, std::string>,
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>,          // fedctl peers
+  caf::replies_to<metrics_atom>::with<metrics::peer_block>,           // the table as gauges, connection counters
+  caf::replies_to<uc_server_atom>::with<std::vector<std::string>>,     // UC server connections (ip:port)
   // fedctl peers reset / close DOMAIN: what was done, for the operator
   caf::replies_to<peer_reset_atom, std::string>::with<std::string>,
   caf::replies_to<peer_close_atom, std::string>::with<std::string>>;
@@ -117,4 +126,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::sip_origin)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::peer_info)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<fedgw::peer_info>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::Counters)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::metrics::sip_block)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::metrics::peer_block)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const fedgw::proxy::settings>)

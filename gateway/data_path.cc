@@ -45,6 +45,7 @@ peer_connection_options connection_options(const config::Config& config, const d
   o.establish_timeout = std::chrono::seconds(l.establish_timeout_s());
   o.stray_responses = path.stray_responses;
   o.inbound_limits = path.inbound_limits;
+  o.connection_counters = path.connection_counters;
   return o;
 }
 
@@ -119,6 +120,7 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   out.settings = std::make_shared<const proxy::settings>(
     proxy::settings::from_config(config, proxy::instance_keys::random()));
   out.stray_responses = std::make_shared<std::atomic<uint64_t>>(0);
+  out.connection_counters = std::make_shared<metrics::shared_connection_counters>();
   // One active discovered partner per connection at most, and never fewer than 4,096 tracked.
   out.inbound_limits = std::make_shared<proxy::partner_rate_limiter>(
     std::max<size_t>(4096, config.limits().max_connections()));
@@ -137,6 +139,7 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
   peer_registry_options registry_options;
   registry_options.log = log;
   registry_options.max_queued_per_domain = config.limits().max_queued_per_domain();
+  registry_options.connection_counters = out.connection_counters;
   registry_options.connect = [&system, connect_options](const std::string& domain, const std::string& node) {
     auto o = *connect_options;
     o.where = proxy::side::external;

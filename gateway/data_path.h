@@ -20,6 +20,7 @@ struct data_path {
   std::shared_ptr<tls_source> tls;
   std::shared_ptr<policy_source> policy;
   std::shared_ptr<std::atomic<uint64_t>> stray_responses;
+  std::shared_ptr<metrics::shared_connection_counters> connection_counters;  // reported by the registry
   std::shared_ptr<proxy::partner_rate_limiter> inbound_limits;
   std::shared_ptr<proxy::partner_rate_limiter> outbound_limits;  // per partner domain, shared by the shards
   std::vector<proxy_core_actor> shards;

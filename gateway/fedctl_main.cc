@@ -18,6 +18,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "gateway/admin/password.h"
 #include "gateway/config/config.h"
 #include "gateway/control/frame.h"
 #include "proto/control.pb.h"
@@ -38,10 +39,14 @@ constexpr const char* usage =
   "  check                federation readiness: certificate, DNS SRV host IP and port, listener\n"
   "  cert reload          read the certificate files again (the old one stays if the new one is bad)\n"
   "  peers                partner domains: address, direction, TLS, state, uptime, queue, back-off\n"
+  "  peers show DOMAIN    DOMAIN's connections with TLS and the partner's certificate\n"
   "  peers reset DOMAIN   clear DOMAIN's back-off: the next request connects\n"
   "  peers close DOMAIN   close DOMAIN's connection (requests in flight get 503)\n"
   "  send-test DOMAIN     send an OPTIONS to DOMAIN through the gateway and show the answer\n"
   "  proxy login          SIP_PROXY mode: log in at the SIP proxy again (after it rejected the login)\n"
+  "  metrics              the counters in the Prometheus text format (as /metrics serves them)\n"
+  "  hash-password        read a password on stdin, print its hash for admin_http.password_hash\n"
+  "                       (no socket needed)\n"
   "the default socket is /run/fedgw/control.sock (control_socket in the config)\n";
 
 enum exit_code { ok = 0, failed = 1, bad_usage = 2, unreachable = 3 };
@@ -166,6 +171,14 @@ void print_status(const control::GatewayStatus& s) {
     std::cout << "\n           connections " << p.connects() << ", REGISTERs sent " << p.registers_sent() << "\n";
     if (!p.last_error().empty()) std::cout << "           last error: " << p.last_error() << "\n";
   }
+  if (s.has_certificate() && !s.certificate().fingerprint().empty()) {
+    const auto& c = s.certificate();
+    std::cout << "certificate: " << c.subject() << " (issuer " << c.issuer() << "), valid until "
+              << local_time(c.not_after_unix() * 1000) << ", " << c.days_left() << " days left\n";
+  }
+  std::string uc;
+  for (const auto& a : s.uc_servers()) uc += (uc.empty() ? "" : ", ") + a;
+  std::cout << "UC server connections: " << (uc.empty() ? "none" : uc) << "\n";
   const auto& c = s.counters();
   std::cout << "counters:\n"
             << "  requests in " << c.requests_in() << ", out " << c.requests_out() << "\n"
@@ -173,6 +186,40 @@ void print_status(const control::GatewayStatus& s) {
             << c.responses_3xx() << ", 4xx " << c.responses_4xx() << ", 5xx " << c.responses_5xx()
             << ", 6xx " << c.responses_6xx() << ", dropped " << c.responses_dropped() << "\n"
             << "  control requests " << c.control_requests() << ", config applies " << c.config_applies() << "\n";
+}
+
+// fedctl peers show DOMAIN: one block per connection entry of the domain.
+void print_peer_details(const control::PeerStatus& p, int64_t now_ms) {
+  auto line = [](const char* name, const std::string& value) {
+    if (!value.empty()) std::cout << "  " << std::left << std::setw(13) << name << value << "\n";
+  };
+  std::cout << p.domain() << (p.node().empty() ? "" : " (route-set node " + p.node() + ")") << "\n";
+  line("state:", p.state());
+  line("direction:", p.direction());
+  line("address:", p.address());
+  line("tls:", p.tls());
+  if (p.since_unix_ms() > 0) line("since:", local_time(p.since_unix_ms()));
+  line("subject:", p.certificate_subject());
+  line("issuer:", p.certificate_issuer());
+  if (p.certificate_not_after_unix() > 0) {
+    auto days = (p.certificate_not_after_unix() * 1000 - now_ms) / 86400000;
+    line("not after:", local_time(p.certificate_not_after_unix() * 1000) + " (" + std::to_string(days) + " days left)");
+  }
+  line("sha256:", p.certificate_fingerprint());
+  if (p.queued() > 0) line("queued:", std::to_string(p.queued()));
+  if (p.failures() > 0) line("failures:", std::to_string(p.failures()));
+  if (p.backoff_until_unix_ms() > now_ms) line("back-off:", "until " + local_time(p.backoff_until_unix_ms()));
+  line("last error:", p.last_error());
+}
+
+// fedctl hash-password: the first line of stdin (without its newline) as admin_http.password_hash wants it.
+int hash_password() {
+  std::string password;
+  if (!std::getline(std::cin, password) || password.empty())
+    throw failure{bad_usage, "hash-password reads the password from the first line of stdin; it was empty"};
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  std::cout << password::make_hash(password) << "\n";
+  return ok;
 }
 
 // Answers from the gateway's state come at once; this is for a gateway that hangs.
@@ -252,15 +299,24 @@ int run(int argc, char** argv) {
   } else if (command == "check") {
     expect_args(1);
     request.mutable_check();
+  } else if (command == "peers" && args.size() > 1 && args[1] == "show") {
+    expect_args(3);
+    request.mutable_peers()->set_domain(args[2]);
   } else if (command == "peers" && args.size() > 1) {
     if (args.size() != 3 || (args[1] != "reset" && args[1] != "close"))
-      throw failure{bad_usage, "peers takes: reset DOMAIN or close DOMAIN"};
+      throw failure{bad_usage, "peers takes: show DOMAIN, reset DOMAIN or close DOMAIN"};
     request.mutable_peer_action()->set_domain(args[2]);
     request.mutable_peer_action()->set_action(args[1] == "reset" ? control::PeerActionRequest::RESET
                                                                  : control::PeerActionRequest::CLOSE);
   } else if (command == "peers") {
     expect_args(1);
     request.mutable_peers();
+  } else if (command == "metrics") {
+    expect_args(1);
+    request.mutable_metrics();
+  } else if (command == "hash-password") {
+    expect_args(1);
+    return hash_password();
   } else if (command == "send-test") {
     expect_args(2);
     request.mutable_send_test()->set_domain(args[1]);
@@ -309,6 +365,9 @@ int run(int argc, char** argv) {
     case control::Response::kConfigText:
       std::cout << response.config_text();
       break;
+    case control::Response::kMetricsText:
+      std::cout << response.metrics_text();
+      break;
     case control::Response::kNotice:
       std::cout << response.notice() << "\n";
       break;
@@ -324,6 +383,10 @@ int run(int argc, char** argv) {
       auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
       const auto& peers = response.peers().peers();
+      if (request.peers().domain().size()) {
+        for (const auto& p : peers) print_peer_details(p, now);
+        break;
+      }
       if (peers.empty()) std::cout << "no partner domains known yet\n";
       for (const auto& p : peers) {
         std::cout << std::left << std::setw(20) << p.domain() << " " << std::setw(10) << p.state() << " "

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -16,6 +17,8 @@
 #include "actors/dns_resolver.h"
 #include "actors/gateway_supervisor.h"
 #include "actors/status_log.h"
+#include "gateway/admin/assets.h"
+#include "gateway/admin/http_server.h"
 #include "gateway/data_path.h"
 #include "gateway/config/config.h"
 #include "gateway/io_scheduling.h"
@@ -69,6 +72,41 @@ file_limit raise_file_limit(uint64_t max_connections) {
                 std::to_string(headroom) + " files for outbound connections, DNS and control clients: accepting at most " +
                 std::to_string(out.max_inbound) + " inbound connections (raise the hard limit, e.g. LimitNOFILE=)";
   return out;
+}
+
+// Opens the admin listener (admin_http) and adds it to `listeners`; false with `error` when it cannot.
+bool start_admin(caf::actor_system& system, const fedgw::config::AdminHttp& settings, const fedgw::status_log_actor& log,
+                 std::shared_future<caf::actor> control, std::unique_ptr<fedgw::admin::api>& routes,
+                 std::unique_ptr<fedgw::admin::http_server>& server,
+                 std::vector<fedgw::control::ListenerStatus>& listeners, std::string& error) {
+  fedgw::admin::api::options api_options;
+  api_options.password_hash = settings.password_hash();
+  api_options.assets = fedgw::admin::builtin_assets();
+  api_options.on_event = [log](bool warning, const std::string& text) {
+    fedgw::report(log, warning ? fedgw::severity::warning : fedgw::severity::info, "admin", text);
+  };
+  routes = std::make_unique<fedgw::admin::api>(std::move(api_options));
+  auto ask = [&system, control](const fedgw::control::Request& request, std::chrono::milliseconds timeout) {
+    fedgw::control::Response answer;
+    caf::scoped_actor self{system};
+    self->request(control.get(), timeout, request)
+      .receive([&](fedgw::control::Response& r) { answer = std::move(r); },
+               [&](const caf::error& e) { answer.set_error("the gateway did not answer: " + system.render(e)); });
+    return answer;
+  };
+  fedgw::admin::http_server::options http;
+  http.bind_ip = settings.bind_ip();
+  http.port = static_cast<uint16_t>(settings.port());
+  server = fedgw::admin::http_server::start(http, *routes, ask, error);
+  if (!server) return false;
+  fedgw::control::ListenerStatus status;
+  status.set_name("admin_http");
+  status.set_address(server->address());
+  status.set_state("listening");
+  listeners.push_back(status);
+  fedgw::report(log, fedgw::severity::info, "admin",
+                "admin page and /metrics on http://" + server->address() + "/");
+  return true;
 }
 
 // One line about what the reactor refused or closed since `before`; empty when nothing.
@@ -195,12 +233,22 @@ int main(int argc, char** argv) {
     };
     supervision.close_listener = [reactor](uint64_t id) { reactor->stop_listening_later(id); };
   }
+  // The admin page (admin_http): bound before the supervisor starts, so fedctl status lists it; its
+  // requests wait for the control server (at once, it is spawned right after).
+  std::promise<caf::actor> control_ready;
+  std::unique_ptr<fedgw::admin::api> admin_routes;
+  std::unique_ptr<fedgw::admin::http_server> admin;
+  if (data_path_ok && config.has_admin_http())
+    data_path_ok = start_admin(system, config.admin_http(), log, control_ready.get_future().share(), admin_routes,
+                               admin, supervision.listeners, error);
   auto supervisor = fedgw::spawn_gateway_supervisor(system, std::move(supervision));
   auto control = fedgw::spawn_control_server(system, {reactor, supervisor, log});
+  control_ready.set_value(control);
 
   auto stop_all = [&] {
     path.stop(*reactor);
     caf::anon_send_exit(control, caf::exit_reason::user_shutdown);
+    admin.reset();  // joins its threads: their requests to the control server fail now
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(certificates, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(dns, caf::exit_reason::user_shutdown);

@@ -123,7 +123,8 @@ CFG
 # lab_federation BIN DIR: a.test (127.0.1.1) and b.test (127.0.2.1), each with
 # its gateway, certificates from one test CA, federation SRV records in DNS
 # (and mismatch.test, whose record names b.test's server: a certificate mismatch).
-# LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs;
+# LAB_IP_A / LAB_IP_B change the addresses; LAB_EXTRA_CONFIG is appended to both configs (and
+# LAB_EXTRA_CONFIG_A to a.test's only);
 # LAB_EXTRA_DNS adds dnsmasq record options (split on spaces); LAB_INTERNAL_TRANSPORT_A sets
 # the transport of a.test's internal listener (TCP, TLS or MTLS); LAB_LIMITS_EXTRA adds
 # fields to the limits section.
@@ -134,7 +135,8 @@ lab_federation() {
     --srv-host=_sipfederationtls._tcp.a.test,gw.a.test,5061,10,10 --host-record=gw.a.test,"$ip_a" \
     --srv-host=_sipfederationtls._tcp.b.test,b.test,5061,10,10 --host-record=b.test,"$ip_b" \
     --srv-host=_sipfederationtls._tcp.mismatch.test,b.test,5061,10,10 ${LAB_EXTRA_DNS:-} || return 1
-  LAB_INTERNAL_TRANSPORT=${LAB_INTERNAL_TRANSPORT_A:-TCP} gateway_config "$dir" a a.test "$ip_a" good "${LAB_EXTRA_CONFIG:-}"
+  LAB_INTERNAL_TRANSPORT=${LAB_INTERNAL_TRANSPORT_A:-TCP} gateway_config "$dir" a a.test "$ip_a" good "${LAB_EXTRA_CONFIG:-}" \
+    "${LAB_EXTRA_CONFIG_A:-}"
   gateway_config "$dir" b b.test "$ip_b" peer "${LAB_EXTRA_CONFIG:-}"
   start_fedgw "$bin" "$dir/a.textproto" "$dir/a.log" || return 1
   GW_A_PID=$FEDGW_LAST_PID

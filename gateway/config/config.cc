@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "gateway/admin/password.h"
 #include "gateway/net/address.h"
 
 namespace fedgw::config {
@@ -162,6 +163,7 @@ void apply_defaults(Config& c) {
   auto& cert = *c.mutable_certificate();
   set_default(cert.has_expiry_warning_days(), [&] { cert.set_expiry_warning_days(30); });
   set_default(cert.has_verify_depth(), [&] { cert.set_verify_depth(5); });
+  if (c.has_admin_http() && c.admin_http().bind_ip().empty()) c.mutable_admin_http()->set_bind_ip("127.0.0.1");
   auto& dns = *c.mutable_dns();
   set_default(dns.has_timeout_ms(), [&] { dns.set_timeout_ms(2000); });
   set_default(dns.has_tries(), [&] { dns.set_tries(2); });
@@ -281,6 +283,17 @@ std::vector<std::string> validate(const Config& c) {
     if (c.has_federation_listener() && overlaps(c.federation_listener()))
       check.fail("sip_proxy.incoming", at + " overlaps the federation_listener's address");
   }
+  if (c.has_admin_http()) {
+    const auto& admin = c.admin_http();
+    check.ip("admin_http.bind_ip", admin.bind_ip(), true);
+    if (!admin.has_port()) check.fail("admin_http.port", "is required");
+    else check.port("admin_http.port", admin.port());
+    if (admin.password_hash().empty())
+      check.fail("admin_http.password_hash", "is required (make one with: fedctl hash-password)");
+    else if (!password::is_hash(admin.password_hash()))
+      check.fail("admin_http.password_hash", quoted(admin.password_hash().substr(0, 24)) +
+                                               " is not a hash made by fedctl hash-password (pbkdf2-sha256$...)");
+  }
   if (c.mode() == DIRECT && c.has_federation_listener() && cert.cert_file().empty() &&
       cert.pkcs12_file().empty())
     check.fail("certificate", "the federation listener needs a certificate (cert_file + key_file or pkcs12_file)");
@@ -370,6 +383,15 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
     auto new_value = field_text(next.limits(), field);
     if (old_value != new_value) restart("limits." + field->name(), old_value, new_value);
   }
+  // The admin listener is opened once at start.
+  auto admin_text = [](const Config& c) {
+    return c.has_admin_http() ? c.admin_http().bind_ip() + ":" + std::to_string(c.admin_http().port())
+                              : std::string("none");
+  };
+  if (admin_text(running) != admin_text(next))
+    restart("admin_http", admin_text(running), admin_text(next));
+  else if (running.admin_http().password_hash() != next.admin_http().password_hash())
+    restart("admin_http.password_hash", "the hash", "another one");
   if (running.worker_threads() != next.worker_threads())
     restart("worker_threads", std::to_string(running.worker_threads()), std::to_string(next.worker_threads()));
   return errors;
@@ -390,7 +412,7 @@ std::chrono::milliseconds readiness_budget(const Config& config) {
   return certificate_budget + dns_question_budget(config.dns()) * questions + std::chrono::seconds(1);
 }
 
-load_result parse_config(std::string_view text, std::string_view source) {
+load_result parse_config(std::string_view text, std::string_view source, const Config* running) {
   load_result result;
   collect_errors collector(source, result.errors);
   google::protobuf::TextFormat::Parser parser;
@@ -399,6 +421,7 @@ load_result parse_config(std::string_view text, std::string_view source) {
     if (result.errors.empty()) result.errors.push_back(std::string(source) + ": cannot be parsed");
     return result;
   }
+  if (running) keep_masked_secrets(result.config, *running);
   apply_defaults(result.config);
   result.errors = validate(result.config);
   return result;
@@ -416,13 +439,29 @@ load_result load_config_file(const std::string& path) {
   return parse_config(text.str(), path);
 }
 
+Config masked(const Config& config) {
+  Config out = config;
+  if (!out.sip_proxy().password().empty()) out.mutable_sip_proxy()->set_password(std::string(masked_secret));
+  if (!out.certificate().pkcs12_password().empty())
+    out.mutable_certificate()->set_pkcs12_password(std::string(masked_secret));
+  // The hash is not the password, but it would allow guessing it offline.
+  if (!out.admin_http().password_hash().empty())
+    out.mutable_admin_http()->set_password_hash(std::string(masked_secret));
+  return out;
+}
+
+void keep_masked_secrets(Config& next, const Config& running) {
+  if (next.sip_proxy().password() == masked_secret)
+    next.mutable_sip_proxy()->set_password(running.sip_proxy().password());
+  if (next.certificate().pkcs12_password() == masked_secret)
+    next.mutable_certificate()->set_pkcs12_password(running.certificate().pkcs12_password());
+  if (next.admin_http().password_hash() == masked_secret)
+    next.mutable_admin_http()->set_password_hash(running.admin_http().password_hash());
+}
+
 std::string to_masked_text(const Config& config) {
-  Config masked = config;
-  if (!masked.sip_proxy().password().empty()) masked.mutable_sip_proxy()->set_password("***");
-  if (!masked.certificate().pkcs12_password().empty())
-    masked.mutable_certificate()->set_pkcs12_password("***");
   std::string text;
-  google::protobuf::TextFormat::PrintToString(masked, &text);
+  google::protobuf::TextFormat::PrintToString(masked(config), &text);
   return text;
 }
 

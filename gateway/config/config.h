@@ -19,8 +19,9 @@ struct load_result {
   bool ok() const { return errors.empty(); }
 };
 
-// Parses protobuf text format, fills in defaults and validates.
-load_result parse_config(std::string_view text, std::string_view source);
+// Parses protobuf text format, fills in defaults and validates. With `running` (a change to a running
+// gateway), a password given as masked_secret keeps the running one (keep_masked_secrets).
+load_result parse_config(std::string_view text, std::string_view source, const Config* running = nullptr);
 // Reads and parses a file; a read failure is reported as an error.
 load_result load_config_file(const std::string& path);
 
@@ -59,8 +60,13 @@ inline std::chrono::milliseconds apply_answer_budget(std::chrono::milliseconds r
   return 2 * certificate_budget + readiness + budget_margin;
 }
 
-// Text format with passwords replaced by "***".
+// What config show and the admin page show instead of a password.
+inline constexpr std::string_view masked_secret = "***";
+// The config with its passwords replaced by masked_secret, and as text format.
+Config masked(const Config& config);
 std::string to_masked_text(const Config& config);
+// A password given as masked_secret in `next` (a shown config sent back) keeps the running one.
+void keep_masked_secrets(Config& next, const Config& running);
 
 const char* mode_name(Mode mode);
 const char* transport_name(Transport transport);

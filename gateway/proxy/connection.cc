@@ -32,7 +32,10 @@ class sip_connection::framer_events : public sip::StreamFramer::Callbacks {
     }
     c_.log(severity::warning,
            c_.label() + ": malformed request answered " + std::to_string(error.status) + ": " + error.message);
-    if (auto response = sip::make_response_to_malformed(raw, error)) c_.write_wire(*response);
+    if (auto response = sip::make_response_to_malformed(raw, error)) {
+      c_.write_wire(*response);
+      c_.events_.answered(error.status, error.message);
+    }
   }
 
   void on_ping() override { c_.write_wire(sip::StreamFramer::kPong); }
@@ -43,7 +46,10 @@ class sip_connection::framer_events : public sip::StreamFramer::Callbacks {
     // final response (413, 400) before the connection closes.
     auto head = c_.framer_->failed_head();
     if (!head.empty() && head.substr(0, 4) != "SIP/" && error.status > 0) {
-      if (auto response = sip::make_response_to_malformed(head, error)) c_.write_wire(*response);
+      if (auto response = sip::make_response_to_malformed(head, error)) {
+        c_.write_wire(*response);
+        c_.events_.answered(error.status, error.message);
+      }
     }
     c_.events_.close(true);
   }
@@ -89,6 +95,10 @@ std::string sip_connection::label() const {
 }
 
 std::string sip_connection::transport_description() const { return tls_ ? tls_->description() : "TCP"; }
+
+X509* sip_connection::peer_certificate() const {
+  return tls_ && tls_->established() ? SSL_get0_peer_certificate(tls_->session()) : nullptr;
+}
 
 std::chrono::seconds sip_connection::tick_interval() const {
   // Every second while TLS traffic flows (or before the connection is attached: it may become a TLS one):
@@ -320,6 +330,7 @@ bool sip_connection::rate_limited(const sip::Message& m, clock::time_point now) 
   if (response) {
     response->add_header("Retry-After", "1");
     write_wire(response->serialize());
+    events_.answered(503, "rate limit");
   }
   return true;
 }

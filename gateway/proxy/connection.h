@@ -79,6 +79,8 @@ struct connection_events {
   virtual void set_deadline(clock::time_point /*when*/, const std::string& /*reason*/) {}
   // The partner policy as last applied (the rate limit reads it); null: connection_options::settings.
   virtual std::shared_ptr<const settings> policy() { return nullptr; }
+  // The core answered a request itself (malformed, too large, rate limit): status and reason phrase (metrics).
+  virtual void answered(int /*status*/, std::string_view /*phrase*/) {}
 };
 
 struct connection_options {
@@ -135,6 +137,8 @@ class sip_connection {
   bool attached() const { return attached_; }
   bool write_failed() const { return write_failed_; }
   const std::vector<std::string>& identities() const { return identities_; }
+  // The peer's certificate on an established TLS connection (null on TCP or before the handshake).
+  X509* peer_certificate() const;
   const std::string& address() const { return address_; }
   // "TLSv1.3 TLS_AES_128_GCM_SHA256" or "TCP".
   std::string transport_description() const;

@@ -69,6 +69,10 @@ class client_transactions {
     virtual void answer(const Origin& origin, const sip::Message& request, int code, std::string reason) = 0;
     // A hop-by-hop CANCEL or ACK; nothing that comes back for it reaches the origin.
     virtual void to_next_hop(const next_hop& hop, std::string wire) = 0;
+    // Observers (metrics): a response from the next hop matched a transaction; a transaction got its
+    // final answer upstream (`code`, the gateway's own or the next hop's), once per transaction.
+    virtual void response_in(const Origin& /*origin*/, const next_hop& /*hop*/, const sip::Message& /*response*/) {}
+    virtual void finished(const Origin& /*origin*/, int /*code*/, steady_clock::time_point /*now*/) {}
   };
 
   enum class cancel_result { unknown, cancelled, already_final };
@@ -101,6 +105,7 @@ class client_transactions {
     auto it = entries_.find(branch);
     if (it == entries_.end()) return false;
     auto& e = it->second;
+    out_.response_in(e.origin, e.hop, response);
     if (response.cseq().method == "CANCEL") return true;  // our hop-by-hop CANCEL: answered here already
     int code = response.status_code();
     if (e.accepted) {
@@ -232,6 +237,7 @@ class client_transactions {
   // non-2xx leaves an ACK to absorb, everything else ends now.
   void finish(iterator it, int code, steady_clock::time_point now) {
     auto& e = it->second;
+    if (!e.answered) out_.finished(e.origin, code, now);
     e.answered = true;
     if (e.invite && code >= 200 && code < 300) {
       e.accepted = true;

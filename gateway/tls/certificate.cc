@@ -386,6 +386,21 @@ validate_options options_for(const config::Certificate& cfg, bool mutual_tls) {
   return o;
 }
 
+certificate_description describe_certificate(X509* cert) {
+  certificate_description d;
+  if (!cert) return d;
+  d.subject = name_text(X509_get_subject_name(cert));
+  d.issuer = name_text(X509_get_issuer_name(cert));
+  d.not_before = asn1_time_unix(X509_get0_notBefore(cert));
+  d.not_after = asn1_time_unix(X509_get0_notAfter(cert));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) d.fingerprint = hex(md, md_len, true);
+  if (const ASN1_INTEGER* serial = X509_get0_serialNumber(cert))
+    d.serial = hex(serial->data, static_cast<size_t>(serial->length), false);
+  return d;
+}
+
 validation_result validate(const credentials& c, const validate_options& options) {
   validation_result v;
   v.source = c.source;
@@ -398,16 +413,14 @@ validation_result validate(const credentials& c, const validate_options& options
   int64_t now = options.now ? options.now : static_cast<int64_t>(std::time(nullptr));
 
   // Description
-  v.subject = name_text(X509_get_subject_name(cert));
-  v.issuer = name_text(X509_get_issuer_name(cert));
-  v.not_before = asn1_time_unix(X509_get0_notBefore(cert));
-  v.not_after = asn1_time_unix(X509_get0_notAfter(cert));
+  auto d = describe_certificate(cert);
+  v.subject = std::move(d.subject);
+  v.issuer = std::move(d.issuer);
+  v.not_before = d.not_before;
+  v.not_after = d.not_after;
+  v.fingerprint = std::move(d.fingerprint);
+  v.serial = std::move(d.serial);
   v.chain_length = c.chain.size();
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) v.fingerprint = hex(md, md_len, true);
-  if (const ASN1_INTEGER* serial = X509_get0_serialNumber(cert))
-    v.serial = hex(serial->data, static_cast<size_t>(serial->length), false);
   auto names = certificate_identities(cert);
   for (const auto& n : names) {
     if (n.kind == identity_name::dns) v.dns_names.push_back(n.text);

@@ -46,6 +46,17 @@ struct validation_result {
   std::string to_text() const;
 };
 
+// What a certificate says about itself (no checks): the description part of validation_result.
+struct certificate_description {
+  std::string subject;   // RFC 2253
+  std::string issuer;
+  int64_t not_before = 0;  // unix seconds
+  int64_t not_after = 0;
+  std::string fingerprint;  // SHA-256, "AB:CD:..."
+  std::string serial;       // hex
+};
+certificate_description describe_certificate(X509* cert);
+
 struct credentials {
   x509_ptr cert;
   std::vector<x509_ptr> chain;  // intermediates, leaf first order as in the file

@@ -112,6 +112,46 @@ struct control_server_test : ::testing::Test {
   }
 };
 
+// The admin page's path: a control::Request message answered with the same Response as on the socket.
+TEST_F(control_server_test, RequestMessagesAreAnsweredLikeSocketFrames) {
+  auto ask = [&](const control::Request& request) {
+    caf::scoped_actor self{system};
+    control::Response out;
+    self->request(server, std::chrono::seconds(10), request)
+      .receive([&](control::Response& r) { out = std::move(r); },
+               [&](const caf::error& e) { ADD_FAILURE() << system.render(e); });
+    return out;
+  };
+  control::Request status;
+  status.set_id(7);
+  status.mutable_status();
+  auto answer = ask(status);
+  EXPECT_EQ(answer.id(), 7u);
+  ASSERT_TRUE(answer.has_status());
+  EXPECT_EQ(answer.status().domains(0), "a.test");
+
+  control::Request show;
+  show.mutable_config_show()->set_as_message(true);
+  answer = ask(show);
+  ASSERT_TRUE(answer.has_config());
+  EXPECT_EQ(answer.config().domains(0), "a.test");
+
+  // An apply of the config as a message (not text): each problem named, nothing changed.
+  control::Request apply;
+  *apply.mutable_config_apply()->mutable_config() = answer.config();
+  apply.mutable_config_apply()->mutable_config()->add_domains("bad domain");
+  apply.mutable_config_apply()->set_source("admin page (test)");
+  auto refused = ask(apply);
+  ASSERT_EQ(refused.config_result().errors_size(), 1);
+  EXPECT_NE(refused.config_result().errors(0).find("\"bad domain\" is not a valid domain name"), std::string::npos);
+  EXPECT_EQ(ask(show).config().domains_size(), 1);
+  EXPECT_TRUE(has_text(window(), "refused admin page (test)"));
+
+  control::Request peers;
+  peers.mutable_peers()->set_domain("nowhere.test");
+  EXPECT_EQ(ask(peers).error(), "no partner domain nowhere.test is known (fedctl peers lists them)");
+}
+
 TEST_F(control_server_test, MalformedFrameGetsErrorAndConnectionStaysUsable) {
   raw_client c(path);
   c.send_raw(std::string("\x05\xff\xff\xff\xff\xff", 6));  // 5 bytes that are not a Request

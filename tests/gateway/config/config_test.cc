@@ -1,3 +1,4 @@
+#include "gateway/admin/password.h"
 #include "gateway/config/config.h"
 
 #include <gtest/gtest.h>
@@ -241,6 +242,50 @@ TEST(Config, MaskedTextHidesSecrets) {
   EXPECT_EQ(text.find("hunter2"), std::string::npos);
   EXPECT_EQ(text.find("p12secret"), std::string::npos);
   EXPECT_NE(text.find("***"), std::string::npos);
+}
+
+TEST(Config, AdminHttpNeedsAPortAndAPasswordHash) {
+  auto loaded = parse_config(minimal + R"(admin_http { })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "admin_http.port: is required"));
+  EXPECT_TRUE(contains(loaded.errors, "admin_http.password_hash: is required (make one with: fedctl hash-password)"));
+  loaded = parse_config(minimal + R"(admin_http { bind_ip: "localhost" port: 70000 password_hash: "secret" })", "t");
+  EXPECT_TRUE(contains(loaded.errors, "admin_http.bind_ip: \"localhost\" is not an IP address"));
+  EXPECT_TRUE(contains(loaded.errors, "admin_http.port: 70000 is not a valid port"));
+  EXPECT_TRUE(contains(loaded.errors, "admin_http.password_hash: \"secret\" is not a hash made by fedctl hash-password"));
+  auto hash = password::make_hash("pw", 1000);
+  loaded = parse_config(minimal + R"(admin_http { port: 8080 password_hash: ")" + hash + R"(" })", "t");
+  EXPECT_TRUE(loaded.ok()) << loaded.errors.front();
+  EXPECT_EQ(loaded.config.admin_http().bind_ip(), "127.0.0.1");  // the default: loopback only
+}
+
+TEST(Config, AdminHttpChangesNeedARestart) {
+  auto hash = password::make_hash("pw", 1000);
+  auto a = parse_config(minimal + R"(admin_http { port: 8080 password_hash: ")" + hash + R"(" })", "a").config;
+  auto b = a;
+  b.mutable_admin_http()->set_port(8081);
+  EXPECT_TRUE(contains(validate_change(a, b),
+                       "admin_http: changing 127.0.0.1:8080 to 127.0.0.1:8081 needs a restart of fedgw"));
+  b = a;
+  b.mutable_admin_http()->set_password_hash(password::make_hash("other", 1000));
+  EXPECT_TRUE(contains(validate_change(a, b), "admin_http.password_hash: changing"));
+}
+
+// config show (and the admin page) print "***" for passwords; sending that back keeps them.
+TEST(Config, MaskedSecretsSentBackKeepTheRunningOnes) {
+  auto hash = password::make_hash("pw", 1000);
+  auto running = parse_config(minimal_proxy + R"(
+    sip_proxy { username: "u" password: "secret" ip: "192.0.2.1" transport: TCP incoming { bind_ip: "127.0.0.1" } }
+    admin_http { port: 8080 password_hash: ")" + hash + R"(" })", "a").config;
+  auto shown = to_masked_text(running);
+  EXPECT_EQ(shown.find("secret"), std::string::npos);
+  EXPECT_EQ(shown.find(hash), std::string::npos);
+  auto back = parse_config(shown, "shown", &running);
+  ASSERT_TRUE(back.ok()) << back.errors.front();
+  EXPECT_EQ(back.config.sip_proxy().password(), "secret");
+  EXPECT_EQ(back.config.admin_http().password_hash(), hash);
+  EXPECT_TRUE(validate_change(running, back.config).empty());
+  // Without the running config, "***" is taken as it is (and is no password hash).
+  EXPECT_FALSE(parse_config(shown, "shown").ok());
 }
 
 TEST(Config, UnreadableFileIsAnError) {
