@@ -26,8 +26,6 @@ struct cert_manager_state {
 
 using self_ptr = cert_manager_actor::stateful_pointer<cert_manager_state>;
 
-severity to_severity(tls::level l) { return static_cast<severity>(static_cast<uint8_t>(l)); }
-
 tls::validate_options options_for(const cert_manager_state& st, const config::Certificate& cfg) {
   auto o = tls::options_for(cfg, st.options.mutual_tls);
   o.domains = st.options.domains;

@@ -1,6 +1,11 @@
 #include "actors/control_server.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -380,10 +385,34 @@ caf::actor spawn_control_server(caf::actor_system& system, control_server_option
 }
 
 uint64_t listen_control_socket(net::reactor& reactor, const std::string& path,
-                               const caf::actor& server, std::string& error) {
-  return reactor.listen_unix(
-    path, 0600, [server](conn_id, const std::string&) { return std::make_shared<socket_bridge<>>(server); },
+                               const caf::actor& server, std::string& error, mode_t mode, const std::string& group) {
+  // Created for the owner only, then given to the group, then opened to it: at no moment may
+  // members of another group (fedgw's own) connect.
+  auto id = reactor.listen_unix(
+    path, mode & 0700, [server](conn_id, const std::string&) { return std::make_shared<socket_bridge<>>(server); },
     error);
+  if (id == 0) return 0;
+  auto fail = [&](const std::string& text) {
+    error = text;
+    reactor.stop_listening(id);
+    return uint64_t{0};
+  };
+  if (!group.empty()) {
+    unsigned gid = 0;
+    std::string problem;
+    if (!config::resolve_group(group, gid, problem)) return fail("control_socket_group: " + problem);
+    // Already the group (fedgw's own, as packaged): no chown, which the service's system-call filter forbids.
+    struct stat st{};
+    bool same_group = ::stat(path.c_str(), &st) == 0 && st.st_gid == static_cast<gid_t>(gid);
+    if (!same_group && ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0) {
+      int e = errno;
+      return fail("control_socket_group: cannot give " + path + " to group \"" + group + "\": " + std::strerror(e) +
+                  (e == EPERM ? " (fedgw's user must be a member of the group)" : ""));
+    }
+  }
+  if ((mode & 0070) != 0 && ::chmod(path.c_str(), mode) != 0)
+    return fail("control_socket_mode: cannot change the mode of " + path + ": " + std::strerror(errno));
+  return id;
 }
 
 }  // namespace fedgw

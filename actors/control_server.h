@@ -2,6 +2,8 @@
 // protobuf frames on a Unix socket, any number of clients at once.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 
 #include "actors/gateway_supervisor.h"
@@ -21,9 +23,11 @@ struct control_server_options {
 // message with a control::Response (the admin page's requests).
 caf::actor spawn_control_server(caf::actor_system& system, control_server_options options);
 
-// Opens the control socket (mode 0600) feeding `server`; returns the listener
-// id, or 0 with `error` set.
+// Opens the control socket feeding `server` with `mode` (owner and group bits) and, unless
+// empty, `group` (a name or number: control_socket_group); returns the listener id, or 0
+// with `error` set.
 uint64_t listen_control_socket(net::reactor& reactor, const std::string& path,
-                               const caf::actor& server, std::string& error);
+                               const caf::actor& server, std::string& error, mode_t mode = 0600,
+                               const std::string& group = {});
 
 }  // namespace fedgw

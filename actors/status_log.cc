@@ -29,7 +29,7 @@ status_log_impl(status_log_actor::stateful_pointer<status_log_state> self, statu
     [=](log_atom, status_entry& entry) {
       auto& st = self->state;
       if (st.options.write_stderr) {
-        auto line = format_status_line(entry) + "\n";
+        auto line = stderr_status_line(entry, st.options.syslog_prefix) + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
       }
       // anon_send: subscribers are dynamically typed, and a reply is never expected.
@@ -64,6 +64,19 @@ const char* severity_name(uint8_t level) {
     case severity::error: return "ERROR";
     default: return "INFO ";
   }
+}
+
+int syslog_priority(uint8_t level) {
+  switch (static_cast<severity>(level)) {
+    case severity::warning: return 4;  // LOG_WARNING
+    case severity::error: return 3;    // LOG_ERR
+    default: return 6;                 // LOG_INFO
+  }
+}
+
+std::string stderr_status_line(const status_entry& entry, bool syslog_prefix) {
+  if (!syslog_prefix) return format_status_line(entry);
+  return "<" + std::to_string(syslog_priority(entry.level)) + ">" + format_status_line(entry);
 }
 
 std::string format_status_line(const status_entry& entry) {

@@ -35,6 +35,10 @@ inline constexpr size_t status_window_size = 30;
 struct status_log_options {
   size_t window = status_window_size;
   bool write_stderr = true;
+  // Under systemd (stderr is the journal): each stderr line starts with its syslog priority,
+  // "<3>" / "<4>" / "<6>" (journald's SyslogLevelPrefix), so journalctl -p works. The message
+  // window is unchanged.
+  bool syslog_prefix = false;
 };
 
 status_log_actor spawn_status_log(caf::actor_system& system, status_log_options options = {});
@@ -42,6 +46,10 @@ status_log_actor spawn_status_log(caf::actor_system& system, status_log_options 
 // "(2026-11-24 21:40:01) INFO  control: text" in local time.
 std::string format_status_line(const status_entry& entry);
 const char* severity_name(uint8_t level);
+// The syslog priority of a severity: error 3, warning 4, info 6.
+int syslog_priority(uint8_t level);
+// The line written to stderr: format_status_line, with "<N>" in front when `syslog_prefix`.
+std::string stderr_status_line(const status_entry& entry, bool syslog_prefix);
 
 // Records an entry, stamped now. Safe from any actor or thread.
 void report(const status_log_actor& log, severity level, std::string component, std::string text);

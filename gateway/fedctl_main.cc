@@ -73,7 +73,9 @@ public:
       else if (err == ECONNREFUSED)
         why = "nothing accepts on " + path + ": fedgw is not running (stale socket file)";
       else if (err == EACCES)
-        why = "permission denied on " + path + " (mode 0600: run fedctl as the user running fedgw)";
+        why = "permission denied on " + path +
+              " (run fedctl as root, as the user running fedgw or as a member of the socket's group: "
+              "control_socket_mode and control_socket_group; packaged: adduser USER fedgw)";
       else if (err == ENOTSOCK)
         why = path + " is not a socket";
       else

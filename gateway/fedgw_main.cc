@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include "actors/cert_manager.h"
@@ -23,13 +25,18 @@
 #include "gateway/config/config.h"
 #include "gateway/io_scheduling.h"
 #include "gateway/net/reactor.h"
+#include "gateway/service/sd_notify.h"
 
 namespace {
 
 constexpr const char* usage =
-  "usage: fedgw --config FILE [--check]\n"
+  "usage: fedgw --config FILE [--check] [--journal]\n"
   "  --config FILE  configuration in protobuf text format (see gateway/config/default.textproto)\n"
-  "  --check        validate FILE, print the result and exit\n";
+  "  --check        validate FILE, print the result and exit\n"
+  "  --journal      start each stderr line with its syslog priority (<3> error, <4> warning, <6> info)\n"
+  "                 for journald; automatic when stderr is the journal ($JOURNAL_STREAM)\n"
+  "SIGHUP re-reads FILE and applies it as fedctl config apply does; SIGINT or SIGTERM stop fedgw.\n"
+  "Under systemd (Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1 to $NOTIFY_SOCKET.\n";
 
 // Creates the control socket's directory (e.g. /run/fedgw) when missing.
 bool ensure_parent_dir(const std::string& socket_path, std::string& error) {
@@ -109,6 +116,49 @@ bool start_admin(caf::actor_system& system, const fedgw::config::AdminHttp& sett
   return true;
 }
 
+// Tells systemd (Type=notify) how fedgw is doing; a failure to do so is logged once.
+void tell_systemd(const fedgw::status_log_actor& log, const std::string& message) {
+  static bool failed_before = false;
+  std::string error;
+  if (fedgw::service::notify(message, error) || failed_before) return;
+  failed_before = true;
+  fedgw::report(log, fedgw::severity::warning, "systemd", error);
+}
+
+// SIGHUP: reads `path` again and applies it as fedctl config apply does (the supervisor
+// validates it as a whole, applies it or changes nothing, runs the readiness check and logs
+// its summary); every problem is logged here. Returns the problems (empty: applied).
+std::vector<std::string> reload_config(caf::actor_system& system, const fedgw::supervisor_actor& supervisor,
+                                       const fedgw::status_log_actor& log, const std::string& path) {
+  fedgw::report(log, fedgw::severity::info, "config", "SIGHUP: reading " + path + " again");
+  std::vector<std::string> problems;
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) problems.push_back(path + ": cannot be read: " + std::strerror(errno));
+  caf::scoped_actor self{system};
+  caf::timespan budget{};
+  if (problems.empty())
+    self->request(supervisor, std::chrono::seconds(10), fedgw::budget_atom::value)
+      .receive([&](caf::timespan b) { budget = b; },
+               [&](const caf::error& e) { problems.push_back("the gateway did not answer: " + system.render(e)); });
+  if (problems.empty()) {
+    auto readiness = std::chrono::duration_cast<std::chrono::milliseconds>(budget);
+    self->request(supervisor, fedgw::config::apply_answer_budget(readiness) + fedgw::config::budget_margin,
+                  fedgw::apply_atom::value, text, path, budget)
+      .receive([&](const std::vector<std::string>& errors) { problems = errors; },
+               [&](const caf::error& e) { problems.push_back("the gateway did not answer: " + system.render(e)); });
+  }
+  if (problems.empty()) {
+    fedgw::report(log, fedgw::severity::info, "config", "SIGHUP: " + path + " applied");
+    return problems;
+  }
+  fedgw::report(log, fedgw::severity::error, "config",
+                "SIGHUP: " + path + " refused, running configuration unchanged (" + std::to_string(problems.size()) +
+                  (problems.size() == 1 ? " problem)" : " problems)"));
+  for (const auto& p : problems) fedgw::report(log, fedgw::severity::error, "config", "SIGHUP: " + p);
+  return problems;
+}
+
 // One line about what the reactor refused or closed since `before`; empty when nothing.
 std::string refusals_since(const fedgw::net::reactor::stats& before, const fedgw::net::reactor::stats& now,
                            const fedgw::config::Config& config, size_t max_inbound) {
@@ -133,12 +183,15 @@ std::string refusals_since(const fedgw::net::reactor::stats& before, const fedgw
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  bool journal = fedgw::service::stderr_is_journal();
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (arg == "--check") {
       check_only = true;
+    } else if (arg == "--journal") {
+      journal = true;
     } else if (arg == "--help" || arg == "-h") {
       std::cout << usage;
       return 0;
@@ -167,6 +220,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reload
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto& config = loaded.config;
@@ -195,7 +249,7 @@ int main(int argc, char** argv) {
   caf_config.load<caf::scheduler::coordinator<fedgw::io_stealing>>();
   caf::actor_system system{caf_config};
 
-  auto log = fedgw::spawn_status_log(system);
+  auto log = fedgw::spawn_status_log(system, {.syslog_prefix = journal});
   fedgw::report(log, fedgw::severity::info, "fedgw",
                 "starting fedgw " FEDGW_VERSION " (pid " + std::to_string(getpid()) + ", " +
                   std::to_string(workers) + " worker threads)");
@@ -269,14 +323,20 @@ int main(int argc, char** argv) {
   }
   uint64_t control_listener = 0;
   if (ensure_parent_dir(config.control_socket(), error))
-    control_listener = fedgw::listen_control_socket(*reactor, config.control_socket(), control, error);
+    control_listener = fedgw::listen_control_socket(
+      *reactor, config.control_socket(), control, error,
+      static_cast<mode_t>(fedgw::config::parse_socket_mode(config.control_socket_mode())), config.control_socket_group());
   if (control_listener == 0) {
     fedgw::report(log, fedgw::severity::error, "control", error + "; not started");
     stop_all();
     return 1;
   }
   fedgw::report(log, fedgw::severity::info, "control",
-                "listening on " + config.control_socket() + " (mode 0600)");
+                "listening on " + config.control_socket() + " (mode " + config.control_socket_mode() +
+                  (config.control_socket_group().empty() ? "" : ", group " + config.control_socket_group()) + ")");
+  // Listeners up, certificate loaded (start_data_path waited for it), control socket open: ready.
+  tell_systemd(log, fedgw::service::ready_message("serving " + config.domains(0) + "; control socket " +
+                                                   config.control_socket()));
 
   // Wait for a signal; meanwhile report refused connections, at most every
   // 10 s, so that a flood does not flood the status log too.
@@ -286,6 +346,14 @@ int main(int argc, char** argv) {
   for (;;) {
     timespec tick{1, 0};
     signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number == SIGHUP) {
+      tell_systemd(log, fedgw::service::reloading_message("reloading " + config_path));
+      auto problems = reload_config(system, supervisor, log, config_path);
+      tell_systemd(log, fedgw::service::ready_message(
+                          problems.empty() ? "configuration reloaded from " + config_path
+                                           : "reload refused (" + problems.front() + "), running configuration unchanged"));
+      continue;
+    }
     if (signal_number > 0) break;
     if (std::chrono::steady_clock::now() < next_report) continue;
     auto now = reactor->get_stats();
@@ -298,6 +366,7 @@ int main(int argc, char** argv) {
   fedgw::report(log, fedgw::severity::info, "fedgw",
                 std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
                   ", shutting down");
+  tell_systemd(log, fedgw::service::stopping_message("shutting down"));
   reactor->stop_listening(control_listener);
   fedgw::report(log, fedgw::severity::info, "fedgw", "stopped");
   stop_all();

@@ -15,6 +15,8 @@ PACKAGES=(
   python3-prometheus-client
   # the admin pages' browser test (headless, driven by playwright-core from npm)
   chromium
+  # the Debian package (scripts/package.sh) and its test (lintian, systemd-analyze)
+  dpkg-dev debhelper lintian fakeroot systemd
 )
 # Node.js and npm for that test: Debian's only where the machine has none (a Node.js from elsewhere stays).
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
+# Before ctest, so that its compiler jobs do not compete with the timed tests; the package test
+# (integration_package) then finds it up to date and installs it.
+echo "==> Debian package (scripts/package.sh)"
+./scripts/package.sh
 echo "==> ctest (unit, bounded fuzz run, integration tests)"
 cd build
 ctest --output-on-failure -j2 --timeout 600

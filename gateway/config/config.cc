@@ -6,7 +6,9 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,8 +159,40 @@ const char* transport_name(Transport transport) {
   }
 }
 
+int parse_socket_mode(std::string_view text) {
+  if (text.size() < 3 || text.size() > 4) return -1;
+  int mode = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '7') return -1;
+    mode = mode * 8 + (ch - '0');
+  }
+  return mode;
+}
+
+bool resolve_group(const std::string& group, unsigned& gid, std::string& error) {
+  if (!group.empty() && std::all_of(group.begin(), group.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+      group.size() <= 9) {
+    gid = static_cast<unsigned>(std::stoul(group));
+    return true;
+  }
+  std::vector<char> buffer(16384);
+  struct group entry{};
+  struct group* found = nullptr;
+  int rc;
+  while ((rc = ::getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+         buffer.size() < (1u << 20))
+    buffer.resize(buffer.size() * 4);
+  if (rc != 0 || found == nullptr) {
+    error = "no group " + quoted(group) + " on this machine";
+    return false;
+  }
+  gid = static_cast<unsigned>(found->gr_gid);
+  return true;
+}
+
 void apply_defaults(Config& c) {
   if (c.control_socket().empty()) c.set_control_socket(default_control_socket);
+  if (c.control_socket_mode().empty()) c.set_control_socket_mode(default_control_socket_mode);
   set_default(c.has_worker_threads(), [&] { c.set_worker_threads(0); });
   auto& cert = *c.mutable_certificate();
   set_default(cert.has_expiry_warning_days(), [&] { cert.set_expiry_warning_days(30); });
@@ -352,6 +386,21 @@ std::vector<std::string> validate(const Config& c) {
     check.fail("control_socket", quoted(c.control_socket()) + " must be an absolute path");
   else if (c.control_socket().size() > 107)
     check.fail("control_socket", quoted(c.control_socket()) + " is longer than a Unix socket path may be (107)");
+  auto socket_mode = parse_socket_mode(c.control_socket_mode());
+  if (socket_mode < 0)
+    check.fail("control_socket_mode", quoted(c.control_socket_mode()) + " is not an octal mode such as \"0660\"");
+  else if ((socket_mode & 07000) != 0)
+    check.fail("control_socket_mode", quoted(c.control_socket_mode()) + " has setuid, setgid or sticky bits: at most \"0770\"");
+  else if ((socket_mode & 07) != 0)
+    check.fail("control_socket_mode", quoted(c.control_socket_mode()) +
+                                        " gives other users access: at most \"0770\" (owner and group)");
+  else if ((socket_mode & 0600) != 0600)
+    check.fail("control_socket_mode", quoted(c.control_socket_mode()) + " must let the owner read and write (0600)");
+  if (!c.control_socket_group().empty()) {
+    unsigned gid = 0;
+    std::string problem;
+    if (!resolve_group(c.control_socket_group(), gid, problem)) check.fail("control_socket_group", problem);
+  }
   check.range("worker_threads", c.worker_threads(), 0, 256);
   return check.errors;
 }
@@ -363,6 +412,10 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
   };
   if (running.control_socket() != next.control_socket())
     restart("control_socket", quoted(running.control_socket()), quoted(next.control_socket()));
+  if (running.control_socket_mode() != next.control_socket_mode())
+    restart("control_socket_mode", quoted(running.control_socket_mode()), quoted(next.control_socket_mode()));
+  if (running.control_socket_group() != next.control_socket_group())
+    restart("control_socket_group", quoted(running.control_socket_group()), quoted(next.control_socket_group()));
   auto listener_text = [](const Listener& l, bool present) {
     if (!present) return std::string("none");
     return l.bind_ip() + ":" + std::to_string(l.port()) + " " + transport_name(l.transport()) +

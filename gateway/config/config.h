@@ -11,6 +11,13 @@
 namespace fedgw::config {
 
 inline constexpr const char* default_control_socket = "/run/fedgw/control.sock";
+inline constexpr const char* default_control_socket_mode = "0600";
+
+// control_socket_mode as a number ("0660" -> 0660): 3 or 4 octal digits, else -1.
+int parse_socket_mode(std::string_view text);
+// control_socket_group as a group id: a group name known to this machine or a number;
+// false with `error` ("no group \"x\" on this machine") otherwise.
+bool resolve_group(const std::string& group, unsigned& gid, std::string& error);
 
 struct load_result {
   Config config;

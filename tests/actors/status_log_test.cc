@@ -40,6 +40,23 @@ TEST_F(status_log_test, LinesStartWithTimeStamp) {
   EXPECT_NE(format_status_line(e).find(" WARN  dns: "), std::string::npos);
 }
 
+TEST_F(status_log_test, JournalLinesCarryTheSyslogPriority) {
+  status_entry e{1764000000000, static_cast<uint8_t>(severity::error), "dns", "server timed out"};
+  EXPECT_EQ(stderr_status_line(e, false), format_status_line(e));
+  EXPECT_EQ(stderr_status_line(e, true), "<3>" + format_status_line(e));
+  e.level = static_cast<uint8_t>(severity::warning);
+  EXPECT_EQ(stderr_status_line(e, true), "<4>" + format_status_line(e));
+  e.level = static_cast<uint8_t>(severity::info);
+  EXPECT_EQ(stderr_status_line(e, true), "<6>" + format_status_line(e));
+  // The message window keeps the entries themselves: no prefix there.
+  auto log = spawn_status_log(system, {.write_stderr = false, .syslog_prefix = true});
+  report(log, severity::warning, "cert", "expires soon");
+  auto w = window(log);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(format_status_line(w.front()).find('<'), std::string::npos);
+  anon_send_exit(log, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(status_log_test, SubscribersGetNewEntries) {
   auto log = spawn_status_log(system, {.write_stderr = false});
   report(log, severity::info, "test", "before");

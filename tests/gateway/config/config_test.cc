@@ -181,6 +181,37 @@ partners { identity_trusted: "not a domain" })", "t");
   EXPECT_TRUE(contains(loaded.errors, "partners.identity_trusted[0]"));
 }
 
+TEST(Config, ControlSocketModeAndGroup) {
+  auto loaded = parse_config(minimal, "t");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  EXPECT_EQ(loaded.config.control_socket_mode(), "0600");
+  EXPECT_EQ(loaded.config.control_socket_group(), "");
+  EXPECT_EQ(parse_socket_mode("0660"), 0660);
+  EXPECT_EQ(parse_socket_mode("600"), 0600);
+  EXPECT_EQ(parse_socket_mode("0x60"), -1);
+  EXPECT_EQ(parse_socket_mode("06600"), -1);
+  // Operators in a group: the packaged configuration's setting.
+  loaded = parse_config(minimal + "control_socket_mode: \"0660\" control_socket_group: \"root\"\n", "t");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors.front();
+  unsigned gid = 1;
+  std::string error;
+  EXPECT_TRUE(resolve_group("root", gid, error)) << error;
+  EXPECT_EQ(gid, 0u);
+  EXPECT_TRUE(resolve_group("4242", gid, error));
+  EXPECT_EQ(gid, 4242u);
+  auto errors_of = [](const std::string& text) { return parse_config(minimal + text, "t").errors; };
+  EXPECT_TRUE(contains(errors_of("control_socket_mode: \"rw-rw----\""),
+                       "control_socket_mode: \"rw-rw----\" is not an octal mode such as \"0660\""));
+  EXPECT_TRUE(contains(errors_of("control_socket_mode: \"0666\""),
+                       "control_socket_mode: \"0666\" gives other users access: at most \"0770\" (owner and group)"));
+  EXPECT_TRUE(contains(errors_of("control_socket_mode: \"4660\""),
+                       "control_socket_mode: \"4660\" has setuid, setgid or sticky bits"));
+  EXPECT_TRUE(contains(errors_of("control_socket_mode: \"0060\""),
+                       "control_socket_mode: \"0060\" must let the owner read and write (0600)"));
+  EXPECT_TRUE(contains(errors_of("control_socket_group: \"no-such-group-fedgw\""),
+                       "control_socket_group: no group \"no-such-group-fedgw\" on this machine"));
+}
+
 TEST(Config, RuntimeChangesThatNeedRestartAreNamed) {
   auto a = parse_config(minimal, "a").config;
   auto b = a;
@@ -190,6 +221,12 @@ TEST(Config, RuntimeChangesThatNeedRestartAreNamed) {
   auto errors = validate_change(a, b);
   EXPECT_TRUE(contains(errors, "control_socket: changing"));
   EXPECT_TRUE(contains(errors, "worker_threads: changing 0 to 4 needs a restart"));
+  b = a;
+  b.set_control_socket_mode("0660");
+  b.set_control_socket_group("root");
+  errors = validate_change(a, b);
+  EXPECT_TRUE(contains(errors, "control_socket_mode: changing \"0600\" to \"0660\" needs a restart"));
+  EXPECT_TRUE(contains(errors, "control_socket_group: changing \"\" to \"root\" needs a restart"));
 }
 
 TEST(Config, EveryLimitNeedsRestartOneLineEachButTheModeDoesNot) {
