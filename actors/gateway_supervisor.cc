@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "gateway/config/config.h"
+#include "actors/proxy_core.h"
 #include "gateway/metrics/metrics.h"
 #include "gateway/net/address.h"
 
@@ -383,8 +384,14 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
         promise.deliver(*status);
         return promise;
       }
+      // The shards' requests and responses: the same blocks /metrics sums (fedctl status and /metrics agree).
+      auto sip = std::make_shared<metrics::sip_block>();
       auto done = [=]() mutable {
-        if (--*pending == 0) promise.deliver(*status);
+        if (--*pending != 0) return;
+        auto counters = status_counters(*sip);
+        counters.set_config_applies(status->counters().config_applies());
+        *status->mutable_counters() = std::move(counters);
+        promise.deliver(*status);
       };
       if (st.options.certificates)
         self->request(st.options.certificates, ask_timeout, status_atom::value)
@@ -410,24 +417,14 @@ supervisor_actor::behavior_type supervisor_impl(self_ptr self, supervisor_option
               done();
             },
             [=](const caf::error&) mutable { done(); });
-      for (const auto& shard : st.options.shards) {
-        self->request(shard, ask_timeout, counters_atom::value)
+      for (const auto& shard : st.options.shards)
+        self->request(shard, ask_timeout, metrics_atom::value)
           .then(
-            [=](const control::Counters& part) mutable {
-              auto* sum = status->mutable_counters();
-              sum->set_requests_in(sum->requests_in() + part.requests_in());
-              sum->set_requests_out(sum->requests_out() + part.requests_out());
-              sum->set_responses_1xx(sum->responses_1xx() + part.responses_1xx());
-              sum->set_responses_2xx(sum->responses_2xx() + part.responses_2xx());
-              sum->set_responses_3xx(sum->responses_3xx() + part.responses_3xx());
-              sum->set_responses_4xx(sum->responses_4xx() + part.responses_4xx());
-              sum->set_responses_5xx(sum->responses_5xx() + part.responses_5xx());
-              sum->set_responses_6xx(sum->responses_6xx() + part.responses_6xx());
-              sum->set_responses_dropped(sum->responses_dropped() + part.responses_dropped());
+            [=](const metrics::sip_block& part) mutable {
+              *sip += part;
               done();
             },
             [=](const caf::error&) mutable { done(); });
-      }
       return promise;
     },
     [=](send_test_atom, const std::string& domain) -> caf::result<send_test_result> {

@@ -55,7 +55,7 @@ struct core_state {
   uint64_t sequence = 0;
   std::mt19937_64 random;
   bool tick_armed = false;
-  // Counted once, here; fedctl status's control::Counters are derived from it (counters_atom).
+  // Counted once, here; fedctl status's control::Counters are derived from the shards' blocks (status_counters).
   metrics::sip_block metrics;
   // Policy refusals are logged once per speaker (certificate identity or address) and minute.
   proxy::log_throttle refusals;
@@ -208,7 +208,7 @@ bool refused(self_ptr self, const sip_origin& origin, const request_origin& who,
   if (d.policy_refusal)
     log_refusal(self, origin, std::string(request.method()) + " from " + proxy::side_name(origin.from) + " " +
                                 origin.address + " refused: " + d.reason);
-  if (d.status == 403) self->state.metrics.policy_rejections.add(metrics::ix(metrics::policy_reason_of(d.reason)));
+  if (d.status == 403) self->state.metrics.policy_rejections.add(metrics::ix(d.rule));
   respond(self, who, request, d.status, d.reason);
   return true;
 }
@@ -340,7 +340,6 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
       s.transactions->expire(clock::now());
       arm_tick(self);
     },
-    [=](counters_atom) -> control::Counters { return status_counters(current_metrics(self)); },
     [=](metrics_atom) -> metrics::sip_block { return current_metrics(self); },
     [=](config_atom, std::shared_ptr<const proxy::settings>& settings) { self->state.options.settings = std::move(settings); },
   };

@@ -27,7 +27,6 @@ using up_atom = caf::atom_constant<caf::atom("up")>;
 using down_atom = caf::atom_constant<caf::atom("down")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
-using counters_atom = caf::atom_constant<caf::atom("counters")>;
 using proxy_tick_atom = caf::atom_constant<caf::atom("ptick")>;      // a shard's transaction timers
 using peer_tick_atom = caf::atom_constant<caf::atom("peertick")>;    // a connection's keep-alive / idle timer
 using connect_timeout_atom = caf::atom_constant<caf::atom("conntmo")>;
@@ -79,7 +78,6 @@ using proxy_core_actor = caf::typed_actor<
   // The registry's established connection for a partner domain (a connection_actor): the shard sends the
   // domain's next requests to it directly, until it goes down.
   caf::reacts_to<route_atom, std::string, response_sink>,
-  caf::replies_to<counters_atom>::with<control::Counters>,            // requests and responses so far
   caf::replies_to<metrics_atom>::with<metrics::sip_block>,            // this shard's metrics (/metrics)
   caf::reacts_to<config_atom, std::shared_ptr<const proxy::settings>>>;  // domains and policy (config apply)
 
@@ -125,7 +123,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::sip::Message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::sip_origin)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::peer_info)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<fedgw::peer_info>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::control::Counters)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::metrics::sip_block)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(fedgw::metrics::peer_block)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const fedgw::proxy::settings>)

@@ -65,6 +65,76 @@ const std::map<std::string_view, std::string_view> pages = {
   {"/partners", "partners.html"}, {"/log", "log.html"},
 };
 
+// The control request of each API endpoint, built from the HTTP request; a refusal says why (400).
+struct endpoint {
+  std::string_view path;
+  bool post;  // a change (POST) or a read (GET)
+  std::optional<std::string> (*build)(const http_request&, control::Request&);
+};
+
+std::optional<std::string> config_file(const http_request& request, control::ConfigFile& file) {
+  auto bad = parse_body(request.body, file);
+  if (!bad && !file.has_config() && file.text().empty()) bad = "the body carries no config";
+  file.set_source("admin page (" + request.client + ")");
+  return bad;
+}
+
+std::optional<std::string> peer_action(const http_request& request, control::Request& r,
+                                       control::PeerActionRequest::Action action) {
+  auto bad = parse_body(request.body, *r.mutable_peer_action());
+  if (!bad && r.peer_action().domain().empty()) bad = "domain is required";
+  r.mutable_peer_action()->set_action(action);
+  return bad;
+}
+
+using no_problem = std::optional<std::string>;
+const endpoint endpoints[] = {
+  {"/api/status", false, [](const http_request&, control::Request& r) { r.mutable_status(); return no_problem(); }},
+  {"/api/log", false, [](const http_request&, control::Request& r) { r.mutable_log(); return no_problem(); }},
+  {"/api/config", false,
+   [](const http_request&, control::Request& r) {
+     r.mutable_config_show()->set_as_message(true);
+     return no_problem();
+   }},
+  {"/api/interfaces", false,
+   [](const http_request&, control::Request& r) { r.mutable_interfaces(); return no_problem(); }},
+  {"/api/check", false, [](const http_request&, control::Request& r) { r.mutable_check(); return no_problem(); }},
+  {"/api/peers", false,
+   [](const http_request& request, control::Request& r) {
+     auto domain = request.query.find("domain");
+     r.mutable_peers()->set_domain(domain == request.query.end() ? "" : domain->second);
+     return no_problem();
+   }},
+  {"/api/config/check", true,
+   [](const http_request& request, control::Request& r) { return config_file(request, *r.mutable_config_check()); }},
+  {"/api/config/apply", true,
+   [](const http_request& request, control::Request& r) { return config_file(request, *r.mutable_config_apply()); }},
+  {"/api/cert/reload", true,
+   [](const http_request&, control::Request& r) { r.mutable_cert_reload(); return no_problem(); }},
+  {"/api/peers/test", true,
+   [](const http_request& request, control::Request& r) {
+     auto bad = parse_body(request.body, *r.mutable_send_test());
+     if (!bad && r.send_test().domain().empty()) bad = "domain is required";
+     return bad;
+   }},
+  {"/api/peers/reset", true,
+   [](const http_request& request, control::Request& r) {
+     return peer_action(request, r, control::PeerActionRequest::RESET);
+   }},
+  {"/api/peers/close", true,
+   [](const http_request& request, control::Request& r) {
+     return peer_action(request, r, control::PeerActionRequest::CLOSE);
+   }},
+  {"/api/proxy/login", true,
+   [](const http_request&, control::Request& r) { r.mutable_proxy_login(); return no_problem(); }},
+};
+
+const endpoint* find_endpoint(std::string_view path) {
+  for (const auto& e : endpoints)
+    if (e.path == path) return &e;
+  return nullptr;
+}
+
 }  // namespace
 
 std::string cookie_value(std::string_view header, std::string_view name) {
@@ -248,45 +318,11 @@ routed api::route(const http_request& request) {
     if (auto refused = refuse_post(request, *s)) return answer(std::move(*refused));
   if (request.path == "/api/logout") return post ? answer(logout(request)) : answer(error(405, "log out with POST"));
 
-  static const std::map<std::string_view, bool> posts = {
-    {"/api/config/check", true}, {"/api/config/apply", true}, {"/api/cert/reload", true}, {"/api/peers/test", true},
-    {"/api/peers/reset", true},  {"/api/peers/close", true},  {"/api/proxy/login", true},
-  };
-  static const std::map<std::string_view, bool> gets = {
-    {"/api/status", true}, {"/api/log", true},   {"/api/config", true},
-    {"/api/interfaces", true}, {"/api/check", true}, {"/api/peers", true},
-  };
-  if (posts.count(request.path) && !post) return answer(error(405, request.path + " changes the gateway: use POST"));
-  if (gets.count(request.path) && !get) return answer(error(405, request.path + " is read with GET"));
-
-  auto& r = out.request;
-  std::optional<std::string> bad;
-  const auto& p = request.path;
-  if (p == "/api/status") r.mutable_status();
-  else if (p == "/api/log") r.mutable_log();
-  else if (p == "/api/config") r.mutable_config_show()->set_as_message(true);
-  else if (p == "/api/interfaces") r.mutable_interfaces();
-  else if (p == "/api/check") r.mutable_check();
-  else if (p == "/api/peers") {
-    auto domain = request.query.find("domain");
-    r.mutable_peers()->set_domain(domain == request.query.end() ? "" : domain->second);
-  } else if (p == "/api/config/check" || p == "/api/config/apply") {
-    auto* file = p == "/api/config/apply" ? r.mutable_config_apply() : r.mutable_config_check();
-    bad = parse_body(request.body, *file);
-    if (!bad && !file->has_config() && file->text().empty()) bad = "the body carries no config";
-    file->set_source("admin page (" + request.client + ")");
-  } else if (p == "/api/cert/reload") r.mutable_cert_reload();
-  else if (p == "/api/peers/test") {
-    bad = parse_body(request.body, *r.mutable_send_test());
-    if (!bad && r.send_test().domain().empty()) bad = "domain is required";
-  } else if (p == "/api/peers/reset" || p == "/api/peers/close") {
-    bad = parse_body(request.body, *r.mutable_peer_action());
-    if (!bad && r.peer_action().domain().empty()) bad = "domain is required";
-    r.mutable_peer_action()->set_action(p == "/api/peers/reset" ? control::PeerActionRequest::RESET
-                                                                 : control::PeerActionRequest::CLOSE);
-  } else if (p == "/api/proxy/login") r.mutable_proxy_login();
-  else return answer(error(404, "no API " + p));
-  if (bad) return answer(error(400, *bad));
+  const auto* endpoint = find_endpoint(request.path);
+  if (!endpoint) return answer(error(404, "no API " + request.path));
+  if (endpoint->post != post)
+    return answer(error(405, request.path + (endpoint->post ? " changes the gateway: use POST" : " is read with GET")));
+  if (auto bad = endpoint->build(request, out.request)) return answer(error(400, *bad));
   return out;
 }
 

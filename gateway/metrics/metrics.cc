@@ -122,17 +122,6 @@ const char* name(policy_reason r) {
               r);
 }
 
-policy_reason policy_reason_of(std::string_view phrase) {
-  // By the fixed start of the phrases in gateway/proxy/routing.cc (domains come later in them).
-  if (starts_with(phrase, "Forbidden - From domain")) return policy_reason::from_domain;
-  if (starts_with(phrase, "Forbidden - a Route naming")) return policy_reason::route_signature;
-  if (starts_with(phrase, "Forbidden - relaying") || contains(phrase, " is served internally, not federated"))
-    return policy_reason::relay;
-  if (starts_with(phrase, "Forbidden - federation with") || contains(phrase, " is not an allowed partner domain"))
-    return policy_reason::partner_list;
-  return policy_reason::other;
-}
-
 const char* name(close_reason r) {
   return pick(std::array<const char*, n<close_reason>()>{"peer_closed", "error", "timeout", "local", "other"}, r);
 }

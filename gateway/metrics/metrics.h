@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/proxy/policy_rule.h"
+
 namespace fedgw::metrics {
 
 // ---- label enums (the names are the label values) ----
@@ -59,16 +61,9 @@ inline constexpr size_t local_code_slots = local_codes.size() + 1;
 size_t code_slot(int code);
 std::string code_label(size_t slot);  // "403", ..., "other"
 
-// Policy refusals (403) by rule.
-enum class policy_reason : uint8_t {
-  from_domain,      // From domain not a certificate identity of the partner / not served (internal side)
-  partner_list,     // partners.blocked / partners.allowed
-  relay,            // relaying between partners, or to a domain served internally
-  route_signature,  // a Route naming the gateway without a valid signature
-  other, count
-};
+// Policy refusals (403) by rule, as the routing core decided them.
+using policy_reason = proxy::policy_rule;
 const char* name(policy_reason r);
-policy_reason policy_reason_of(std::string_view phrase);
 
 // A connection's direction (who connected).
 enum class conn_direction : uint8_t { inbound, outbound, count };

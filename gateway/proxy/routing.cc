@@ -209,10 +209,11 @@ std::vector<std::string> sending_nodes(const sip::Message& request) {
 decision check_origin(const sip::Message& request, side origin, const std::vector<std::string>& origin_identities,
                       const settings& s) {
   decision d;
-  auto refuse = [&](int status, std::string reason) {
+  auto refuse = [&](int status, std::string reason, policy_rule rule) {
     d.status = status;
     d.reason = std::move(reason);
     d.policy_refusal = true;
+    d.rule = rule;
     return d;
   };
   auto from_domain = uri_domain(request.from().uri_text);
@@ -221,8 +222,9 @@ decision check_origin(const sip::Message& request, side origin, const std::vecto
     d.domain = from_domain;
     if (from_domain.empty() || s.serves(from_domain))
       return refuse(403, "Forbidden - From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
-                           " cannot come from the SIP proxy" + (from_domain.empty() ? "" : ": it is served by this gateway"));
-    if (auto why = s.partner_refusal(from_domain); !why.empty()) return refuse(403, why);
+                           " cannot come from the SIP proxy" + (from_domain.empty() ? "" : ": it is served by this gateway"),
+                    policy_rule::from_domain);
+    if (auto why = s.partner_refusal(from_domain); !why.empty()) return refuse(403, why, policy_rule::partner_list);
     d.strip_identity = !contains(s.identity_trusted, from_domain);
   } else if (origin == side::external) {
     // Anti-spoofing: the From domain must be an identity of the peer's certificate (RFC 5922).
@@ -231,15 +233,17 @@ decision check_origin(const sip::Message& request, side origin, const std::vecto
       for (const auto& n : origin_identities) names += (names.empty() ? "" : ", ") + n;
       d.domain = from_domain;
       return refuse(403, "Forbidden - From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
-                           " is not an identity of the peer certificate (" + names + ")");
+                           " is not an identity of the peer certificate (" + names + ")",
+                    policy_rule::from_domain);
     }
     d.domain = from_domain;
-    if (auto why = s.partner_refusal(from_domain); !why.empty()) return refuse(403, why);
+    if (auto why = s.partner_refusal(from_domain); !why.empty()) return refuse(403, why, policy_rule::partner_list);
     d.strip_identity = !contains(s.identity_trusted, from_domain);
   } else if (!s.serves(from_domain)) {
     // The gateway only speaks for its own domains' users.
     return refuse(403, "Forbidden - From domain " + (from_domain.empty() ? std::string("(none)") : from_domain) +
-                         " is not served by this gateway");
+                         " is not served by this gateway",
+                  policy_rule::from_domain);
   }
   return d;
 }
@@ -247,10 +251,12 @@ decision check_origin(const sip::Message& request, side origin, const std::vecto
 decision route_request(const sip::Message& request, side origin,
                        const std::vector<std::string>& origin_identities, const settings& s) {
   decision d;
-  auto refuse = [&](int status, std::string reason, bool policy = false) {
+  // `rule`: a 403 of the policy (logged per domain and minute).
+  auto refuse = [&](int status, std::string reason, std::optional<policy_rule> rule = std::nullopt) {
     d.status = status;
     d.reason = std::move(reason);
-    d.policy_refusal = policy;
+    d.policy_refusal = rule.has_value();
+    d.rule = rule.value_or(policy_rule::other);
     return d;
   };
   auto method = request.method();
@@ -272,7 +278,7 @@ decision route_request(const sip::Message& request, side origin,
     if (forged)
       return refuse(403, "Forbidden - a Route naming this gateway has no valid signature (forged, or from before a "
                          "restart)",
-                    true);
+                    policy_rule::route_signature);
     if (!own) break;
     ++d.routes_to_pop;
     leaves = own->facing;
@@ -286,11 +292,11 @@ decision route_request(const sip::Message& request, side origin,
     if (d.to == origin)
       return refuse(403, std::string("Forbidden - relaying between ") +
                            (origin == side::external ? "external domains" : "internal users") + " is not allowed",
-                    true);
+                    policy_rule::relay);
     if (d.to == side::external) {
       d.domain = route_domain;
       if (d.domain.empty()) return refuse(400, "Bad Request - Route names no partner domain");
-      if (auto why = s.partner_refusal(d.domain); !why.empty()) return refuse(403, why, true);
+      if (auto why = s.partner_refusal(d.domain); !why.empty()) return refuse(403, why, policy_rule::partner_list);
       // The partner's own Record-Route, if any, is the next hop (§16.12); a value naming one
       // of our interfaces would loop back, so the domain's records decide instead.
       if (d.routes_to_pop < routes->size()) {
@@ -304,7 +310,7 @@ decision route_request(const sip::Message& request, side origin,
       if (!s.serves(to_domain))
         return refuse(403, "Forbidden - relaying to " + (to_domain.empty() ? std::string("(none)") : to_domain) +
                              " is not allowed",
-                      true);
+                      policy_rule::relay);
     }
     d.record_route = method == "NOTIFY";
     return d;
@@ -318,12 +324,12 @@ decision route_request(const sip::Message& request, side origin,
                          "), not a domain, and no Route of this gateway");
   bool ours = s.serves(target);
   if (origin == side::internal) {
-    if (ours) return refuse(403, "Forbidden - " + target + " is served internally, not federated", true);
+    if (ours) return refuse(403, "Forbidden - " + target + " is served internally, not federated", policy_rule::relay);
     d.domain = target;
-    if (auto why = s.partner_refusal(target); !why.empty()) return refuse(403, why, true);
+    if (auto why = s.partner_refusal(target); !why.empty()) return refuse(403, why, policy_rule::partner_list);
     d.to = side::external;
   } else {
-    if (!ours) return refuse(403, "Forbidden - relaying to " + target + " is not allowed", true);
+    if (!ours) return refuse(403, "Forbidden - relaying to " + target + " is not allowed", policy_rule::relay);
     d.to = side::internal;
   }
   d.record_route = dialog_creating;

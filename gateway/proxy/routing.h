@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "gateway/proxy/policy_rule.h"
 #include "gateway/sip/message.h"
 #include "proto/config.pb.h"
 
@@ -88,6 +89,7 @@ struct decision {
   size_t routes_to_pop = 0; // our own Route values at the top
   bool record_route = false;
   bool policy_refusal = false;  // a 403 of the partner/relay policy (logged per domain and minute)
+  policy_rule rule = policy_rule::other;  // the rule behind a 403
 };
 
 // Who is speaking, checked before anything else on every request (in-dialog,

@@ -130,17 +130,6 @@ TEST(Metrics, ReasonsOfTheGatewaysOwnResponses) {
   EXPECT_EQ(reason_of(599, "x"), reason::other);
 }
 
-TEST(Metrics, PolicyReasonsByRuleNotByDomain) {
-  EXPECT_EQ(policy_reason_of("Forbidden - From domain evil.test is not an identity of the peer certificate (b.test)"),
-            policy_reason::from_domain);
-  EXPECT_EQ(policy_reason_of("Forbidden - federation with relaying.test is blocked"), policy_reason::partner_list);
-  EXPECT_EQ(policy_reason_of("Forbidden - c.test is not an allowed partner domain"), policy_reason::partner_list);
-  EXPECT_EQ(policy_reason_of("Forbidden - relaying to c.test is not allowed"), policy_reason::relay);
-  EXPECT_EQ(policy_reason_of("Forbidden - a Route naming this gateway has no valid signature"),
-            policy_reason::route_signature);
-  EXPECT_EQ(policy_reason_of("Forbidden"), policy_reason::other);
-}
-
 TEST(Metrics, HandshakeAndCloseReasons) {
   EXPECT_EQ(handshake_failure_of("TLS handshake with b.test at 1.2.3.4:5061 failed: certificate verify failed"),
             handshake_result::certificate_verify_failed);

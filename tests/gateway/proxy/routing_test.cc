@@ -50,6 +50,7 @@ TEST_F(Routing, ForgedRouteFromAPartnerIsRefused) {
   EXPECT_EQ(d.status, 403);
   EXPECT_NE(d.reason.find("no valid signature"), std::string::npos) << d.reason;
   EXPECT_TRUE(d.policy_refusal);
+  EXPECT_EQ(d.rule, policy_rule::route_signature);
 }
 
 TEST_F(Routing, BlockedPartnerIsRefusedEvenWithAValidRoute) {
@@ -59,6 +60,7 @@ TEST_F(Routing, BlockedPartnerIsRefusedEvenWithAValidRoute) {
   auto d = route_request(in_dialog, side::external, blocked_identity, s);
   EXPECT_EQ(d.status, 403);
   EXPECT_EQ(d.reason, "Forbidden - federation with blocked.test is blocked");
+  EXPECT_EQ(d.rule, policy_rule::partner_list);
 }
 
 TEST_F(Routing, SignedRouteWorksInBothDirectionsOfTheDialog) {
@@ -224,6 +226,7 @@ TEST_F(Routing, InternalFromMustBeAServedDomain) {
   auto d = route_request(r.message(), side::internal, {}, s);
   EXPECT_EQ(d.status, 403);
   EXPECT_EQ(d.reason, "Forbidden - From domain other.example is not served by this gateway");
+  EXPECT_EQ(d.rule, policy_rule::from_domain);
   request_text ok;
   EXPECT_EQ(route_request(ok.message(), side::internal, {}, s).status, 0);
 }
@@ -232,7 +235,9 @@ TEST_F(Routing, CheckOriginAppliesToLocalOptionsAndCancel) {
   auto options = from_partner("blocked.test", "", "OPTIONS");
   EXPECT_EQ(check_origin(options, side::external, blocked_identity, s).status, 403);
   auto cancel = from_partner("b.test", "", "CANCEL");
-  EXPECT_EQ(check_origin(cancel, side::external, {"c.test"}, s).status, 403);
+  auto spoofed = check_origin(cancel, side::external, {"c.test"}, s);
+  EXPECT_EQ(spoofed.status, 403);
+  EXPECT_EQ(spoofed.rule, policy_rule::from_domain);
   EXPECT_EQ(check_origin(cancel, side::external, b_identity, s).status, 0);
 }
 
@@ -254,6 +259,7 @@ TEST_F(Routing, RelayBetweenInternalUsersThroughAnOwnRouteIsRefused) {
   r.extra = "Route: " + internal_route + "\r\nRoute: " + internal_route + "\r\n";
   auto d = route_request(r.message(), side::internal, {}, s);
   EXPECT_EQ(d.status, 403);
+  EXPECT_EQ(d.rule, policy_rule::relay);
 }
 
 // Review E6: two gateways that both run as PID 1 answered every request 482.
