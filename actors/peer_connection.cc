@@ -139,8 +139,8 @@ peer_info info(self_ptr self) {
   i.tls = st.core->transport_description();
   i.state = st.core->established() ? "up" : "connecting";
   i.since_ms = st.since_ms;
-  if (X509* cert = st.core->peer_certificate()) {
-    auto d = tls::describe_certificate(cert);
+  if (auto cert = st.core->peer_certificate()) {
+    auto d = tls::describe_certificate(cert.get());
     i.certificate_subject = std::move(d.subject);
     i.certificate_issuer = std::move(d.issuer);
     i.certificate_not_after = d.not_after;

@@ -96,9 +96,7 @@ std::string sip_connection::label() const {
 
 std::string sip_connection::transport_description() const { return tls_ ? tls_->description() : "TCP"; }
 
-X509* sip_connection::peer_certificate() const {
-  return tls_ && tls_->established() ? SSL_get0_peer_certificate(tls_->session()) : nullptr;
-}
+tls::x509_ptr sip_connection::peer_certificate() const { return tls_ ? tls_->peer_certificate() : nullptr; }
 
 std::chrono::seconds sip_connection::tick_interval() const {
   // Every second while TLS traffic flows (or before the connection is attached: it may become a TLS one):

@@ -138,7 +138,7 @@ class sip_connection {
   bool write_failed() const { return write_failed_; }
   const std::vector<std::string>& identities() const { return identities_; }
   // The peer's certificate on an established TLS connection (null on TCP or before the handshake).
-  X509* peer_certificate() const;
+  tls::x509_ptr peer_certificate() const;
   const std::string& address() const { return address_; }
   // "TLSv1.3 TLS_AES_128_GCM_SHA256" or "TCP".
   std::string transport_description() const;

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "gateway/tls/tls_stream.h"
 #include "gateway/tls/verify.h"
 
 namespace fedgw::tls {
@@ -47,6 +48,8 @@ ssl_ctx_ptr make_ctx(const SSL_METHOD* method, const credentials& c, X509_STORE*
   // SSL_MODE_RELEASE_BUFFERS: record buffers only while a record is in them (most partner connections idle);
   // a busy connection keeps them instead (tls_stream::keep_buffers) to save an allocation per record.
   SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Established TLS 1.3 sessions move to the project's record layer (the SSL object is freed when idle).
+  tls_stream::capture_secrets(x);
   if (SSL_CTX_use_certificate(x, c.cert.get()) != 1) {
     fail(error, "cannot use the certificate");
     return nullptr;

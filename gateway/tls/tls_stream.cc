@@ -1,8 +1,10 @@
 #include "gateway/tls/tls_stream.h"
 
 #include <openssl/buffer.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "gateway/tls/errors.h"
 
@@ -15,12 +17,88 @@ BIO* new_input_bio() {
   if (bio) BIO_set_mem_eof_return(bio, -1);
   return bio;
 }
+
+// The SSL ex_data slot that points from a session to its tls_stream (for the key log callback).
+int stream_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+void clear_secret(std::string& s) {
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+bool decode_hex(std::string_view hex, std::string& out) {
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  if (hex.size() % 2 != 0 || hex.size() > 128) return false;
+  out.resize(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return true;
+}
 }  // namespace
 
 tls_stream::tls_stream(ssl_ptr session) : ssl_(std::move(session)) {
   in_ = new_input_bio();
   out_ = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl_.get(), in_, out_);
+  SSL_set_ex_data(ssl_.get(), stream_index(), this);
+}
+
+tls_stream::~tls_stream() {
+  clear_secret(read_secret_);
+  clear_secret(write_secret_);
+}
+
+void tls_stream::capture_secrets(SSL_CTX* ctx) { SSL_CTX_set_keylog_callback(ctx, &tls_stream::on_key_log); }
+
+// "CLIENT_TRAFFIC_SECRET_0 <client random> <secret>" (NSS key log format); the other lines are ignored.
+void tls_stream::on_key_log(const SSL* ssl, const char* line) {
+  auto* stream = static_cast<tls_stream*>(SSL_get_ex_data(ssl, stream_index()));
+  if (!stream) return;
+  std::string_view text(line);
+  const bool client = text.rfind("CLIENT_TRAFFIC_SECRET_0 ", 0) == 0;
+  const bool server = text.rfind("SERVER_TRAFFIC_SECRET_0 ", 0) == 0;
+  if (!client && !server) return;
+  // The client's secret protects what the client writes.
+  const bool ours = client != (SSL_is_server(ssl) == 1);
+  auto& secret = ours ? stream->write_secret_ : stream->read_secret_;
+  if (!decode_hex(text.substr(text.rfind(' ') + 1), secret)) clear_secret(secret);
+}
+
+// At the end of the handshake: TLS 1.3 with both secrets known, and nothing OpenSSL would still send under
+// its own keys (a server's session tickets: the gateway's servers issue none).
+void tls_stream::start_record_layer() {
+  SSL* ssl = ssl_.get();
+  description_ = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+  const bool server = SSL_is_server(ssl) == 1;
+  if (SSL_version(ssl) == TLS1_3_VERSION && !(server && SSL_get_num_tickets(ssl) != 0))
+    if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl))
+      records_ = record_layer::create(SSL_CIPHER_get_protocol_id(cipher), !server, read_secret_, write_secret_);
+  clear_secret(read_secret_);
+  clear_secret(write_secret_);
+}
+
+tls_stream::result tls_stream::from_records(const record_layer::result& o) {
+  result r;
+  r.failed = o.failed;
+  r.error = o.error;
+  r.peer_closed = o.peer_closed;
+  if (o.failed) dead_ = true;
+  return r;
+}
+
+x509_ptr tls_stream::peer_certificate() const {
+  if (!established_) return nullptr;
+  if (ssl_) return share(SSL_get0_peer_certificate(ssl_.get()));
+  const auto* der = reinterpret_cast<const unsigned char*>(peer_der_.data());
+  return peer_der_.empty() ? nullptr : x509_ptr{d2i_X509(nullptr, &der, static_cast<long>(peer_der_.size()))};
 }
 
 void tls_stream::drain(std::string& to_socket) {
@@ -40,11 +118,33 @@ size_t capacity(BIO* bio) {
 }
 }  // namespace
 
-size_t tls_stream::buffer_capacity() const { return capacity(in_) + capacity(out_); }
+size_t tls_stream::buffer_capacity() const {
+  return (ssl_ ? capacity(in_) + capacity(out_) : 0) + (records_ ? records_->buffer_capacity() : 0);
+}
 
-void tls_stream::keep_buffers() { SSL_clear_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS); }
+void tls_stream::keep_buffers() {
+  if (ssl_ && !records_) SSL_clear_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
+}
 
 void tls_stream::release_buffers() {
+  if (records_) {
+    // The handshake is over and checked: of OpenSSL's state only the peer's certificate is still asked for.
+    if (ssl_) {
+      if (X509* peer = SSL_get0_peer_certificate(ssl_.get())) {
+        int n = i2d_X509(peer, nullptr);
+        if (n > 0) {
+          peer_der_.resize(static_cast<size_t>(n));
+          auto* out = reinterpret_cast<unsigned char*>(peer_der_.data());
+          i2d_X509(peer, &out);
+        }
+      }
+      ssl_.reset();
+      in_ = out_ = nullptr;
+    }
+    records_->release();
+    return;
+  }
+  if (!ssl_) return;
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_free_buffers(ssl_.get());  // the record layer's read and write buffers, when they hold nothing
   if (BIO_ctrl_pending(in_) == 0 && capacity(in_) > 0) {
@@ -81,6 +181,7 @@ tls_stream::result tls_stream::advance(std::string& plain, std::string& to_socke
     if (rc == 1) {
       established_ = true;
       r.handshake_completed = true;
+      start_record_layer();
     } else {
       int err = SSL_get_error(ssl_.get(), rc);
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
@@ -91,6 +192,24 @@ tls_stream::result tls_stream::advance(std::string& plain, std::string& to_socke
         return r;
       }
     }
+  }
+  if (established_ && records_) {
+    // Just taken over: the handshake's last flight leaves first, then the records OpenSSL left unread
+    // after the peer's Finished, then what was held back.
+    drain(to_socket);
+    char* rest = nullptr;
+    long n = BIO_get_mem_data(in_, &rest);
+    std::string unread(rest ? rest : "", n > 0 ? static_cast<size_t>(n) : 0);
+    (void)BIO_reset(in_);
+    auto opened = from_records(records_->open(unread, plain, to_socket));
+    opened.handshake_completed = r.handshake_completed;
+    if (!opened.failed && !held_back_.empty()) {
+      std::string pending;
+      pending.swap(held_back_);
+      auto sent = send(pending, to_socket);
+      if (sent.failed) return sent;
+    }
+    return opened;
   }
   if (established_) {
     char buffer[16384];
@@ -125,6 +244,7 @@ tls_stream::result tls_stream::advance(std::string& plain, std::string& to_socke
 
 tls_stream::result tls_stream::receive(std::string_view ciphertext, std::string& plain,
                                        std::string& to_socket) {
+  if (records_) return from_records(records_->open(ciphertext, plain, to_socket));
   if (!ciphertext.empty()) BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
   return advance(plain, to_socket);
 }
@@ -140,6 +260,7 @@ tls_stream::result tls_stream::send(std::string_view plain, std::string& to_sock
     held_back_.append(plain);
     return r;
   }
+  if (records_) return from_records(records_->seal(plain, to_socket));
   while (!plain.empty()) {
     ERR_clear_error();
     size_t written = 0;
@@ -157,6 +278,7 @@ tls_stream::result tls_stream::send(std::string_view plain, std::string& to_sock
 
 void tls_stream::shutdown(std::string& to_socket) {
   if (!established_ || dead_) return;
+  if (records_) return records_->close_notify(to_socket);
   ERR_clear_error();
   SSL_shutdown(ssl_.get());
   drain(to_socket);
@@ -164,6 +286,7 @@ void tls_stream::shutdown(std::string& to_socket) {
 
 std::string tls_stream::description() const {
   if (!established_) return "handshaking";
+  if (!description_.empty()) return description_;
   return std::string(SSL_get_version(ssl_.get())) + " " + SSL_get_cipher_name(ssl_.get());
 }
 

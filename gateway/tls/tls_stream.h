@@ -2,12 +2,18 @@
 // inside. The owner feeds ciphertext from the socket and writes what comes out
 // to it; plaintext goes up to the SIP framer. Plain and synchronous, so the
 // connection actors (on any CAF worker thread) do TLS in parallel.
+// OpenSSL does the handshake and its checks; an established TLS 1.3 session then
+// moves to the project's record layer (record_layer.h) and, at the first
+// release_buffers(), frees its SSL object: an idle connection keeps only its keys.
+// TLS 1.2 sessions stay with OpenSSL throughout.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "gateway/tls/openssl_ptr.h"
+#include "gateway/tls/record_layer.h"
 
 namespace fedgw::tls {
 
@@ -22,6 +28,12 @@ public:
 
   // `session` comes from tls_contexts::new_client_session / new_server_session.
   explicit tls_stream(ssl_ptr session);
+  ~tls_stream();
+
+  // Sessions of `ctx` record their TLS 1.3 application traffic secrets for the
+  // tls_stream that owns them (OpenSSL's key log callback; nothing is written
+  // anywhere), so that the record layer can take over after the handshake.
+  static void capture_secrets(SSL_CTX* ctx);
   tls_stream(const tls_stream&) = delete;
   tls_stream& operator=(const tls_stream&) = delete;
 
@@ -39,7 +51,9 @@ public:
   // Gives the record layer's buffers and the memory BIOs' buffers back when
   // they are empty (the BIOs keep the capacity of the largest record or
   // handshake flight they ever held), and frees record buffers after each
-  // record again; for idle connections.
+  // record again; for idle connections. Once the record layer has taken over,
+  // the first call frees the SSL object itself (session() is null after it):
+  // call it after the peer checks that need the SSL.
   void release_buffers();
   // For a busy connection: the record layer keeps its buffers between records
   // (instead of an allocation per record) until release_buffers().
@@ -50,12 +64,19 @@ public:
   bool established() const { return established_; }
   size_t held_back_bytes() const { return held_back_.size(); }
   SSL* session() const { return ssl_.get(); }
+  // The peer's certificate once established (also after the SSL object is freed); null without one.
+  x509_ptr peer_certificate() const;
+  // The record layer, once it has taken over the established session (TLS 1.3); null otherwise.
+  const record_layer* records() const { return records_.get(); }
   // "TLSv1.3 TLS_AES_128_GCM_SHA256" once established.
   std::string description() const;
 
 private:
+  static void on_key_log(const SSL* ssl, const char* line);
   result advance(std::string& plain, std::string& to_socket);
   void drain(std::string& to_socket);
+  void start_record_layer();
+  result from_records(const record_layer::result& r);
 
   ssl_ptr ssl_;
   BIO* in_ = nullptr;   // owned by ssl_
@@ -63,6 +84,11 @@ private:
   bool established_ = false;
   bool dead_ = false;
   std::string held_back_;
+  // TLS 1.3 application traffic secrets from the key log during the handshake; cleared once used.
+  std::string read_secret_, write_secret_;
+  std::unique_ptr<record_layer> records_;
+  std::string description_;  // kept when the SSL object is freed
+  std::string peer_der_;     // the peer's certificate, DER, kept when the SSL object is freed
 };
 
 }  // namespace fedgw::tls

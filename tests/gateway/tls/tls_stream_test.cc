@@ -114,6 +114,9 @@ TEST(TlsStream, ServerIssuesNoSessionTicket) {
   ASSERT_FALSE(server.stream.send("SIP/2.0 200 OK", server.wire).failed);
   pump(client, server, 65536);
   ASSERT_EQ(client.plain, "SIP/2.0 200 OK");
+  // The client's record layer reads (and drops) any ticket after the handshake: it counted none.
+  ASSERT_NE(client.stream.records(), nullptr);
+  EXPECT_EQ(client.stream.records()->tickets_ignored(), 0u);
   SSL_SESSION* session = SSL_get_session(client.stream.session());
   ASSERT_NE(session, nullptr);
   EXPECT_EQ(SSL_SESSION_has_ticket(session), 0);
