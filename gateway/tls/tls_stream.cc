@@ -26,7 +26,7 @@ int stream_index() {
 
 void clear_secret(std::string& s) {
   OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
+  std::string().swap(s);
 }
 
 bool decode_hex(std::string_view hex, std::string& out) {
