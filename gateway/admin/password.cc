@@ -23,23 +23,6 @@ struct parsed {
   std::vector<unsigned char> key;
 };
 
-std::optional<std::vector<unsigned char>> from_hex(std::string_view text) {
-  if (text.size() % 2 != 0) return std::nullopt;
-  std::vector<unsigned char> out;
-  out.reserve(text.size() / 2);
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < text.size(); i += 2) {
-    int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<unsigned char>(hi * 16 + lo));
-  }
-  return out;
-}
-
 std::optional<parsed> parse(std::string_view hash) {
   std::vector<std::string_view> parts;
   size_t start = 0;
@@ -55,8 +38,8 @@ std::optional<parsed> parse(std::string_view hash) {
     if (c < '0' || c > '9') return std::nullopt;
     p.iterations = p.iterations * 10 + static_cast<unsigned>(c - '0');
   }
-  auto salt = from_hex(parts[2]);
-  auto key = from_hex(parts[3]);
+  auto salt = proxy::from_hex(parts[2]);
+  auto key = proxy::from_hex(parts[3]);
   if (p.iterations < 1000 || p.iterations > 10000000 || !salt || salt->size() < 4 || salt->size() > 64 || !key ||
       key->size() != key_bytes)
     return std::nullopt;

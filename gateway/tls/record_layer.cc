@@ -29,14 +29,17 @@ constexpr uint8_t alert_user_canceled = 90;
 constexpr uint8_t new_session_ticket = 4;
 constexpr uint8_t key_update = 24;
 
-// Fetched once per process; OpenSSL's fetched objects are thread-safe to share.
-const EVP_CIPHER* cipher_named(const char* name) {
+// The AEAD of a TLS 1.3 suite, fetched once per process (fetched objects are thread-safe to share).
+const EVP_CIPHER* cipher_of(uint16_t suite) {
   static EVP_CIPHER* aes128 = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
   static EVP_CIPHER* aes256 = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   static EVP_CIPHER* chacha = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
-  if (std::strcmp(name, "AES-128-GCM") == 0) return aes128;
-  if (std::strcmp(name, "AES-256-GCM") == 0) return aes256;
-  return chacha;
+  switch (suite) {
+    case 0x1301: return aes128;
+    case 0x1302: return aes256;
+    case 0x1303: return chacha;
+    default: return nullptr;
+  }
 }
 
 EVP_KDF* hkdf() {
@@ -107,26 +110,11 @@ const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const u
 
 }  // namespace
 
-record_layer::record_layer(uint16_t suite, bool is_client) : is_client_(is_client) {
-  switch (suite) {
-    case 0x1301:
-      cipher_ = cipher_named("AES-128-GCM");
-      digest_ = EVP_sha256();
-      key_length_ = 16;
-      break;
-    case 0x1302:
-      cipher_ = cipher_named("AES-256-GCM");
-      digest_ = EVP_sha384();
-      key_length_ = 32;
-      break;
-    case 0x1303:
-      cipher_ = cipher_named("ChaCha20-Poly1305");
-      digest_ = EVP_sha256();
-      key_length_ = 32;
-      break;
-    default: break;
-  }
-  if (digest_) secret_length_ = static_cast<size_t>(EVP_MD_get_size(digest_));
+record_layer::record_layer(uint16_t suite, bool is_client) : cipher_(cipher_of(suite)), is_client_(is_client) {
+  if (!cipher_) return;
+  digest_ = suite == 0x1302 ? EVP_sha384() : EVP_sha256();
+  secret_length_ = static_cast<size_t>(EVP_MD_get_size(digest_));
+  key_length_ = static_cast<size_t>(EVP_CIPHER_get_key_length(cipher_));
 }
 
 std::unique_ptr<record_layer> record_layer::create(uint16_t suite, bool is_client, std::string_view read_secret,

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "gateway/proxy/hex.h"
 #include "gateway/tls/errors.h"
 
 namespace fedgw::tls {
@@ -29,19 +30,6 @@ void clear_secret(std::string& s) {
   std::string().swap(s);
 }
 
-bool decode_hex(std::string_view hex, std::string& out) {
-  auto digit = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-  };
-  if (hex.size() % 2 != 0 || hex.size() > 128) return false;
-  out.resize(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<char>(hi * 16 + lo);
-  }
-  return true;
-}
 }  // namespace
 
 tls_stream::tls_stream(ssl_ptr session) : ssl_(std::move(session)) {
@@ -69,7 +57,11 @@ void tls_stream::on_key_log(const SSL* ssl, const char* line) {
   // The client's secret protects what the client writes.
   const bool ours = client != (SSL_is_server(ssl) == 1);
   auto& secret = ours ? stream->write_secret_ : stream->read_secret_;
-  if (!decode_hex(text.substr(text.rfind(' ') + 1), secret)) clear_secret(secret);
+  clear_secret(secret);
+  if (auto bytes = proxy::from_hex(text.substr(text.rfind(' ') + 1))) {
+    secret.assign(bytes->begin(), bytes->end());
+    OPENSSL_cleanse(bytes->data(), bytes->size());
+  }
 }
 
 // At the end of the handshake: TLS 1.3 with both secrets known, and nothing OpenSSL would still send under
@@ -123,7 +115,7 @@ size_t tls_stream::buffer_capacity() const {
 }
 
 void tls_stream::keep_buffers() {
-  if (ssl_ && !records_) SSL_clear_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
+  if (!records_) SSL_clear_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
 }
 
 void tls_stream::release_buffers() {
@@ -144,7 +136,6 @@ void tls_stream::release_buffers() {
     records_->release();
     return;
   }
-  if (!ssl_) return;
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_free_buffers(ssl_.get());  // the record layer's read and write buffers, when they hold nothing
   if (BIO_ctrl_pending(in_) == 0 && capacity(in_) > 0) {
@@ -285,9 +276,7 @@ void tls_stream::shutdown(std::string& to_socket) {
 }
 
 std::string tls_stream::description() const {
-  if (!established_) return "handshaking";
-  if (!description_.empty()) return description_;
-  return std::string(SSL_get_version(ssl_.get())) + " " + SSL_get_cipher_name(ssl_.get());
+  return established_ ? description_ : "handshaking";
 }
 
 }  // namespace fedgw::tls

@@ -87,7 +87,7 @@ private:
   // TLS 1.3 application traffic secrets from the key log during the handshake; cleared once used.
   std::string read_secret_, write_secret_;
   std::unique_ptr<record_layer> records_;
-  std::string description_;  // kept when the SSL object is freed
+  std::string description_;  // set when established (the SSL object may be freed later)
   std::string peer_der_;     // the peer's certificate, DER, kept when the SSL object is freed
 };
 
