@@ -5,6 +5,7 @@
 
 #include "actors/proxy_core.h"
 #include "actors/socket_bridge.h"
+#include "gateway/io_scheduling.h"
 #include "gateway/proxy/connection.h"
 #include "gateway/proxy/dialer.h"
 #include "gateway/proxy/log_throttle.h"
@@ -16,6 +17,10 @@ namespace fedgw {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// The first requests of one read are proxied on the worker that read them; the rest of a burst goes to the
+// other workers (io_stealing::spread_scope). Measured with bench/run's scaling and side_by_side (README).
+constexpr size_t local_requests_per_read = 2;
 
 struct connection_state;
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
@@ -49,6 +54,7 @@ struct connection_state {
   std::string domain;  // outbound: the partner domain
   std::string node;    // outbound to a route-set node ("host:port"): that node, not the domain's DNS targets
   std::vector<std::string> reached_nodes;  // partner nodes registered for this connection (bounded)
+  size_t requests_in_read = 0;  // requests parsed from the bytes of the current read
   bool sender_checked = false;  // the nodes of a partner request were looked at (its Via is the same on every one)
   // The protocol (TLS, framing, in-flight table, queue, keep-alive): gateway/proxy/connection.h.
   std::unique_ptr<core_events> events;
@@ -244,6 +250,9 @@ void core_events::request(sip::Message&& m) {
                                               : st.core->identities(),
                     st.address};
   auto shard = shard_for_call(m.call_id(), st.options.shards.size());
+  // Past the first requests of one read, the connection delivers a burst: its proxying runs on the other
+  // workers, so that one busy connection (a UC server's) does not keep all its work on the thread reading it.
+  io_stealing::spread_scope spread(++st.requests_in_read > local_requests_per_read);
   caf::anon_send(st.options.shards[shard], request_atom::value, std::move(origin), std::move(m));
 }
 
@@ -437,6 +446,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       auto& s = self->state;
       if (c != s.conn) return;
       s.options.reactor->consumed(c, bytes.size());
+      s.requests_in_read = 0;
       s.core->receive(bytes, clock::now());
     },
     [=](connected_atom, conn_id c) {

@@ -22,6 +22,11 @@ bench_thread_ticks() {
   done
 }
 
+# bench_ctx_switches PID: context switches of all its threads so far (voluntary + involuntary).
+bench_ctx_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
 # bench_rss_kb PID...: resident set size in KiB, summed.
 bench_rss_kb() {
   local pid total=0 kb

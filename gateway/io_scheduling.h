@@ -11,7 +11,9 @@
 // wake a worker waiting in epoll through the loop's eventfd. Stealing is CAF's; since a worker's own jobs no
 // longer wake anybody, a saturated worker (no empty queue for `saturated_after` jobs) wakes an idle one to
 // steal and hands what it reads to the others round robin (else one connection's load stayed on the worker
-// reading it, the others stealing only every 10 ms).
+// reading it, the others stealing only every 10 ms). A connection that reads a burst of requests at once
+// hands the requests past the first two to the other workers (spread_scope): the worker reading one busy
+// connection then keeps the reading, the serial part, and the proxying runs on the other cores.
 #pragma once
 
 #include <atomic>
@@ -40,6 +42,7 @@ class io_stealing : public caf::policy::work_stealing {
     worker_data(const worker_data& other) : base::worker_data(other) {}
     size_t jobs_since_poll = 0;
     size_t jobs_since_idle = 0;
+    size_t next_other = 0;  // spread_scope's round robin
     bool thief_woken = false;  // under waitdata.lock: woken to steal, not yet awake
   };
 
@@ -51,12 +54,32 @@ class io_stealing : public caf::policy::work_stealing {
   // stays on that worker, as an actor's own sends do; otherwise round robin over the workers.
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    // On a saturated worker, round robin instead (as from other threads): what one worker reads is spread.
-    if (current_worker_ != nullptr && current_worker_->parent() == self &&
-        d(current_worker_).jobs_since_idle < saturated_after)
-      return internal_enqueue(current_worker_, job);
+    if (current_worker_ != nullptr && current_worker_->parent() == self) {
+      size_t n = self->num_workers();
+      if (spread_ && n > 1) {
+        // Asked to hand this job to another worker (work from a burst of input): round robin over the others.
+        auto& data = d(current_worker_);
+        size_t other = (current_worker_->id() + 1 + data.next_other++ % (n - 1)) % n;
+        return external_enqueue(self->worker_by_id(other), job);
+      }
+      // On a saturated worker, round robin instead (as from other threads): what one worker reads is spread.
+      if (d(current_worker_).jobs_since_idle < saturated_after) return internal_enqueue(current_worker_, job);
+    }
     base::central_enqueue(self, job);
   }
+
+  // While one lives on this thread (a worker), the jobs that central enqueues make runnable go to the other
+  // workers round robin, waking them if they wait; off (or outside a worker) enqueues behave as above.
+  class spread_scope {
+   public:
+    explicit spread_scope(bool on) : previous_(spread_) { spread_ = on; }
+    ~spread_scope() { spread_ = previous_; }
+    spread_scope(const spread_scope&) = delete;
+    spread_scope& operator=(const spread_scope&) = delete;
+
+   private:
+    bool previous_;
+  };
 
   template <class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
@@ -152,6 +175,7 @@ class io_stealing : public caf::policy::work_stealing {
   static inline std::atomic<net::reactor*> reactor_{nullptr};
   static inline std::atomic<size_t> sleepers_{0};  // workers waiting in epoll
   static inline thread_local worker_type* current_worker_ = nullptr;
+  static inline thread_local bool spread_ = false;
 };
 
 }  // namespace fedgw

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 4 of bench/run (issue 11): data-path scaling with 1 and 2 CAF worker threads.
+# Scenario 4 of bench/run (issue 11): data-path scaling with 1, 2, 4 and 8 CAF worker threads.
 #
 #   fedua load (the UC server of a.test, ONE TCP connection, closed loop, window 256)
 #     -> gateway A (127.0.5.1, serves a.test)
@@ -15,9 +15,11 @@
 # busiest single thread in gateway A's CPU over the run, from /proc/PID/task: the serial part
 # that bounds scaling, Amdahl), serial_b_fraction_pct, busiest_thread (its name#index in TID
 # order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx), partner_connections
-# (outbound connections gateway A opened: one per partner domain).
+# (outbound connections gateway A opened: one per partner domain), switches_per_msg (gateway A's context
+# switches, voluntary and not, from /proc/PID/task/*/status, per answered MESSAGE).
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_PARTNERS,
-# SCALING_COUNT, SCALING_WORKERS (default "1 2 4": 4 workers on 2 cores show whether the work spreads),
+# SCALING_COUNT, SCALING_WORKERS (default "1 2 4 8": more workers than cores show whether the work spreads;
+# with N threads the busiest carries at least 1/N of the CPU, so a share at or below 25 % needs more than 4),
 # BENCH_PERF=1 (perf record of gateway A into the run's directory, see bench_perf_start). Needs the private namespaces of bench/run
 # (DNS on port 53 of 127.0.0.154).
 set -euo pipefail
@@ -26,7 +28,7 @@ BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
 bench_scenario scaling dnsmasq
 PARTNERS=${SCALING_PARTNERS:-100}
-WORKERS=${SCALING_WORKERS:-1 2 4}
+WORKERS=${SCALING_WORKERS:-1 2 4 8}
 if [ "$SMOKE" = 1 ]; then COUNT=${SCALING_COUNT:-3000}; else COUNT=${SCALING_COUNT:-60000}; fi
 WINDOW=256
 IP_A=127.0.5.1
@@ -97,11 +99,14 @@ run_one() { # WORKERS RUN
   local a0 a1 b0 b1 out rc=0
   bench_thread_ticks "$pa" > "$rd/a-threads.0"; bench_thread_ticks "$pb" > "$rd/b-threads.0"
   a0=$(bench_cpu_s "$pa"); b0=$(bench_cpu_s "$pb")
+  local cs0 cs1
+  cs0=$(bench_ctx_switches "$pa")
   bench_perf_start "$pa" "$rd" 260
   out=$(timeout -k 5 200 "$FEDGW_BIN/fedua" --gateway $IP_A:5060 --domain a.test --user alice --window $WINDOW \
         --timeout 180 load "$TARGETS" "$COUNT" 2>&1) || rc=$?
   bench_perf_stop
   a1=$(bench_cpu_s "$pa"); b1=$(bench_cpu_s "$pb")
+  cs1=$(bench_ctx_switches "$pa")
   bench_thread_ticks "$pa" > "$rd/a-threads.1"; bench_thread_ticks "$pb" > "$rd/b-threads.1"
   echo "$out" > "$rd/load.out"
   bench_stop "${BENCH_PIDS[@]:$first}"
@@ -122,14 +127,14 @@ run_one() { # WORKERS RUN
   conns=$(grep -c 'outbound connection up' "$rd/a.log" || true)
   local metrics
   metrics=$(awk -v n="$finals" -v a="$(awk -v x="$a0" -v y="$a1" 'BEGIN{print y-x}')" \
-                -v b="$(awk -v x="$b0" -v y="$b1" 'BEGIN{print y-x}')" 'BEGIN {
-      if (n > 0) printf "cpu_us_per_msg=%.1f cpu_b_us_per_msg=%.1f", a * 1e6 / n, b * 1e6 / n }')
+                -v b="$(awk -v x="$b0" -v y="$b1" 'BEGIN{print y-x}')" -v cs="$((cs1 - cs0))" 'BEGIN {
+      if (n > 0) printf "cpu_us_per_msg=%.1f cpu_b_us_per_msg=%.1f switches_per_msg=%.2f", a * 1e6 / n, b * 1e6 / n, cs / n }')
   # shellcheck disable=SC2086
   bench_add_row "$NAME" fedgw "workers_$w" "$run" msg_s="${rate:-0}" $metrics \
     serial_fraction_pct="$share_a" serial_b_fraction_pct="$share_b" busiest_thread="$name_a" \
     p50_ms="${p50:-NA}" p99_ms="${p99:-NA}" unanswered="$unanswered" failed="$failed" answered="$finals" \
     partners="$PARTNERS" partner_connections="${conns:-0}" fedua_rc="$rc"
-  log "workers $w run $run: $line; A cpu $(awk -v x="$a0" -v y="$a1" 'BEGIN{print y-x}') s (busiest thread $name_a $share_a %), B cpu $(awk -v x="$b0" -v y="$b1" 'BEGIN{print y-x}') s (busiest $name_b $share_b %)"
+  log "workers $w run $run: $line; A cpu $(awk -v x="$a0" -v y="$a1" 'BEGIN{print y-x}') s (busiest thread $name_a $share_a %, $((cs1 - cs0)) context switches), B cpu $(awk -v x="$b0" -v y="$b1" 'BEGIN{print y-x}') s (busiest $name_b $share_b %)"
   gzip -qf "$rd"/*.log 2>/dev/null || true
 }
 

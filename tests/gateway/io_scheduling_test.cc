@@ -11,6 +11,9 @@
 
 #include <caf/all.hpp>
 #include <chrono>
+#include <future>
+#include <thread>
+#include <utility>
 #include <memory>
 #include <string>
 
@@ -114,6 +117,58 @@ TEST(IoStealing, MessagesFromOtherThreadsWakeAWorkerWaitingInEpoll) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "round " << round;
   }
   caf::anon_send_exit(doubler, caf::exit_reason::user_shutdown);
+}
+
+// The threads a sender and the actor its message makes runnable ran on. The sender stays busy for 100 ms after
+// sending, and the workers sleep 30 s in epoll unless woken: which worker runs the receiver is then decided by
+// the enqueue alone.
+using where_atom = caf::atom_constant<caf::atom("where")>;
+using ran_atom = caf::atom_constant<caf::atom("ran")>;
+
+std::pair<std::thread::id, std::thread::id> sender_and_receiver_threads(bool spread) {
+  scheduled_system s;
+  auto sender_thread = std::make_shared<std::promise<std::thread::id>>();
+  auto receiver_thread = std::make_shared<std::promise<std::thread::id>>();
+  auto receiver = s.system->spawn([receiver_thread](caf::event_based_actor*) -> caf::behavior {
+    return {[=](ran_atom) { receiver_thread->set_value(std::this_thread::get_id()); }};
+  });
+  auto sender = s.system->spawn([=](caf::event_based_actor*) -> caf::behavior {
+    return {[=](where_atom) {
+      sender_thread->set_value(std::this_thread::get_id());
+      {
+        io_stealing::spread_scope scope(spread);
+        caf::anon_send(receiver, ran_atom::value);
+      }
+      std::this_thread::sleep_for(100ms);
+    }};
+  });
+  std::this_thread::sleep_for(200ms);  // every worker idle, in epoll
+  caf::anon_send(sender, where_atom::value);
+  auto sent_from = sender_thread->get_future();
+  auto ran_on = receiver_thread->get_future();
+  EXPECT_EQ(sent_from.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(ran_on.wait_for(10s), std::future_status::ready) << "the receiver never ran";
+  std::pair<std::thread::id, std::thread::id> threads;
+  if (sent_from.valid() && ran_on.valid()) threads = {sent_from.get(), ran_on.get()};
+  caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(receiver, caf::exit_reason::user_shutdown);
+  return threads;
+}
+
+// An actor's message keeps the receiver on the sender's worker (no wake-up, warm caches) ...
+TEST(IoStealing, AnActorsMessageRunsTheReceiverOnTheSameWorker) {
+  auto [sender, receiver] = sender_and_receiver_threads(false);
+  EXPECT_NE(sender, std::thread::id());
+  EXPECT_EQ(sender, receiver);
+}
+
+// ... unless sent within a spread_scope (the tail of a burst a connection read): then another worker, woken
+// from epoll, runs the receiver while the sender's worker is still busy.
+TEST(IoStealing, WithinASpreadScopeTheReceiverRunsOnAnotherWorker) {
+  auto [sender, receiver] = sender_and_receiver_threads(true);
+  EXPECT_NE(sender, std::thread::id());
+  EXPECT_NE(receiver, std::thread::id());
+  EXPECT_NE(sender, receiver);
 }
 
 // After reactor::stop() the workers wait on their condition variables again and still run actors.
