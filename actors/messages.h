@@ -29,6 +29,7 @@ using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 using data_atom = caf::atom_constant<caf::atom("data")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
+using drained_atom = caf::atom_constant<caf::atom("drained")>;  // a congested socket output drained
 
 using conn_id = uint64_t;
 

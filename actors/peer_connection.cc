@@ -42,6 +42,7 @@ struct core_events final : proxy::connection_events {
   void message_complete() override;
   void set_deadline(clock::time_point when, const std::string& reason) override;
   std::shared_ptr<const proxy::settings> policy() override;
+  bool congested() override;
   void answered(int status, std::string_view phrase) override;
 };
 
@@ -267,6 +268,11 @@ void core_events::failed(const proxy::connection_token& shard, const std::string
 
 void core_events::established(const std::vector<std::string>&) { became_established(self); }
 
+bool core_events::congested() {
+  auto& st = self->state;
+  return st.conn != 0 && st.options.reactor->congested(st.conn);
+}
+
 void core_events::log(severity level, const char* component, const std::string& text) {
   report(self->state.options.log, level, component, text);
 }
@@ -322,7 +328,7 @@ void try_next_target(self_ptr self) {
   bool bind_local = net::is_ip(local) && local != "0.0.0.0" && local != "::" &&
                     net::is_ipv6(local) == net::is_ipv6(where.ip);
   auto conn = st.options.reactor->connect_tcp(where, bind_local ? local : std::string(),
-                                              std::make_shared<socket_bridge<connection_actor>>(caf::actor_cast<connection_actor>(self)), error);
+                                              std::make_shared<flow_socket_bridge<connection_actor>>(caf::actor_cast<connection_actor>(self)), error);
   if (conn == 0) {
     st.dialer.failed(error);
     return try_next_target(self);
@@ -478,6 +484,9 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       s.closed = true;
       self->quit();
     },
+    [=](drained_atom, conn_id c) {
+      if (c == self->state.conn) self->state.core->drained(clock::now());
+    },
     [=](respond_atom, const std::string& wire) { self->state.core->respond(wire); },
     [=](transmit_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {
       self->state.core->transmit(std::move(wire), shard, branch, clock::now());
@@ -553,7 +562,7 @@ net::reactor::accept_fn accept_connections(caf::actor_system& system, peer_conne
       }
     }
     auto actor = spawn_inbound_connection(system, options, conn, peer);
-    return std::make_shared<socket_bridge<connection_actor>>(actor);
+    return std::make_shared<flow_socket_bridge<connection_actor>>(actor);
   };
 }
 

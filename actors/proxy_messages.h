@@ -86,6 +86,7 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<data_atom, conn_id, std::string>,                    // bytes from the reactor
   caf::reacts_to<connected_atom, conn_id>,                            // outbound TCP connection established
   caf::reacts_to<closed_atom, conn_id, std::string>,                  // the socket is gone (reason)
+  caf::reacts_to<drained_atom, conn_id>,                              // the congested output drained
   caf::reacts_to<respond_atom, std::string>,                          // a response to write
   // A request to write, the shard that sent it and its branch; an empty
   // branch is a CANCEL or ACK: untracked and never refused.

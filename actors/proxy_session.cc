@@ -60,6 +60,7 @@ struct session_events final : proxy::connection_events {
   void established(const std::vector<std::string>& identities) override;
   void log(severity level, const char* component, const std::string& text) override;
   void setup_failed(const std::string& text) override;
+  bool congested() override;
 };
 
 struct session_state {
@@ -169,7 +170,7 @@ void connect(self_ptr self) {
   std::string error;
   auto conn = st.options.reactor->connect_tcp(
     net::endpoint{p.ip(), static_cast<uint16_t>(p.port())}, p.interface(),
-    std::make_shared<socket_bridge<proxy_session_actor>>(caf::actor_cast<proxy_session_actor>(self)), error);
+    std::make_shared<flow_socket_bridge<proxy_session_actor>>(caf::actor_cast<proxy_session_actor>(self)), error);
   if (conn == 0) return retry_later(self, "connection to SIP proxy " + st.proxy + " failed: " + failure_reason(error));
   st.conn = conn;
   st.core->attach(st.proxy, std::move(tls), clock::now());
@@ -179,6 +180,11 @@ void connect(self_ptr self) {
 bool session_events::write(std::string_view bytes) {
   auto& st = self->state;
   return st.conn != 0 && st.options.reactor->write(st.conn, bytes);
+}
+
+bool session_events::congested() {
+  auto& st = self->state;
+  return st.conn != 0 && st.options.reactor->congested(st.conn);
 }
 
 void session_events::close(bool flush) {
@@ -370,6 +376,9 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
       if (s.stopping) return;
       auto why = !s.setup_error.empty() ? s.setup_error : failure_reason(reason);
       retry_later(self, "connection to SIP proxy " + s.proxy + (s.answered ? " lost: " : " failed: ") + why);
+    },
+    [=](drained_atom, conn_id c) {
+      if (c == self->state.conn) self->state.core->drained(clock::now());
     },
     [=](respond_atom, const std::string& wire) {
       auto& s = self->state;

@@ -35,6 +35,7 @@ using proxy_session_actor = caf::typed_actor<
   caf::reacts_to<data_atom, conn_id, std::string>,      // bytes from the reactor
   caf::reacts_to<connected_atom, conn_id>,              // the TCP connection to the proxy is up
   caf::reacts_to<closed_atom, conn_id, std::string>,    // the socket is gone (reason)
+  caf::reacts_to<drained_atom, conn_id>,                // the congested output drained
   caf::reacts_to<respond_atom, std::string>,            // a response to a request from the proxy
   // a request for a partner domain, the shard that sent it and its branch ("" = CANCEL/ACK)
   caf::reacts_to<transmit_atom, std::string, proxy_core_actor, std::string>,

@@ -2,7 +2,7 @@
 // (connected_atom, conn_id) for outbound connections, (data_atom, conn_id,
 // std::string bytes), and once (closed_atom, conn_id, std::string reason).
 // The actor calls reactor::consumed() after processing bytes, which is the
-// reactor's read back-pressure.
+// reactor's read back-pressure. flow_socket_bridge also forwards (drained_atom, conn_id).
 #pragma once
 
 #include <memory>
@@ -26,8 +26,17 @@ public:
   }
   void on_connected(conn_id conn) override { caf::anon_send(target_, connected_atom::value, conn); }
 
-private:
+protected:
   Handle target_;
+};
+
+// The same, and (drained_atom, conn_id) when the connection's congested output drained (for actors that
+// hold requests while reactor::congested()).
+template <class Handle>
+class flow_socket_bridge : public socket_bridge<Handle> {
+public:
+  using socket_bridge<Handle>::socket_bridge;
+  void on_drained(conn_id conn) override { caf::anon_send(this->target_, drained_atom::value, conn); }
 };
 
 }  // namespace fedgw

@@ -139,6 +139,7 @@ struct reactor::connection : watch, std::enable_shared_from_this<reactor::connec
   std::string remote;  // for connect errors
   bool closing = false;    // no more writes or reads; output may still be flushing
   bool deferred = false;   // queued in a polling thread's coalesced writes (no EPOLLOUT meanwhile)
+  bool congested = false;  // unsent output went over congested_above; on_drained when down to a quarter
   bool finishing = false;  // finish() is posted (or waits for registration)
   std::string finish_reason;
   bool closed = false;
@@ -542,7 +543,23 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
     return false;
   }
   c->out.append(bytes);
+  if (c->out.size() - c->out_sent > opts_.congested_above) c->congested = true;
   update_interest(*c);
+  return true;
+}
+
+bool reactor::congested(conn_id conn) const {
+  auto c = find(conn);
+  if (!c) return false;
+  std::lock_guard<std::mutex> lock(c->mutex);
+  return c->congested;
+}
+
+// Caller holds c.mutex, after sending: true when a congested output is down to a quarter of the mark
+// (the caller calls on_drained once the lock is released).
+bool reactor::drained(connection& c) const {
+  if (!c.congested || c.out.size() - c.out_sent > opts_.congested_above / 4) return false;
+  c.congested = false;
   return true;
 }
 
@@ -578,18 +595,23 @@ bool reactor::send_queued(connection& c, int& err) {
 void reactor::flush_coalesced(coalesced_writes& coalesced) {
   coalesced.spare.swap(coalesced.conns);
   for (auto& c : coalesced.spare) {
-    std::lock_guard<std::mutex> lock(c->mutex);
-    c->deferred = false;
-    if (c->closed || c->finishing) continue;
-    int err = 0;
-    if (!send_queued(*c, err)) {
-      ++counters_->write_failures;
-      request_finish(c, errno_text("send", err));
-    } else if (c->closing && c->out_sent == c->out.size()) {
-      request_finish(c, "closed locally");
-    } else {
-      update_interest(*c);  // what the socket did not take waits for EPOLLOUT
+    bool now_drained = false;
+    {
+      std::lock_guard<std::mutex> lock(c->mutex);
+      c->deferred = false;
+      if (c->closed || c->finishing) continue;
+      int err = 0;
+      if (!send_queued(*c, err)) {
+        ++counters_->write_failures;
+        request_finish(c, errno_text("send", err));
+      } else if (c->closing && c->out_sent == c->out.size()) {
+        request_finish(c, "closed locally");
+      } else {
+        now_drained = drained(*c);
+        update_interest(*c);  // what the socket did not take waits for EPOLLOUT
+      }
     }
+    if (now_drained) c->on->on_drained(c->id);
   }
   coalesced.spare.clear();
 }
@@ -796,12 +818,14 @@ void reactor::handle_connection(io_thread&, const std::shared_ptr<connection>& c
     }
     bool done_closing = c->closing && c->out_sent == c->out.size();
     if (done_closing) c->finishing = true;
+    bool now_drained = !done_closing && drained(*c);
     update_interest(*c);
     lock.unlock();
     if (done_closing) {
       finish(c, "closed locally");
       return;
     }
+    if (now_drained) c->on->on_drained(c->id);
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
     char buffer[64 * 1024];

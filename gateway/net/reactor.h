@@ -35,6 +35,8 @@ public:
     virtual void on_closed(conn_id conn, const std::string& reason) = 0;
     // An outbound connection (connect_tcp) is established.
     virtual void on_connected(conn_id) {}
+    // The output was congested (over options::congested_above unsent bytes) and is down to a quarter of that.
+    virtual void on_drained(conn_id) {}
   };
 
   // Returns the handler of a new inbound connection; nullptr refuses it.
@@ -49,6 +51,9 @@ public:
     size_t threads = 1;
     size_t read_window = 256 * 1024;     // unconsumed bytes before reading pauses
     size_t max_write_buffer = 4 << 20;   // queued output before write() fails and closes
+    // Unsent output above which congested() is true (the writer holds what can wait), until the
+    // output is down to a quarter of it (on_drained). Below max_write_buffer.
+    size_t congested_above = 1 << 20;
     size_t max_connections = 0;          // accepted TCP connections open at once; 0: no limit
     size_t max_connections_per_source = 0;  // the same, per peer IP address; 0: no limit
     // Inbound connections not marked established() by then are closed; 0: no deadline.
@@ -108,6 +113,9 @@ public:
   // gives the reason once. Writes to a closing or gone connection return false
   // and do nothing else.
   bool write(conn_id conn, std::string_view bytes);
+  // More than options::congested_above bytes are waiting to be sent (the peer reads slower than we write),
+  // and have not yet drained to a quarter of it: writers should hold what can wait until on_drained().
+  bool congested(conn_id conn) const;
   // Tells the reactor that `bytes` of on_data() input have been processed.
   void consumed(conn_id conn, size_t bytes);
   // Closes after the queued output is sent, at the latest after close_timeout
@@ -160,6 +168,7 @@ private:
   void update_interest(connection& c);
   static bool send_some(connection& c, std::string_view& bytes, int& err);  // caller holds c.mutex
   static bool send_queued(connection& c, int& err);                          // caller holds c.mutex
+  bool drained(connection& c) const;                                        // caller holds c.mutex
   static coalesced_writes& this_thread_writes();
   void flush_coalesced(coalesced_writes& coalesced);
   void register_connection(const std::shared_ptr<connection>& c);

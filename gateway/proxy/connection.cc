@@ -143,6 +143,7 @@ void sip_connection::fail_pending(int status, const std::string& reason) {
   auto queue = std::move(queue_);
   auto in_flight = std::move(in_flight_);
   queue_.clear();
+  queued_bytes_ = 0;
   in_flight_.clear();
   for (auto& q : queue) events_.failed(q.token, q.branch, status, reason);
   for (auto& [branch, p] : in_flight) events_.failed(p.token, branch, status, reason);
@@ -169,22 +170,35 @@ void sip_connection::send_request(std::string& wire, connection_token& token, co
 void sip_connection::transmit(std::string wire, connection_token token, std::string branch, clock::time_point now) {
   if (closed_)
     return events_.failed(token, branch, 503, "Service Unavailable - connection to " + label() + " closed");
-  if (established_) return send_request(wire, token, branch, now);
-  // CANCEL and ACK (untracked, empty branch) are never refused by the queue limit.
-  if (!branch.empty() && queue_.size() >= options_.max_queued)
+  // Established: sent at once, unless earlier requests wait (order) or the peer reads slower than we write
+  // (a burst): then it waits in the queue for drained(), instead of filling the output buffer up to its
+  // limit, which closes the connection and fails everything in flight.
+  if (established_ && queue_.empty() && !events_.congested()) return send_request(wire, token, branch, now);
+  // CANCEL and ACK (untracked, empty branch) are never refused by the queue limits.
+  if (!branch.empty() && established_ && queued_bytes_ + wire.size() > options_.max_held_bytes)
+    return events_.failed(token, branch, 503,
+                          "Service Unavailable - " + label() + " reads slower than requests come: " +
+                            std::to_string(queued_bytes_ >> 10) + " KiB of requests wait for its congested output");
+  if (!branch.empty() && !established_ && queue_.size() >= options_.max_queued)
     return events_.failed(token, branch, 503,
                           "Service Unavailable - too many requests queued for " + options_.domain);
+  queued_bytes_ += wire.size();
   queue_.push_back({std::move(wire), std::move(token), std::move(branch)});
+}
+
+void sip_connection::drained(clock::time_point now) {
+  while (established_ && !closed_ && attached_ && !queue_.empty() && !events_.congested()) {
+    auto q = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= q.wire.size();
+    send_request(q.wire, q.token, q.branch, now);
+  }
 }
 
 void sip_connection::become_established(clock::time_point now) {
   established_ = true;
   events_.established(identities_);
-  while (!queue_.empty()) {
-    auto q = std::move(queue_.front());
-    queue_.pop_front();
-    send_request(q.wire, q.token, q.branch, now);
-  }
+  drained(now);  // what was queued while connecting
 }
 
 void sip_connection::handshake_done(clock::time_point now) {

@@ -77,6 +77,8 @@ struct connection_events {
   virtual void message_complete() {}
   // Inbound: a partial message must be complete by `when` (reactor::set_deadline).
   virtual void set_deadline(clock::time_point /*when*/, const std::string& /*reason*/) {}
+  // The socket's output is congested (reactor::congested): requests wait in the queue until drained().
+  virtual bool congested() { return false; }
   // The partner policy as last applied (the rate limit reads it); null: connection_options::settings.
   virtual std::shared_ptr<const settings> policy() { return nullptr; }
   // The core answered a request itself (malformed, too large, rate limit): status and reason phrase (metrics).
@@ -91,6 +93,9 @@ struct connection_options {
   tls::contexts_ptr contexts;                // checks the peer after the handshake (TLS connections)
   sip::Limits limits;
   uint32_t max_queued = 1000;                // requests held while connecting
+  // Bytes of requests held while the established connection's output is congested (a burst the peer
+  // reads slower than it comes, e.g. 5,000 NOTIFYs when presentities with many watchers change at once).
+  size_t max_held_bytes = 16 << 20;
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds keepalive{30};
   std::chrono::seconds establish_timeout{10};  // a partial SIP message must be complete by then (inbound)
@@ -118,6 +123,9 @@ class sip_connection {
   // A request to send, `token` for its responses; an empty branch is a CANCEL
   // or ACK: untracked, and never refused by the queue limit.
   void transmit(std::string wire, connection_token token, std::string branch, clock::time_point now);
+  // The congested output drained (reactor on_drained): sends the requests held meanwhile, in order, while
+  // the output takes them.
+  void drained(clock::time_point now);
   // A response to a request from the peer.
   void respond(std::string_view wire);
   // Drops expired in-flight entries, closes an idle connection, sends keep-alives.
@@ -193,6 +201,7 @@ class sip_connection {
   bool tls_kept_buffers_ = false;    // keep_buffers() in force
   std::vector<std::string> identities_;
   std::deque<queued_request> queue_;
+  size_t queued_bytes_ = 0;  // the wire sizes in queue_
   std::unordered_map<std::string, pending_request> in_flight_;  // by branch of our Via
   log_throttle stray_logged_{std::chrono::seconds(60), 1};
   clock::time_point last_activity_;

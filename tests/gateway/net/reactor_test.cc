@@ -39,6 +39,7 @@ struct recorder : reactor::handler {
   bool closed = false;
   int closed_count = 0;
   bool connected = false;
+  int drained_count = 0;
   std::vector<reactor::conn_id> accepted;  // filled by accept_fn()
   std::map<reactor::conn_id, std::string> reasons;
 
@@ -57,6 +58,12 @@ struct recorder : reactor::handler {
   void on_connected(reactor::conn_id) override {
     std::lock_guard<std::mutex> lock(mutex);
     connected = true;
+    changed.notify_all();
+  }
+
+  void on_drained(reactor::conn_id) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++drained_count;
     changed.notify_all();
   }
 
@@ -300,6 +307,41 @@ TEST(Reactor, FirstWriteFailureClosesTheConnectionOnce) {
   EXPECT_EQ(r.get_stats().write_failures, 1u);
   EXPECT_EQ(r.connection_count(), 0u);
   EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+}
+
+// A peer that reads slower than we write: past congested_above unsent bytes congested() is true (writes
+// still succeed, up to max_write_buffer), and once the peer has read it down to a quarter, on_drained comes
+// once and congested() is false again.
+TEST(Reactor, CongestedOutputIsReportedAndItsDrainingSignalledOnce) {
+  reactor r({.threads = 1, .max_write_buffer = 8 << 20, .congested_above = 512 * 1024});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id), "", 4096);
+  auto conn = rec->wait_accepted(1);
+  ASSERT_NE(conn, 0u);
+  EXPECT_FALSE(r.congested(conn));
+  std::string chunk(64 * 1024, 'c');
+  size_t written = 0;
+  for (int i = 0; i < 64 && !r.congested(conn); ++i) {
+    ASSERT_TRUE(r.write(conn, chunk)) << i;
+    written += chunk.size();
+  }
+  ASSERT_TRUE(r.congested(conn)) << "not congested after " << written << " bytes the peer did not read";
+  EXPECT_EQ(rec->drained_count, 0);
+  ASSERT_TRUE(r.write(conn, chunk));  // congested is advice: the write is taken
+  written += chunk.size();
+  EXPECT_EQ(read_exactly(fd, written).size(), written);
+  ASSERT_TRUE(rec->wait([&] { return rec->drained_count > 0; })) << "no on_drained";
+  EXPECT_FALSE(r.congested(conn));
+  // Writes that do not congest it again signal nothing more.
+  ASSERT_TRUE(r.write(conn, "x"));
+  EXPECT_EQ(read_exactly(fd, 1), "x");
+  drain(r);
+  EXPECT_EQ(rec->drained_count, 1);
+  EXPECT_FALSE(r.congested(99999));  // unknown connection
   ::close(fd);
 }
 

@@ -50,6 +50,7 @@ struct recorder : connection_events {
   int message_completes = 0;
   std::vector<std::pair<clock::time_point, std::string>> deadlines;
   std::shared_ptr<const settings> current_policy;
+  bool output_congested = false;
 
   bool write(std::string_view bytes) override {
     ++write_calls;
@@ -78,6 +79,7 @@ struct recorder : connection_events {
   void message_complete() override { ++message_completes; }
   void set_deadline(clock::time_point when, const std::string& reason) override { deadlines.emplace_back(when, reason); }
   std::shared_ptr<const settings> policy() override { return current_policy; }
+  bool congested() override { return output_congested; }
 
   size_t logs_containing(const std::string& part) const {
     size_t n = 0;
@@ -445,6 +447,83 @@ TEST(SipConnection, RequestsQueuedWhileConnectingGoOutWhenEstablished) {
   auto cancel = client.events.out.find("CANCEL ");
   auto ack = client.events.out.find("ACK ");
   EXPECT_TRUE(first < second && second < cancel && cancel < ack) << client.events.out;
+}
+
+// A burst the peer reads slower than it comes: while the socket's output is congested, requests wait (none is
+// written, none refused up to max_held_bytes); drained() sends them in order, as long as the output takes them.
+TEST(SipConnection, RequestsWaitWhileTheOutputIsCongestedAndGoOutInOrderWhenItDrains) {
+  plain_pair p;
+  auto& client = p.client;
+  client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
+  EXPECT_NE(client.events.take().find("z9hG4bK-1"), std::string::npos);
+  client.events.output_congested = true;
+  for (int i = 2; i <= 5; ++i) {
+    auto branch = "z9hG4bK-" + std::to_string(i);
+    client.core.transmit(gateway_request(branch), i, branch, t0);
+  }
+  EXPECT_TRUE(client.events.out.empty());
+  EXPECT_EQ(client.core.queued(), 4u);
+  EXPECT_TRUE(client.core.awaits("z9hG4bK-3"));
+  // Drained, but congested again before it is all out: the rest keeps waiting, and a new request waits
+  // behind it (order), even though the output now takes it.
+  client.events.output_congested = false;
+  client.core.drained(t0);
+  EXPECT_EQ(client.core.queued(), 0u);
+  client.events.output_congested = true;
+  client.core.transmit(gateway_request("z9hG4bK-6"), 6, "z9hG4bK-6", t0);
+  EXPECT_EQ(client.core.queued(), 1u);
+  client.events.output_congested = false;
+  client.core.transmit(gateway_request("z9hG4bK-7"), 7, "z9hG4bK-7", t0);
+  EXPECT_EQ(client.core.queued(), 2u);
+  client.core.drained(t0);
+  EXPECT_EQ(client.core.queued(), 0u);
+  std::string out = client.events.take();
+  size_t at = 0;
+  for (int i = 2; i <= 7; ++i) {
+    auto next = out.find("branch=z9hG4bK-" + std::to_string(i), at);
+    ASSERT_NE(next, std::string::npos) << "request " << i << " missing or out of order: " << out;
+    at = next;
+  }
+  EXPECT_EQ(client.core.in_flight(), 7u);
+  EXPECT_TRUE(client.events.failures.empty());
+  // The server gets every one, once.
+  p.server.core.receive(out, t0);
+  EXPECT_EQ(p.server.events.requests.size(), 6u);
+}
+
+// What waits for a congested output is bounded in bytes: past max_held_bytes a request is answered 503 with
+// the reason (never by closing the connection), CANCEL and ACK still wait, and closing fails what waits once.
+TEST(SipConnection, HeldRequestsAreBoundedInBytesAndFailOnceWhenTheConnectionCloses) {
+  auto options = outbound_options();
+  auto one = gateway_request("z9hG4bK-1");
+  options.max_held_bytes = 2 * one.size() + 10;
+  options.max_queued = 1;  // the count limit is for connecting, not for a congested output
+  plain_pair p(options);
+  auto& client = p.client;
+  client.events.output_congested = true;
+  client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
+  client.core.transmit(gateway_request("z9hG4bK-2"), 2, "z9hG4bK-2", t0);
+  client.core.transmit(gateway_request("z9hG4bK-3"), 3, "z9hG4bK-3", t0);
+  ASSERT_EQ(client.events.failures.size(), 1u);
+  EXPECT_EQ(client.events.failures[0].token, 3);
+  EXPECT_EQ(client.events.failures[0].branch, "z9hG4bK-3");
+  EXPECT_EQ(client.events.failures[0].status, 503);
+  EXPECT_NE(client.events.failures[0].reason.find("reads slower than requests come"), std::string::npos)
+    << client.events.failures[0].reason;
+  EXPECT_EQ(client.events.closes, 0);
+  client.core.transmit(gateway_request("z9hG4bK-1", "CANCEL"), 4, "", t0);
+  EXPECT_EQ(client.events.failures.size(), 1u);
+  EXPECT_EQ(client.core.queued(), 3u);
+  EXPECT_TRUE(client.events.out.empty());
+  client.core.closed("connection reset by peer");
+  ASSERT_EQ(client.events.failures.size(), 4u);
+  std::vector<int> failed;
+  for (const auto& f : client.events.failures) failed.push_back(f.token);
+  EXPECT_EQ(failed, (std::vector<int>{3, 1, 2, 4}));
+  for (size_t i = 1; i < 4; ++i) EXPECT_EQ(client.events.failures[i].status, 503);
+  client.core.drained(t0);  // too late: nothing left, nothing written
+  EXPECT_TRUE(client.events.out.empty());
+  EXPECT_EQ(client.events.failures.size(), 4u);
 }
 
 TEST(SipConnection, PartialMessageArmsTheIncompleteMessageDeadline) {
