@@ -56,6 +56,7 @@ struct connection_state {
   std::string node;    // outbound to a route-set node ("host:port"): that node, not the domain's DNS targets
   std::vector<std::string> reached_nodes;  // partner nodes registered for this connection (bounded)
   size_t requests_in_read = 0;  // requests parsed from the bytes of the current read
+  bool output_congested = false;  // as the last write found the socket's output; cleared by drained_atom
   bool sender_checked = false;  // the nodes of a partner request were looked at (its Via is the same on every one)
   // The protocol (TLS, framing, in-flight table, queue, keep-alive): gateway/proxy/connection.h.
   std::unique_ptr<core_events> events;
@@ -225,7 +226,7 @@ void became_established(self_ptr self) {
 
 bool core_events::write(std::string_view bytes) {
   auto& st = self->state;
-  return st.conn != 0 && st.options.reactor->write(st.conn, bytes);
+  return st.conn != 0 && st.options.reactor->write(st.conn, bytes, &st.output_congested);
 }
 
 void core_events::close(bool flush) {
@@ -268,10 +269,7 @@ void core_events::failed(const proxy::connection_token& shard, const std::string
 
 void core_events::established(const std::vector<std::string>&) { became_established(self); }
 
-bool core_events::congested() {
-  auto& st = self->state;
-  return st.conn != 0 && st.options.reactor->congested(st.conn);
-}
+bool core_events::congested() { return self->state.output_congested; }
 
 void core_events::log(severity level, const char* component, const std::string& text) {
   report(self->state.options.log, level, component, text);
@@ -465,6 +463,7 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       auto& s = self->state;
       if (c != s.conn) return;
       s.conn = 0;
+      s.output_congested = false;  // a later connection starts uncongested
       if (s.core->established())
         count(self, [&](auto& m, auto side, auto direction) {
           m.count_closed(side, direction, metrics::close_reason_of(reason));
@@ -485,7 +484,10 @@ connection_actor::behavior_type connection_impl(self_ptr self, peer_connection_o
       self->quit();
     },
     [=](drained_atom, conn_id c) {
-      if (c == self->state.conn) self->state.core->drained(clock::now());
+      auto& s = self->state;
+      if (c != s.conn) return;
+      s.output_congested = false;
+      s.core->drained(clock::now());
     },
     [=](respond_atom, const std::string& wire) { self->state.core->respond(wire); },
     [=](transmit_atom, std::string& wire, const proxy_core_actor& shard, const std::string& branch) {

@@ -71,6 +71,7 @@ struct session_state {
   std::unique_ptr<proxy::sip_connection> core;
   std::unique_ptr<proxy::registration> registration;
   conn_id conn = 0;
+  bool output_congested = false;  // as the last write found the socket's output; cleared by drained_atom
   uint64_t attempt = 0;
   uint64_t connects = 0;
   std::string setup_error;  // the connection core's last error on this connection (the close reason says less)
@@ -179,13 +180,10 @@ void connect(self_ptr self) {
 
 bool session_events::write(std::string_view bytes) {
   auto& st = self->state;
-  return st.conn != 0 && st.options.reactor->write(st.conn, bytes);
+  return st.conn != 0 && st.options.reactor->write(st.conn, bytes, &st.output_congested);
 }
 
-bool session_events::congested() {
-  auto& st = self->state;
-  return st.conn != 0 && st.options.reactor->congested(st.conn);
-}
+bool session_events::congested() { return self->state.output_congested; }
 
 void session_events::close(bool flush) {
   auto& st = self->state;
@@ -372,13 +370,17 @@ proxy_session_actor::behavior_type session_impl(self_ptr self, proxy_session_opt
       auto& s = self->state;
       if (c != s.conn) return;
       s.conn = 0;
+      s.output_congested = false;  // a later connection starts uncongested
       s.core->closed(reason);
       if (s.stopping) return;
       auto why = !s.setup_error.empty() ? s.setup_error : failure_reason(reason);
       retry_later(self, "connection to SIP proxy " + s.proxy + (s.answered ? " lost: " : " failed: ") + why);
     },
     [=](drained_atom, conn_id c) {
-      if (c == self->state.conn) self->state.core->drained(clock::now());
+      auto& s = self->state;
+      if (c != s.conn) return;
+      s.output_congested = false;
+      s.core->drained(clock::now());
     },
     [=](respond_atom, const std::string& wire) {
       auto& s = self->state;

@@ -31,7 +31,7 @@ protected:
 };
 
 // The same, and (drained_atom, conn_id) when the connection's congested output drained (for actors that
-// hold requests while reactor::congested()).
+// hold requests while reactor::write reports the output congested).
 template <class Handle>
 class flow_socket_bridge : public socket_bridge<Handle> {
 public:

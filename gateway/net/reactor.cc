@@ -512,11 +512,12 @@ void reactor::arm(const std::shared_ptr<connection>& c, clock::time_point when) 
 // queued and sent when the thread polls next: before it waits, or after a few jobs under load. The answers
 // one burst of input produces then leave in one send() instead of one each (half the CPU of the thread
 // reading a busy connection was send(); on loopback each send() also runs the receiver's stack).
-bool reactor::write(conn_id conn, std::string_view bytes) {
+bool reactor::write(conn_id conn, std::string_view bytes, bool* congested) {
   auto c = find(conn);
   if (!c) return false;
   std::lock_guard<std::mutex> lock(c->mutex);
   if (c->closed || c->closing) return false;
+  if (congested) *congested = c->congested;  // as it stays unless the bytes are queued below
   if (c->out_sent == c->out.size() && !c->connecting && c->registered) {
     c->out.clear();
     c->out_sent = 0;
@@ -544,15 +545,9 @@ bool reactor::write(conn_id conn, std::string_view bytes) {
   }
   c->out.append(bytes);
   if (c->out.size() - c->out_sent > opts_.congested_above) c->congested = true;
+  if (congested) *congested = c->congested;
   update_interest(*c);
   return true;
-}
-
-bool reactor::congested(conn_id conn) const {
-  auto c = find(conn);
-  if (!c) return false;
-  std::lock_guard<std::mutex> lock(c->mutex);
-  return c->congested;
 }
 
 // Caller holds c.mutex, after sending: true when a congested output is down to a quarter of the mark

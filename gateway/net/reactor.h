@@ -51,8 +51,8 @@ public:
     size_t threads = 1;
     size_t read_window = 256 * 1024;     // unconsumed bytes before reading pauses
     size_t max_write_buffer = 4 << 20;   // queued output before write() fails and closes
-    // Unsent output above which congested() is true (the writer holds what can wait), until the
-    // output is down to a quarter of it (on_drained). Below max_write_buffer.
+    // Unsent output above which write() reports the connection congested (the writer holds what can
+    // wait), until the output is down to a quarter of it (on_drained). Below max_write_buffer.
     size_t congested_above = 1 << 20;
     size_t max_connections = 0;          // accepted TCP connections open at once; 0: no limit
     size_t max_connections_per_source = 0;  // the same, per peer IP address; 0: no limit
@@ -112,10 +112,10 @@ public:
   // or a send error) closes the connection and returns false; on_closed then
   // gives the reason once. Writes to a closing or gone connection return false
   // and do nothing else.
-  bool write(conn_id conn, std::string_view bytes);
-  // More than options::congested_above bytes are waiting to be sent (the peer reads slower than we write),
-  // and have not yet drained to a quarter of it: writers should hold what can wait until on_drained().
-  bool congested(conn_id conn) const;
+  // With `congested`, a taken write also says whether the output is now congested: more than
+  // options::congested_above bytes wait to be sent (the peer reads slower than we write), not yet down to a
+  // quarter of it. The writer should hold what can wait until on_drained().
+  bool write(conn_id conn, std::string_view bytes, bool* congested = nullptr);
   // Tells the reactor that `bytes` of on_data() input have been processed.
   void consumed(conn_id conn, size_t bytes);
   // Closes after the queued output is sent, at the latest after close_timeout

@@ -77,7 +77,7 @@ struct connection_events {
   virtual void message_complete() {}
   // Inbound: a partial message must be complete by `when` (reactor::set_deadline).
   virtual void set_deadline(clock::time_point /*when*/, const std::string& /*reason*/) {}
-  // The socket's output is congested (reactor::congested): requests wait in the queue until drained().
+  // The socket's output is congested (as reactor::write reported it): requests wait in the queue until drained().
   virtual bool congested() { return false; }
   // The partner policy as last applied (the rate limit reads it); null: connection_options::settings.
   virtual std::shared_ptr<const settings> policy() { return nullptr; }
