@@ -27,6 +27,10 @@
 #include "gateway/net/reactor.h"
 #include "gateway/service/sd_notify.h"
 
+#ifdef FEDGW_TCMALLOC
+#include <gperftools/tcmalloc.h>
+#endif
+
 namespace {
 
 constexpr const char* usage =
@@ -37,6 +41,18 @@ constexpr const char* usage =
   "                 for journald; automatic when stderr is the journal ($JOURNAL_STREAM)\n"
   "SIGHUP re-reads FILE and applies it as fedctl config apply does; SIGINT or SIGTERM stop fedgw.\n"
   "Under systemd (Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1 to $NOTIFY_SOCKET.\n";
+
+// The memory allocator fedgw was linked with (CMake FEDGW_MALLOC), for the start-up line.
+std::string memory_allocator() {
+#ifdef FEDGW_TCMALLOC
+  int major = 0, minor = 0;
+  const char* patch = "";
+  tc_version(&major, &minor, &patch);
+  return "tcmalloc " + std::to_string(major) + "." + std::to_string(minor) + (patch != nullptr ? patch : "");
+#else
+  return "glibc malloc";
+#endif
+}
 
 // Creates the control socket's directory (e.g. /run/fedgw) when missing.
 bool ensure_parent_dir(const std::string& socket_path, std::string& error) {
@@ -252,7 +268,7 @@ int main(int argc, char** argv) {
   auto log = fedgw::spawn_status_log(system, {.syslog_prefix = journal});
   fedgw::report(log, fedgw::severity::info, "fedgw",
                 "starting fedgw " FEDGW_VERSION " (pid " + std::to_string(getpid()) + ", " +
-                  std::to_string(workers) + " worker threads)");
+                  std::to_string(workers) + " worker threads, " + memory_allocator() + ")");
   if (!files.message.empty()) fedgw::report(log, fedgw::severity::warning, "fedgw", files.message);
   std::vector<std::string> domains(config.domains().begin(), config.domains().end());
   auto certificates = fedgw::spawn_cert_manager(

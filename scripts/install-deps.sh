@@ -6,7 +6,7 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config ccache
   libcaf-dev libssl-dev libc-ares-dev libprotobuf-dev protobuf-compiler
-  libmicrohttpd-dev
+  libmicrohttpd-dev libgoogle-perftools-dev
   # tests, fuzzing, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real peers the tests and the demo start on loopback

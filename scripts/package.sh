@@ -26,7 +26,7 @@ deb=$out/fedgw_${version}_${arch}.deb
 
 # Build dependencies (Debian packages).
 needed=(dpkg-dev debhelper lintian fakeroot cmake pkg-config libcaf-dev libssl-dev libc-ares-dev
-        libprotobuf-dev protobuf-compiler libmicrohttpd-dev)
+        libprotobuf-dev protobuf-compiler libmicrohttpd-dev libgoogle-perftools-dev)
 missing=()
 for p in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 BIN=$1
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 D=$FEDGW_TEST_DIR
+EXPECT_MALLOC=${FEDGW_EXPECT_MALLOC:-(tcmalloc|glibc malloc)}  # ctest passes the build's choice
 SOCK=$D/run/control.sock
 CTL=("$BIN/fedctl" --socket "$SOCK")
 
@@ -40,6 +41,8 @@ check "status shows counters" contains "$status" "control requests"
 log=$("${CTL[@]}" log)
 check "log lines start with a time stamp" bash -c '! grep -vE "^\([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\) " <<<"$1"' _ "$log"
 check "log shows the start" contains "$log" "INFO  fedgw: starting fedgw"
+# The allocator the build chose (CMake FEDGW_MALLOC, passed by tests/CMakeLists.txt) is the one running.
+check "log names the memory allocator ($EXPECT_MALLOC)" grep -qE "starting fedgw .* worker threads, $EXPECT_MALLOC" <<<"$log"
 check "log shows the config applied" contains "$log" "INFO  config: applied $D/gw.textproto"
 
 interfaces=$("${CTL[@]}" interfaces)

@@ -71,7 +71,7 @@ deb=$root/build-deb/fedgw_${version}_$(dpkg --print-architecture).deb
 [ -f "$deb" ] || fail "$deb missing"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libcaf-core libssl3 libprotobuf libc-ares libmicrohttpd adduser; do
+for lib in libcaf-core libssl3 libprotobuf libc-ares libmicrohttpd libtcmalloc-minimal4 adduser; do
   [[ $depends == *"$lib"* ]] || fail "Depends lacks $lib (dh_shlibdeps): $depends"
 done
 contents=$(dpkg-deb -c "$deb")
