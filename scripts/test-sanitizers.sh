@@ -9,6 +9,7 @@ supp="$PWD/tests/sanitizers"
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}  # as scripts/build.sh
 fi
 
 # build_tests DIR SANITIZERS OPT: configures DIR with -fsanitize=SANITIZERS and -OPT and builds
