@@ -27,7 +27,8 @@
 # (bench_isolate: private net + mount namespaces, root) because the DNS server is on port 53 and
 # Kamailio reads /etc/resolv.conf (bind-mounted here inside the private mount namespace).
 # optional env: SBS_LOADS (e.g. "closed_256 open_1000"), SBS_SYSTEMS (default "fedgw kamailio"),
-# SBS_SECONDS, SBS_DRAIN, KAM_SHM_MB (default 2048), BENCH_PERF=1 (perf record -g of the edge's
+# SBS_SECONDS, SBS_DRAIN, KAM_SHM_MB (default 2048), SBS_FEDGW_WORKERS (fedgw's worker_threads; default:
+# one per core), BENCH_PERF=1 (perf record -g of the edge's
 # main process during each load run: perf.data in the run folder, kept with bench/run --keep;
 # BENCH_PERF_ARGS replaces its default "-g", e.g. "-e probe_libc:malloc --call-graph dwarf").
 set -euo pipefail
@@ -82,6 +83,10 @@ dns { servers: "$DNS_IP:53" }
 partners { allowed: "peer.test" }
 control_socket: "$DIR/fedgw.sock"
 CFG
+if [ -n "${SBS_FEDGW_WORKERS:-}" ]; then
+  echo "worker_threads: $SBS_FEDGW_WORKERS" >> "$DIR/fedgw.textproto"
+  echo "side_by_side_fedgw_workers=$SBS_FEDGW_WORKERS" >> "$BENCH_OUT/meta"
+fi
 
 # ---- one run ----------------------------------------------------------------------------------
 # start_edge SYSTEM LOGDIR: sets EDGE_TPID (timeout wrapper) and EDGE_PIDS (every edge process).

@@ -95,6 +95,9 @@ struct reactor::io_thread {
   };
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers;
   std::atomic<bool> polling{false};  // external_threads: a thread is in poll() for this loop
+  // external_threads: the loop's earliest deadline (clock ticks; max: none), as its last round left it, for
+  // poll_all's wait. Deadlines armed from other threads arrive as posted tasks, which wake the loop.
+  std::atomic<clock::rep> next_due{never.time_since_epoch().count()};
   clock::time_point accept_resume = never;  // thread 0 only: paused listeners come back
 
   void post(std::function<void()> task) {
@@ -172,7 +175,18 @@ reactor::reactor(options opts) : opts_(opts), counters_(std::make_unique<counter
     epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->wake_fd, &ev);
     threads_.push_back(std::move(t));
   }
-  if (opts_.external_threads) return;
+  if (opts_.external_threads) {
+    if (threads_.size() > 1) {
+      all_loops_fd_ = epoll_create1(EPOLL_CLOEXEC);
+      for (size_t i = 0; i < threads_.size(); ++i) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;  // an epoll fd is readable while it has events to report
+        ev.data.u64 = i;
+        epoll_ctl(all_loops_fd_, EPOLL_CTL_ADD, threads_[i]->epoll_fd, &ev);
+      }
+    }
+    return;
+  }
   // Named, so that per-thread CPU (/proc/PID/task, top -H, bench scaling) tells them apart.
   for (auto& t : threads_) {
     t->thread = std::thread([this, raw = t.get()] { run(*raw); });
@@ -220,6 +234,8 @@ void reactor::stop() {
     ::close(t->epoll_fd);
     ::close(t->wake_fd);
   }
+  if (all_loops_fd_ >= 0) ::close(all_loops_fd_);
+  all_loops_fd_ = -1;
 }
 
 uint64_t reactor::add_listener(int fd, accept_fn on_accept, bool unix_socket, std::string path) {
@@ -917,19 +933,62 @@ bool reactor::poll(size_t index, std::chrono::milliseconds max_wait) {
     ~counted() { n.fetch_sub(1); }
   } in(pollers_);
   if (stopping_ || index >= threads_.size()) return false;
-  auto& t = *threads_[index];
+  flush_as_poller();  // also when another thread has the loop: this thread may wait elsewhere next
+  return take_turn(*threads_[index], static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX)));
+}
+
+bool reactor::poll_all(std::chrono::milliseconds max_wait) {
+  struct counted {
+    std::atomic<int>& n;
+    explicit counted(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+    ~counted() { n.fetch_sub(1); }
+  } in(pollers_);
+  if (stopping_) return false;
+  if (all_loops_fd_ < 0) return poll(0, max_wait);  // one loop
+  flush_as_poller();
+  auto due = never.time_since_epoch().count();
+  for (auto& t : threads_) due = std::min(due, t->next_due.load(std::memory_order_relaxed));
+  int timeout = timeout_until(clock::time_point(clock::duration(due)));
+  int max_wait_ms = static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX));
+  if (timeout < 0 || timeout > max_wait_ms) timeout = max_wait_ms;
+  epoll_event ready[64];
+  int n = epoll_wait(all_loops_fd_, ready, 64, timeout);
+  ++counters_->wakeups;
+  // Loops past 64 ready at once, or with a deadline due, are found by the scan below.
+  thread_local std::vector<uint8_t> marked;
+  marked.assign(threads_.size(), 0);
+  for (int i = 0; i < n; ++i)
+    if (ready[i].data.u64 < marked.size()) marked[ready[i].data.u64] = 1;
+  auto now = clock::now().time_since_epoch().count();
+  for (size_t i = 0; i < threads_.size() && !stopping_; ++i) {
+    auto& t = *threads_[i];
+    if (marked[i] || t.next_due.load(std::memory_order_relaxed) <= now || n == 64) take_turn(t, 0);
+  }
+  return true;
+}
+
+bool reactor::take_turn(io_thread& t, int max_wait_ms) {
   if (t.polling.exchange(true)) return false;
+  current_io_thread = &t;
+  run_once(t, max_wait_ms);
+  current_io_thread = nullptr;
+  t.polling.store(false);
+  return true;
+}
+
+void reactor::flush() {
+  auto& coalesced = this_thread_writes();
+  if (coalesced.owner == this) flush_coalesced(coalesced);  // else this thread's writes were not coalesced
+}
+
+// A polling thread: its writes to idle connections are coalesced from now on (see write()).
+void reactor::flush_as_poller() {
   auto& coalesced = this_thread_writes();
   if (coalesced.owner != this) {
     coalesced.conns.clear();  // a thread polls one reactor (until it stops): these were for one gone
     coalesced.owner = this;
   }
   flush_coalesced(coalesced);
-  current_io_thread = &t;
-  run_once(t, static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX)));
-  current_io_thread = nullptr;
-  t.polling.store(false);
-  return true;
 }
 
 void reactor::wake(size_t index) {
@@ -972,6 +1031,8 @@ void reactor::run_once(io_thread& t, int max_wait_ms) {
     }
     if (!stopping_) run_timers(t);
     t.graveyard.clear();
+    auto due = std::min(t.timers.empty() ? never : t.timers.top().when, t.accept_resume);
+    t.next_due.store(due.time_since_epoch().count(), std::memory_order_relaxed);
   }
 }
 

@@ -141,7 +141,16 @@ public:
   // A thread that polls is expected to poll this reactor again soon (a CAF worker does, until stop): its
   // writes to idle connections are coalesced and sent at its next poll() (see write()).
   bool poll(size_t index, std::chrono::milliseconds max_wait);
+  // external_threads: waits at most `max_wait` (0: not at all) for the sockets, wake-ups and deadlines of
+  // EVERY loop, then runs one round of each loop that has something (as poll(), skipping a loop another
+  // thread is polling). So one idle thread can watch all loops while the others sleep elsewhere: at low load
+  // one thread does all the work instead of each event waking the thread of its loop (io_scheduling.h).
+  // wake(index) of any loop ends it early. Returns false at once when the reactor is stopped.
+  bool poll_all(std::chrono::milliseconds max_wait);
   void wake(size_t index);
+  // external_threads: sends the calling thread's coalesced writes now (poll() and poll_all() do it first), for
+  // a thread that is going to wait elsewhere.
+  void flush();
   size_t thread_count() const { return threads_.size(); }
   bool stopped() const { return stopping_; }
 
@@ -153,6 +162,8 @@ private:
 
   void run(io_thread& t);
   void run_once(io_thread& t, int max_wait_ms);
+  bool take_turn(io_thread& t, int max_wait_ms);  // run_once unless another thread polls t
+  void flush_as_poller();
   void handle_listener(io_thread& t, listener& l);
   void handle_connection(io_thread& t, const std::shared_ptr<connection>& c, uint32_t events);
   void run_timers(io_thread& t);
@@ -175,6 +186,7 @@ private:
 
   options opts_;
   std::vector<std::unique_ptr<io_thread>> threads_;
+  int all_loops_fd_ = -1;  // external_threads, several loops: an epoll set of every loop's epoll fd (poll_all)
   mutable std::mutex mutex_;
   std::unordered_map<conn_id, std::shared_ptr<connection>> connections_;
   std::unordered_map<uint64_t, std::unique_ptr<listener>> listeners_;

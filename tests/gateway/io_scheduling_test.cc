@@ -15,7 +15,10 @@
 #include <thread>
 #include <utility>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace fedgw {
 namespace {
@@ -24,7 +27,7 @@ using namespace std::chrono_literals;
 using echo_atom = caf::atom_constant<caf::atom("echo")>;
 
 // A reactor whose loops the workers of an actor system (two workers) run; the relaxed sleep is long, so that
-// a worker waiting in epoll is only woken by the wake-up of an enqueue (or by its sockets).
+// a sleeping worker is only woken by the wake-up of an enqueue (or by sockets).
 struct scheduled_system {
   std::unique_ptr<net::reactor> reactor;
   std::unique_ptr<caf::actor_system_config> config;
@@ -70,25 +73,48 @@ int connect_to(const net::endpoint& where) {
   return fd;
 }
 
+// An actor that writes back what a connection read, and a listener whose connections hand their bytes to it;
+// `threads` collects the threads the actor ran on.
+struct echo_service {
+  caf::actor echo;
+  uint64_t listener = 0;
+  std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+  std::shared_ptr<std::set<std::thread::id>> threads = std::make_shared<std::set<std::thread::id>>();
+
+  explicit echo_service(scheduled_system& s) {
+    auto* reactor = s.reactor.get();
+    echo = s.system->spawn([reactor, m = mutex, seen = threads](caf::event_based_actor*) -> caf::behavior {
+      return {[=](echo_atom, net::reactor::conn_id conn, const std::string& bytes) {
+        {
+          std::lock_guard<std::mutex> lock(*m);
+          seen->insert(std::this_thread::get_id());
+        }
+        reactor->write(conn, bytes);
+        reactor->consumed(conn, bytes.size());
+      }};
+    });
+    auto handler = std::make_shared<to_actor>();
+    handler->echo = echo;
+    std::string error;
+    listener = reactor->listen_tcp({"127.0.0.1", 0}, [handler](net::reactor::conn_id, const std::string&) {
+      return std::static_pointer_cast<net::reactor::handler>(handler);
+    }, error);
+    EXPECT_NE(listener, 0u) << error;
+  }
+  ~echo_service() { caf::anon_send_exit(echo, caf::exit_reason::user_shutdown); }
+  size_t thread_count() {
+    std::lock_guard<std::mutex> lock(*mutex);
+    return threads->size();
+  }
+};
+
 TEST(IoStealing, WorkersReadTheSocketsAndRunTheActorsTheyWake) {
   scheduled_system s;
-  auto* reactor = s.reactor.get();
-  auto echo = s.system->spawn([reactor](caf::event_based_actor*) -> caf::behavior {
-    return {[reactor](echo_atom, net::reactor::conn_id conn, const std::string& bytes) {
-      reactor->write(conn, bytes);
-      reactor->consumed(conn, bytes.size());
-    }};
-  });
-  auto handler = std::make_shared<to_actor>();
-  handler->echo = echo;
-  std::string error;
-  auto id = reactor->listen_tcp({"127.0.0.1", 0}, [handler](net::reactor::conn_id, const std::string&) {
-    return std::static_pointer_cast<net::reactor::handler>(handler);
-  }, error);
-  ASSERT_NE(id, 0u) << error;
-  // Several connections: they spread over both loops, each read by its worker.
+  echo_service service(s);
+  ASSERT_NE(service.listener, 0u);
+  // Several connections, spread over both loops.
   for (int i = 0; i < 4; ++i) {
-    int fd = connect_to(reactor->local_endpoint(id));
+    int fd = connect_to(s.reactor->local_endpoint(service.listener));
     std::string ping = "ping " + std::to_string(i);
     ASSERT_EQ(::send(fd, ping.data(), ping.size(), 0), static_cast<ssize_t>(ping.size()));
     char buf[64];
@@ -96,11 +122,30 @@ TEST(IoStealing, WorkersReadTheSocketsAndRunTheActorsTheyWake) {
     EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), ping);
     ::close(fd);
   }
-  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
 }
 
-// A message from a thread that is not a worker (here the test's) reaches an actor while every worker waits in
-// epoll with a 30 s timeout: the enqueue wakes one through its loop's eventfd.
+// At low load one thread does the work: with every worker idle, the sockets of both loops are watched by one
+// worker, which reads them and runs the actors they wake (before, each loop's events woke its own worker).
+TEST(IoStealing, AtLowLoadOneWorkerReadsEveryLoop) {
+  scheduled_system s;
+  echo_service service(s);
+  ASSERT_NE(service.listener, 0u);
+  std::vector<int> clients;  // round robin: two on each loop
+  for (int i = 0; i < 4; ++i) clients.push_back(connect_to(s.reactor->local_endpoint(service.listener)));
+  for (int round = 0; round < 3; ++round) {
+    for (int fd : clients) {
+      std::this_thread::sleep_for(20ms);  // every worker idle again
+      ASSERT_EQ(::send(fd, "ping", 4, 0), 4);
+      char buf[4];
+      ASSERT_EQ(::recv(fd, buf, sizeof buf, MSG_WAITALL), 4);
+    }
+  }
+  EXPECT_EQ(service.thread_count(), 1u);
+  for (int fd : clients) ::close(fd);
+}
+
+// A message from a thread that is not a worker (here the test's) reaches an actor while every worker sleeps with
+// a 30 s timeout (one in epoll, the other on its condition variable): the enqueue wakes the one it went to.
 TEST(IoStealing, MessagesFromOtherThreadsWakeAWorkerWaitingInEpoll) {
   scheduled_system s;
   auto doubler = s.system->spawn([](caf::event_based_actor*) -> caf::behavior {
@@ -108,7 +153,7 @@ TEST(IoStealing, MessagesFromOtherThreadsWakeAWorkerWaitingInEpoll) {
   });
   caf::scoped_actor self{*s.system};
   for (int round = 0; round < 3; ++round) {
-    std::this_thread::sleep_for(200ms);  // every worker idle, in epoll
+    std::this_thread::sleep_for(200ms);  // every worker idle (one in epoll)
     auto started = std::chrono::steady_clock::now();
     int answer = 0;
     self->request(doubler, std::chrono::seconds(20), 21).receive([&](int r) { answer = r; },
@@ -120,7 +165,7 @@ TEST(IoStealing, MessagesFromOtherThreadsWakeAWorkerWaitingInEpoll) {
 }
 
 // The threads a sender and the actor its message makes runnable ran on. The sender stays busy for 100 ms after
-// sending, and the workers sleep 30 s in epoll unless woken: which worker runs the receiver is then decided by
+// sending, and the workers sleep 30 s unless woken: which worker runs the receiver is then decided by
 // the enqueue alone.
 using where_atom = caf::atom_constant<caf::atom("where")>;
 using ran_atom = caf::atom_constant<caf::atom("ran")>;
@@ -142,7 +187,7 @@ std::pair<std::thread::id, std::thread::id> sender_and_receiver_threads(bool spr
       std::this_thread::sleep_for(100ms);
     }};
   });
-  std::this_thread::sleep_for(200ms);  // every worker idle, in epoll
+  std::this_thread::sleep_for(200ms);  // every worker idle (one in epoll)
   caf::anon_send(sender, where_atom::value);
   auto sent_from = sender_thread->get_future();
   auto ran_on = receiver_thread->get_future();

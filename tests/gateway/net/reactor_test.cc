@@ -736,9 +736,12 @@ TEST(Reactor, ExternalThreadsRunTheLoopInPoll) {
     while (!done) r.poll(0, 50ms);
   });
   EXPECT_EQ(read_exactly(fd, 5), "hello");
-  // A second poller of the same loop is turned away while the first one runs it.
+  // A second poller of the same loop is turned away while the first one runs it (waits in it for 50 ms).
   bool second = true;
-  for (int i = 0; i < 50 && second; ++i) second = r.poll(0, 0ms);
+  for (int i = 0; i < 50 && second; ++i) {
+    second = r.poll(0, 0ms);
+    if (second) std::this_thread::sleep_for(1ms);
+  }
   EXPECT_FALSE(second);
   done = true;
   poller.join();
@@ -774,6 +777,16 @@ TEST(Reactor, WritesOfAPollingThreadLeaveAtItsNextPoll) {
   std::thread other([&] { EXPECT_TRUE(r.write(conn, "three")); });
   other.join();
   EXPECT_EQ(read_exactly(fd, 5), "three");  // nobody polled meanwhile
+  // flush() sends a polling thread's writes without polling; on another thread it changes nothing.
+  ASSERT_TRUE(r.write(conn, "4"));
+  r.flush();
+  EXPECT_EQ(read_exactly(fd, 1), "4");
+  std::thread flusher([&] {
+    r.flush();
+    EXPECT_TRUE(r.write(conn, "5"));
+  });
+  flusher.join();
+  EXPECT_EQ(read_exactly(fd, 1), "5");
   // Closing with coalesced output still pending sends it first.
   ASSERT_TRUE(r.write(conn, "four"));
   r.close(conn);
@@ -783,6 +796,87 @@ TEST(Reactor, WritesOfAPollingThreadLeaveAtItsNextPoll) {
   EXPECT_EQ(r.connection_count(), 0u);
   ::close(fd);
   r.stop();
+}
+
+// poll_all: one thread runs every loop that has events. Connections go to the loops round robin, so of four,
+// two are on loop 1: polling loop 0 alone echoes only the others; poll_all echoes all four.
+TEST(Reactor, PollAllRunsEveryLoopThatHasEvents) {
+  reactor r({.threads = 2, .external_threads = true});
+  auto rec = std::make_shared<recorder>();
+  rec->owner = &r;
+  rec->echo = true;
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);  // listeners live on loop 0
+  ASSERT_NE(id, 0u) << error;
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(connect_tcp(r.local_endpoint(id)));
+    for (int k = 0; k < 100 && rec->accepted.size() < clients.size(); ++k) r.poll(0, 10ms);
+  }
+  ASSERT_EQ(r.connection_count(), 4u);
+  for (int fd : clients) ASSERT_EQ(::send(fd, "ping", 4, 0), 4);
+  for (int k = 0; k < 20; ++k) r.poll(0, 10ms);
+  size_t echoed_by_loop_0 = 0;
+  for (int fd : clients) {
+    char buf[4];
+    if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) == 4) ++echoed_by_loop_0;
+  }
+  EXPECT_EQ(echoed_by_loop_0, 2u);
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done) EXPECT_TRUE(r.poll_all(50ms));
+  });
+  size_t echoed = 0;
+  for (int fd : clients) {
+    ASSERT_EQ(::send(fd, "pong", 4, 0), 4);
+    std::string got;
+    while (got.size() < 4 || (got.substr(0, 4) == "ping" && got.size() < 8)) {
+      char buf[8];
+      auto n = ::recv(fd, buf, sizeof buf, 0);  // 5 s receive timeout
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    if (got.size() >= 4 && got.substr(got.size() - 4) == "pong") ++echoed;
+  }
+  EXPECT_EQ(echoed, 4u);
+  done = true;
+  watcher.join();
+  for (int fd : clients) ::close(fd);
+  r.stop();
+  EXPECT_FALSE(r.poll_all(0ms));  // stopped
+}
+
+// poll_all waits no longer than the earliest deadline of any loop, and runs it: connections on both loops
+// that never get established are closed by a thread that only calls poll_all with a 20 s wait.
+TEST(Reactor, PollAllRunsTheDeadlinesOfEveryLoop) {
+  reactor r({.threads = 2, .establish_timeout = 200ms, .external_threads = true});
+  auto rec = std::make_shared<recorder>();
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
+  ASSERT_NE(id, 0u) << error;
+  std::vector<int> clients;
+  for (int i = 0; i < 2; ++i) clients.push_back(connect_tcp(r.local_endpoint(id)));
+  auto started = std::chrono::steady_clock::now();
+  for (int round = 0; round < 20 && r.connection_count() + rec->closed_count < 2; ++round) r.poll_all(1s);
+  ASSERT_EQ(rec->accepted.size(), 2u);
+  while (rec->closed_count < 2 && std::chrono::steady_clock::now() - started < 15s) r.poll_all(20s);
+  EXPECT_EQ(rec->closed_count, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  for (int fd : clients) EXPECT_TRUE(closed_by_peer(fd));
+  for (int fd : clients) ::close(fd);
+}
+
+// wake() of any loop ends a poll_all early.
+TEST(Reactor, WakeEndsAPollAllEarly) {
+  reactor r({.threads = 2, .external_threads = true});
+  auto started = std::chrono::steady_clock::now();
+  std::thread waker([&] {
+    std::this_thread::sleep_for(100ms);
+    r.wake(1);
+  });
+  EXPECT_TRUE(r.poll_all(20s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  waker.join();
 }
 
 TEST(Reactor, WakeEndsAPollEarly) {
