@@ -926,23 +926,27 @@ void reactor::run(io_thread& t) {
   while (!stopping_) run_once(t, -1);
 }
 
+namespace {
+// Counts a poll(), poll_all() or wake() in pollers_ while it runs: stop() closes the epoll and event fds only
+// once none is in progress.
+struct in_progress {
+  std::atomic<int>& n;
+  explicit in_progress(std::atomic<int>& count) : n(count) { n.fetch_add(1); }
+  ~in_progress() { n.fetch_sub(1); }
+  in_progress(const in_progress&) = delete;
+  in_progress& operator=(const in_progress&) = delete;
+};
+}  // namespace
+
 bool reactor::poll(size_t index, std::chrono::milliseconds max_wait) {
-  struct counted {
-    std::atomic<int>& n;
-    explicit counted(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
-    ~counted() { n.fetch_sub(1); }
-  } in(pollers_);
+  in_progress in(pollers_);
   if (stopping_ || index >= threads_.size()) return false;
   flush_as_poller();  // also when another thread has the loop: this thread may wait elsewhere next
   return take_turn(*threads_[index], static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX)));
 }
 
 bool reactor::poll_all(std::chrono::milliseconds max_wait) {
-  struct counted {
-    std::atomic<int>& n;
-    explicit counted(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
-    ~counted() { n.fetch_sub(1); }
-  } in(pollers_);
+  in_progress in(pollers_);
   if (stopping_) return false;
   if (all_loops_fd_ < 0) return poll(0, max_wait);  // one loop
   flush_as_poller();
@@ -992,11 +996,7 @@ void reactor::flush_as_poller() {
 }
 
 void reactor::wake(size_t index) {
-  pollers_.fetch_add(1);  // stop() closes the eventfds only once no poll() or wake() is in progress
-  struct leave {
-    std::atomic<int>& n;
-    ~leave() { n.fetch_sub(1); }
-  } in{pollers_};
+  in_progress in(pollers_);
   if (stopping_ || index >= threads_.size()) return;
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(threads_[index]->wake_fd, &one, sizeof one);

@@ -194,7 +194,7 @@ private:
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> next_thread_{0};
   std::atomic<bool> stopping_{false};
-  std::atomic<int> pollers_{0};  // external_threads: poll() and wake() calls in progress
+  std::atomic<int> pollers_{0};  // external_threads: poll(), poll_all() and wake() calls in progress
   // Guarded by mutex_: accepted TCP connections open, in all and per source IP.
   size_t inbound_ = 0;
   std::unordered_map<std::string, size_t> per_source_;
