@@ -164,6 +164,7 @@ void connect(self_ptr self) {
   o.domain = p.server_name().empty() ? p.ip() : p.server_name();
   o.contexts = contexts;
   o.limits = st.options.limits;
+  o.timers = st.options.timers;
   o.keepalive = st.options.keepalive;
   o.idle_timeout = std::chrono::hours(24 * 365);  // the registration refresh keeps it busy; never closed as idle
   st.events = std::make_unique<session_events>(self);

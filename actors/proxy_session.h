@@ -54,6 +54,7 @@ struct proxy_session_options {
   status_log_actor log;
   std::vector<proxy_core_actor> shards;  // requests the proxy sends on this connection go to them
   sip::Limits limits;
+  proxy::transaction_timers timers;  // the shards' transaction timeouts: answer windows, queued requests' expiry
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds keepalive{30};
   std::chrono::seconds expires{600};

@@ -103,6 +103,7 @@ proxy_session_options proxy_session_settings(const config::Config& config, const
   o.log = log;
   o.shards = path.shards;
   o.limits = parse_limits(config);
+  o.timers = transaction_timers(config);
   o.keepalive = std::chrono::seconds(config.limits().keepalive_interval_s());
   return o;
 }

@@ -183,10 +183,34 @@ void sip_connection::transmit(std::string wire, connection_token token, std::str
     return events_.failed(token, branch, 503,
                           "Service Unavailable - too many requests queued for " + options_.domain);
   queued_bytes_ += wire.size();
-  queue_.push_back({std::move(wire), std::move(token), std::move(branch)});
+  queue_.push_back({std::move(wire), std::move(token), std::move(branch), now});
+}
+
+// A request that waited in the queue (for a congested output, or while connecting) as long as its
+// transaction lives has been answered 408 by its shard (timer B/F): sent now, it would reach a peer whose
+// sender was told it timed out. It fails (408; the shard ignores a second final answer) and is dropped, and
+// so is an ACK or CANCEL that waited as long. The queue is in arrival order: the oldest are in front.
+void sip_connection::expire_queued(clock::time_point now) {
+  auto limit = options_.timers.final_response;
+  while (!queue_.empty() && now - queue_.front().queued_at >= limit) {
+    auto q = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= q.wire.size();
+    ++expired_unlogged_;
+    events_.failed(q.token, q.branch, 408,
+                   "Request Timeout - not sent: waited " + std::to_string(limit.count()) + " ms for " + label() +
+                     (established_ ? " to read its congested output" : " to connect"));
+  }
+  if (expired_unlogged_ != 0 && expired_logged_.allow("expired", now)) {
+    log(severity::warning, label() + ": " + std::to_string(expired_unlogged_) +
+                             " queued request(s) not sent: they waited as long as the transaction timeout (" +
+                             std::to_string(limit.count()) + " ms) and were answered 408");
+    expired_unlogged_ = 0;
+  }
 }
 
 void sip_connection::drained(clock::time_point now) {
+  expire_queued(now);
   while (established_ && !closed_ && attached_ && !queue_.empty() && !events_.congested()) {
     auto q = std::move(queue_.front());
     queue_.pop_front();
@@ -348,6 +372,7 @@ bool sip_connection::rate_limited(const sip::Message& m, clock::time_point now) 
 }
 
 void sip_connection::tick(clock::time_point now) {
+  expire_queued(now);
   for (auto it = in_flight_.begin(); it != in_flight_.end();)
     it = it->second.expires <= now ? in_flight_.erase(it) : std::next(it);
   if (!established_ || !attached_) return;

@@ -124,11 +124,12 @@ class sip_connection {
   // or ACK: untracked, and never refused by the queue limit.
   void transmit(std::string wire, connection_token token, std::string branch, clock::time_point now);
   // The congested output drained (reactor on_drained): sends the requests held meanwhile, in order, while
-  // the output takes them.
+  // the output takes them. A request that waited as long as its transaction lives (timers.final_response)
+  // is not sent but failed with 408 (here and in tick()): its shard has answered 408 already.
   void drained(clock::time_point now);
   // A response to a request from the peer.
   void respond(std::string_view wire);
-  // Drops expired in-flight entries, closes an idle connection, sends keep-alives.
+  // Drops expired in-flight entries and expired queued requests, closes an idle connection, sends keep-alives.
   void tick(clock::time_point now);
   // The socket is gone and no other follows (outbound: detach() before the next attempt);
   // once only. Later transmit() calls fail at once.
@@ -162,6 +163,7 @@ class sip_connection {
     std::string wire;
     connection_token token;
     std::string branch;
+    clock::time_point queued_at;
   };
   // A request sent on this connection that may still be answered (RFC 3261 §18.1.2, bound to the connection).
   struct pending_request {
@@ -175,6 +177,7 @@ class sip_connection {
   void write_raw(std::string_view bytes);
   void write_wire(std::string_view bytes);
   void write_failure(const std::string& why);
+  void expire_queued(clock::time_point now);
   void send_request(std::string& wire, connection_token& token, const std::string& branch, clock::time_point now);
   void become_established(clock::time_point now);
   void handshake_done(clock::time_point now);
@@ -204,6 +207,8 @@ class sip_connection {
   size_t queued_bytes_ = 0;  // the wire sizes in queue_
   std::unordered_map<std::string, pending_request> in_flight_;  // by branch of our Via
   log_throttle stray_logged_{std::chrono::seconds(60), 1};
+  log_throttle expired_logged_{std::chrono::seconds(60), 1};
+  size_t expired_unlogged_ = 0;  // queued requests expired since the last log entry about them
   clock::time_point last_activity_;
 };
 

@@ -89,6 +89,9 @@ struct recorder : connection_events {
   std::string take() { return std::exchange(out, std::string()); }
 };
 
+// How long a request's transaction lives by default (timer B/F): the limit for waiting in a queue.
+std::chrono::milliseconds client_timeout() { return transaction_timers{}.final_response; }
+
 connection_options outbound_options(side where = side::external) {
   connection_options o;
   o.where = where;
@@ -524,6 +527,72 @@ TEST(SipConnection, HeldRequestsAreBoundedInBytesAndFailOnceWhenTheConnectionClo
   client.core.drained(t0);  // too late: nothing left, nothing written
   EXPECT_TRUE(client.events.out.empty());
   EXPECT_EQ(client.events.failures.size(), 4u);
+}
+
+// A request held for a congested output as long as its transaction lives (timer B/F) has been answered 408 by
+// its shard: it is failed (408, once) and never sent, and so is an ACK or CANCEL that waited as long; what
+// came later still goes out, in order.
+TEST(SipConnection, AHeldRequestThatOutlivedItsTransactionIsFailedNotSent) {
+  plain_pair p;
+  auto& client = p.client;
+  auto limit = client_timeout();
+  client.events.output_congested = true;
+  client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
+  client.core.transmit(gateway_request("z9hG4bK-1", "CANCEL"), 2, "", t0);
+  client.core.transmit(gateway_request("z9hG4bK-3"), 3, "z9hG4bK-3", t0 + 1s);
+  client.core.transmit(gateway_request("z9hG4bK-4"), 4, "z9hG4bK-4", t0 + 2s);
+  EXPECT_EQ(client.core.queued(), 4u);
+  client.events.output_congested = false;
+  // z9hG4bK-3 waited 1 ms less than the limit: it still goes out.
+  client.core.drained(t0 + 1s + limit - 1ms);
+  ASSERT_EQ(client.events.failures.size(), 2u);
+  EXPECT_EQ(client.events.failures[0].token, 1);
+  EXPECT_EQ(client.events.failures[0].branch, "z9hG4bK-1");
+  EXPECT_EQ(client.events.failures[0].status, 408);
+  EXPECT_NE(client.events.failures[0].reason.find("not sent"), std::string::npos) << client.events.failures[0].reason;
+  EXPECT_NE(client.events.failures[0].reason.find("congested output"), std::string::npos)
+    << client.events.failures[0].reason;
+  EXPECT_EQ(client.events.failures[1].token, 2);
+  std::string out = client.events.take();
+  EXPECT_EQ(out.find("z9hG4bK-1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("CANCEL "), std::string::npos) << out;
+  auto third = out.find("branch=z9hG4bK-3");
+  auto fourth = out.find("branch=z9hG4bK-4");
+  ASSERT_NE(third, std::string::npos) << out;
+  ASSERT_NE(fourth, std::string::npos) << out;
+  EXPECT_LT(third, fourth);
+  EXPECT_EQ(client.core.queued(), 0u);
+  EXPECT_EQ(client.core.in_flight(), 2u);
+  EXPECT_FALSE(client.core.awaits("z9hG4bK-1"));
+  EXPECT_EQ(client.events.logs_containing("2 queued request(s) not sent"), 1u);
+  // The peer gets the two that were sent, once each.
+  p.server.core.receive(out, t0 + 1s + limit);
+  EXPECT_EQ(p.server.events.requests.size(), 2u);
+}
+
+// The same for requests queued while connecting: tick() fails them when they have waited as long as their
+// transaction lives, and a connection established later sends none of them.
+TEST(SipConnection, RequestsQueuedWhileConnectingExpireWithTheirTransaction) {
+  end client(outbound_options());
+  auto limit = client_timeout();
+  client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
+  client.core.attach("10.0.0.2:5060", nullptr, t0);
+  client.core.transmit(gateway_request("z9hG4bK-2"), 2, "z9hG4bK-2", t0 + 5s);
+  client.core.tick(t0 + limit);
+  ASSERT_EQ(client.events.failures.size(), 1u);
+  EXPECT_EQ(client.events.failures[0].token, 1);
+  EXPECT_EQ(client.events.failures[0].status, 408);
+  EXPECT_NE(client.events.failures[0].reason.find("to connect"), std::string::npos) << client.events.failures[0].reason;
+  EXPECT_EQ(client.core.queued(), 1u);
+  // Connected after the second one expired too: nothing is sent, each failed once.
+  client.core.connected(t0 + 5s + limit);
+  ASSERT_EQ(client.events.failures.size(), 2u);
+  EXPECT_EQ(client.events.failures[1].token, 2);
+  EXPECT_EQ(client.events.failures[1].status, 408);
+  EXPECT_TRUE(client.events.out.empty()) << client.events.out;
+  EXPECT_EQ(client.core.in_flight(), 0u);
+  client.core.closed("gone");
+  EXPECT_EQ(client.events.failures.size(), 2u);
 }
 
 TEST(SipConnection, PartialMessageArmsTheIncompleteMessageDeadline) {
