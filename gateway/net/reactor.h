@@ -77,7 +77,7 @@ public:
     uint64_t establish_timeouts = 0;       // closed by establish_timeout or set_deadline()
     uint64_t close_timeouts = 0;           // close(flush) gave up on unsent output
     uint64_t write_failures = 0;           // write() failed and closed the connection
-    uint64_t wakeups = 0;                  // epoll_wait returns on all I/O threads
+    uint64_t wakeups = 0;                  // epoll_wait returns: of every loop, and of poll_all() over all loops
     size_t inbound = 0;                    // accepted TCP connections open now
   };
 
