@@ -89,9 +89,6 @@ struct recorder : connection_events {
   std::string take() { return std::exchange(out, std::string()); }
 };
 
-// How long a request's transaction lives by default (timer B/F): the limit for waiting in a queue.
-std::chrono::milliseconds client_timeout() { return transaction_timers{}.final_response; }
-
 connection_options outbound_options(side where = side::external) {
   connection_options o;
   o.where = where;
@@ -535,7 +532,7 @@ TEST(SipConnection, HeldRequestsAreBoundedInBytesAndFailOnceWhenTheConnectionClo
 TEST(SipConnection, AHeldRequestThatOutlivedItsTransactionIsFailedNotSent) {
   plain_pair p;
   auto& client = p.client;
-  auto limit = client_timeout();
+  auto limit = transaction_timers{}.final_response;  // timer B/F, the options' default
   client.events.output_congested = true;
   client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
   client.core.transmit(gateway_request("z9hG4bK-1", "CANCEL"), 2, "", t0);
@@ -574,7 +571,7 @@ TEST(SipConnection, AHeldRequestThatOutlivedItsTransactionIsFailedNotSent) {
 // transaction lives, and a connection established later sends none of them.
 TEST(SipConnection, RequestsQueuedWhileConnectingExpireWithTheirTransaction) {
   end client(outbound_options());
-  auto limit = client_timeout();
+  auto limit = transaction_timers{}.final_response;  // timer B/F, the options' default
   client.core.transmit(gateway_request("z9hG4bK-1"), 1, "z9hG4bK-1", t0);
   client.core.attach("10.0.0.2:5060", nullptr, t0);
   client.core.transmit(gateway_request("z9hG4bK-2"), 2, "z9hG4bK-2", t0 + 5s);
