@@ -6,6 +6,10 @@ usage:
   benchlib.py add-row RUNS.jsonl SCENARIO SYSTEM LOAD RUN metric=value...
   benchlib.py stats VALUE...                 -> "median min max"
   benchlib.py summarize RUNS.jsonl OUT.json [key=value...]   (key=value: run metadata)
+  benchlib.py paired RUNS.jsonl SCENARIO SYSTEM BASE_LOAD METRIC...
+      -> per run, each other load's change against BASE_LOAD in the same run, as rows
+         "<load>_vs_<BASE_LOAD>" with METRIC_change_pct (runs of one repeat are adjacent in time,
+         so the slow drift of a shared machine cancels out of the pair)
 Metric names end in their unit (msg_s, p50_ms, cpu_us_per_msg, rss_kb, ...);
 `unanswered` counts requests without a final response (must be 0)."""
 import json, statistics, sys, time
@@ -71,6 +75,25 @@ def summarize(path, out, *meta):
     print_table(doc)
 
 
+def paired(path, scenario, system, base_load, *names):
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    rows = [r for r in rows if r["scenario"] == scenario and r["system"] == system]
+    base = {r["run"]: r["metrics"] for r in rows if r["load"] == base_load}
+    loads = OrderedDict((r["load"], None) for r in rows if r["load"] != base_load and "_vs_" not in r["load"])
+    for load in loads:
+        for r in rows:
+            if r["load"] != load or r["run"] not in base:
+                continue
+            changes = []
+            for n in names:
+                was, now = base[r["run"]].get(n), r["metrics"].get(n)
+                if isinstance(was, (int, float)) and isinstance(now, (int, float)) and was:
+                    changes.append("%s_change_pct=%.1f" % (n, (now / was - 1) * 100))
+            if changes:
+                add_row(path, scenario, system, "%s_vs_%s" % (load, base_load), r["run"], *changes)
+
+
 # Bookkeeping figures: kept in the JSON, left out of the printed table and the ratios.
 QUIET = {"answered", "seconds", "sipp_rc", "rc", "fedua_rc", "partners"}
 
@@ -108,6 +131,8 @@ def main(argv):
         print(fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
     elif command == "summarize" and len(args) >= 2:
         summarize(*args)
+    elif command == "paired" and len(args) >= 5:
+        paired(*args)
     else:
         sys.exit(__doc__)
 

@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   reactor_options.max_connections_per_source = config.limits().max_connections_per_source();
   reactor_options.establish_timeout = std::chrono::seconds(config.limits().establish_timeout_s());
   auto reactor = std::make_shared<fedgw::net::reactor>(reactor_options);
-  fedgw::io_stealing::attach(reactor.get());
+  fedgw::io_stealing::attach(reactor.get(), config.spread_when_cores_busy());
   caf_config.load<caf::scheduler::coordinator<fedgw::io_stealing>>();
   caf::actor_system system{caf_config};
 

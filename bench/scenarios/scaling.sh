@@ -17,9 +17,16 @@
 # order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx), partner_connections
 # (outbound connections gateway A opened: one per partner domain), switches_per_msg (gateway A's context
 # switches, voluntary and not, from /proc/PID/task/*/status, per answered MESSAGE).
-# env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_PARTNERS,
+# Rows workers_N_vs_M (M the first of SCALING_WORKERS): per repeat, the change of msg_s and of
+# cpu_us_per_msg from the M-worker run to the N-worker run next to it (msg_s_change_pct,
+# cpu_us_per_msg_change_pct): the pairs cancel the drift of a shared machine between repeats.
+# env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_REPEATS (default
+# BENCH_REPEATS, at least 7 outside smoke runs: one run takes seconds, and the 1 -> 2 workers change is
+# smaller than the spread of single runs on a shared machine), SCALING_PARTNERS,
 # SCALING_COUNT, SCALING_WORKERS (default "1 2 4 8": more workers than cores show whether the work spreads;
 # with N threads the busiest carries at least 1/N of the CPU, so a share at or below 25 % needs more than 4),
+# SCALING_SPREAD_FROM (default 4: from 4 workers on the gateways run with spread_when_cores_busy, so that the
+# serial fraction shows what the structure can spread on a machine with free cores),
 # BENCH_PERF=1 (perf record of gateway A into the run's directory, see bench_perf_start). Needs the private namespaces of bench/run
 # (DNS on port 53 of 127.0.0.154).
 set -euo pipefail
@@ -29,6 +36,8 @@ source "$BENCH/lib.sh"
 bench_scenario scaling dnsmasq
 PARTNERS=${SCALING_PARTNERS:-100}
 WORKERS=${SCALING_WORKERS:-1 2 4 8}
+if [ "$SMOKE" = 1 ]; then REPEATS=${SCALING_REPEATS:-$REPEATS}; else REPEATS=${SCALING_REPEATS:-$((REPEATS < 7 ? 7 : REPEATS))}; fi
+SPREAD_FROM=${SCALING_SPREAD_FROM:-4}
 if [ "$SMOKE" = 1 ]; then COUNT=${SCALING_COUNT:-3000}; else COUNT=${SCALING_COUNT:-60000}; fi
 WINDOW=256
 IP_A=127.0.5.1
@@ -38,7 +47,7 @@ trap 'bench_stop' EXIT
 trap 'exit 130' INT TERM
 log() { echo "[$NAME] $*" >&2; }
 
-echo "scaling=two fedgw gateways, worker_threads $WORKERS; fedua load window $WINDOW, $COUNT MESSAGEs over $PARTNERS partner domains (one certificate naming all)" >> "$BENCH_OUT/meta"
+echo "scaling=two fedgw gateways, worker_threads $WORKERS (spread_when_cores_busy from $SPREAD_FROM workers on); fedua load window $WINDOW, $COUNT MESSAGEs over $PARTNERS partner domains (one certificate naming all)" >> "$BENCH_OUT/meta"
 "$BENCH/make-certs.sh" "$DIR/certs" "$PARTNERS"
 {
   echo "no-resolv"; echo "no-hosts"; echo "no-poll"; echo "bind-interfaces"
@@ -71,6 +80,9 @@ gateway_config() {
     echo "limits { max_connections_per_source: $((PARTNERS + 50)) }"
     echo "control_socket: \"$DIR/$name.sock\""
     echo "worker_threads: $workers"
+    # From SPREAD_FROM workers on, work spreads over them even on busy cores: on these 2 cores the runs
+    # with more workers than cores measure how far the structure lets the work spread (serial fraction)
+    if [ "$workers" -ge "$SPREAD_FROM" ]; then echo "spread_when_cores_busy: true"; fi
   } > "$DIR/$name-w$workers.textproto"
 }
 for w in $WORKERS; do
@@ -143,5 +155,9 @@ for run in $(seq 1 "$REPEATS"); do
   [ $((run % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$WORKERS" | tac | tr '\n' ' ')
   for w in $order; do run_one "$w" "$run"; done
 done
+# Each worker count against the first, run by run (the runs of one repeat follow each other): the change of
+# msg/s and of gateway A's CPU per MESSAGE, e.g. load workers_2_vs_1, msg_s_change_pct
+first_workers=${WORKERS%% *}
+python3 "$BENCH/benchlib.py" paired "$BENCH_OUT/runs.jsonl" "$NAME" fedgw "workers_$first_workers" msg_s cpu_us_per_msg
 exit 0
 }

@@ -447,6 +447,9 @@ std::vector<std::string> validate_change(const Config& running, const Config& ne
     restart("admin_http.password_hash", "the hash", "another one");
   if (running.worker_threads() != next.worker_threads())
     restart("worker_threads", std::to_string(running.worker_threads()), std::to_string(next.worker_threads()));
+  if (running.spread_when_cores_busy() != next.spread_when_cores_busy())
+    restart("spread_when_cores_busy", running.spread_when_cores_busy() ? "true" : "false",
+            next.spread_when_cores_busy() ? "true" : "false");
   return errors;
 }
 

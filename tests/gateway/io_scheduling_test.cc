@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <caf/all.hpp>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -34,12 +35,13 @@ struct scheduled_system {
   std::unique_ptr<caf::actor_system_config> config;
   std::unique_ptr<caf::actor_system> system;
 
-  scheduled_system() {
+  // Spreading is checked with the busy-cores policy off unless asked for (the tests share the machine's cores).
+  explicit scheduled_system(bool spread_when_cores_busy = true) {
     net::reactor::options o;
     o.threads = 2;
     o.external_threads = true;
     reactor = std::make_unique<net::reactor>(o);
-    io_stealing::attach(reactor.get());
+    io_stealing::attach(reactor.get(), spread_when_cores_busy);
     config = std::make_unique<caf::actor_system_config>();
     config->set("scheduler.max-threads", size_t{2});
     config->set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::seconds(30)});
@@ -187,8 +189,7 @@ TEST(IoStealing, MessagesFromOtherThreadsWakeAWorkerWaitingInEpoll) {
 using where_atom = caf::atom_constant<caf::atom("where")>;
 using ran_atom = caf::atom_constant<caf::atom("ran")>;
 
-std::pair<std::thread::id, std::thread::id> sender_and_receiver_threads(bool spread) {
-  scheduled_system s;
+std::pair<std::thread::id, std::thread::id> sender_and_receiver_threads(scheduled_system& s, bool spread) {
   auto sender_thread = std::make_shared<std::promise<std::thread::id>>();
   auto receiver_thread = std::make_shared<std::promise<std::thread::id>>();
   auto receiver = s.system->spawn([receiver_thread](caf::event_based_actor*) -> caf::behavior {
@@ -219,7 +220,8 @@ std::pair<std::thread::id, std::thread::id> sender_and_receiver_threads(bool spr
 
 // An actor's message keeps the receiver on the sender's worker (no wake-up, warm caches) ...
 TEST(IoStealing, AnActorsMessageRunsTheReceiverOnTheSameWorker) {
-  auto [sender, receiver] = sender_and_receiver_threads(false);
+  scheduled_system s;
+  auto [sender, receiver] = sender_and_receiver_threads(s, false);
   EXPECT_NE(sender, std::thread::id());
   EXPECT_EQ(sender, receiver);
 }
@@ -227,10 +229,97 @@ TEST(IoStealing, AnActorsMessageRunsTheReceiverOnTheSameWorker) {
 // ... unless sent within a spread_scope (the tail of a burst a connection read): then another worker, woken
 // from epoll, runs the receiver while the sender's worker is still busy.
 TEST(IoStealing, WithinASpreadScopeTheReceiverRunsOnAnotherWorker) {
-  auto [sender, receiver] = sender_and_receiver_threads(true);
+  scheduled_system s;
+  auto [sender, receiver] = sender_and_receiver_threads(s, true);
   EXPECT_NE(sender, std::thread::id());
   EXPECT_NE(receiver, std::thread::id());
   EXPECT_NE(sender, receiver);
+}
+
+// Spinning threads, twice as many as cores, until destroyed (at the latest after `limit`): every core is busy.
+struct core_hogs {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  explicit core_hogs(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    for (unsigned i = 0; i < 2 * std::max(1u, std::thread::hardware_concurrency()); ++i)
+      threads.emplace_back([this, until] {
+        while (!stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
+        }
+      });
+  }
+  ~core_hogs() {
+    stop = true;
+    for (auto& t : threads) t.join();
+  }
+};
+
+// Two actors pass a counter back and forth, `rounds` times: a worker runs one job after another (the
+// policy samples its wait for a CPU then). Returns once the last one ran.
+void pass_back_and_forth(scheduled_system& s, int rounds) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto make = [&](caf::actor* other) {
+    return s.system->spawn([other, done](caf::event_based_actor* self) -> caf::behavior {
+      return {[=](int n) {
+        if (n == 0) done->set_value();
+        else self->send(*other, n - 1);
+      }};
+    });
+  };
+  caf::actor a, b;
+  a = make(&b);
+  b = make(&a);
+  auto finished = done->get_future();
+  caf::anon_send(a, rounds);
+  EXPECT_EQ(finished.wait_for(30s), std::future_status::ready);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+// Runs jobs in a row until the policy finds every core busy (or `limit` passed).
+bool run_jobs_until_cores_busy(scheduled_system& s, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!io_stealing::cores_busy() && std::chrono::steady_clock::now() < until) pass_back_and_forth(s, 5000);
+  return io_stealing::cores_busy();
+}
+
+// While every core is busy, a second worker would only add hand-offs: the work stays on the worker that has
+// it, even from a spread_scope.
+TEST(IoStealing, WhileEveryCoreIsBusyTheReceiverStaysOnTheSendersWorker) {
+  if (!net::thread_cpu_times()) GTEST_SKIP() << "this kernel keeps no schedstat";
+  scheduled_system s(/*spread_when_cores_busy=*/false);
+  core_hogs hogs(20s);
+  ASSERT_TRUE(run_jobs_until_cores_busy(s, 10s)) << "a worker among spinning threads never found the cores busy";
+  auto [sender, receiver] = sender_and_receiver_threads(s, true);
+  EXPECT_NE(sender, std::thread::id());
+  EXPECT_EQ(sender, receiver);
+}
+
+// The verdict needs samples, which come only from a worker running many jobs in a row: without them it
+// lapses (cores_busy_for), so that low load spreads as before.
+TEST(IoStealing, TheBusyCoresVerdictLapsesWithoutNewSamples) {
+  if (!net::thread_cpu_times()) GTEST_SKIP() << "this kernel keeps no schedstat";
+  scheduled_system s(/*spread_when_cores_busy=*/false);
+  {
+    core_hogs hogs(20s);
+    ASSERT_TRUE(run_jobs_until_cores_busy(s, 10s));
+  }
+  std::this_thread::sleep_for(io_stealing::cores_busy_for + 50ms);
+  // A worker that runs a job and goes idle again ends the verdict.
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (io_stealing::cores_busy() && std::chrono::steady_clock::now() < until) {
+    pass_back_and_forth(s, 1);
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(io_stealing::cores_busy());
+}
+
+// spread_when_cores_busy: the check is off, whatever the cores do.
+TEST(IoStealing, SpreadWhenCoresBusyNeverFindsThemBusy) {
+  if (!net::thread_cpu_times()) GTEST_SKIP() << "this kernel keeps no schedstat";
+  scheduled_system s(/*spread_when_cores_busy=*/true);
+  core_hogs hogs(20s);
+  EXPECT_FALSE(run_jobs_until_cores_busy(s, 1s));
 }
 
 // After reactor::stop() the workers wait on their condition variables again and still run actors.

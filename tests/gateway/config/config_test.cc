@@ -218,9 +218,11 @@ TEST(Config, RuntimeChangesThatNeedRestartAreNamed) {
   EXPECT_TRUE(validate_change(a, b).empty());
   b.set_control_socket("/tmp/other.sock");
   b.set_worker_threads(4);
+  b.set_spread_when_cores_busy(true);
   auto errors = validate_change(a, b);
   EXPECT_TRUE(contains(errors, "control_socket: changing"));
   EXPECT_TRUE(contains(errors, "worker_threads: changing 0 to 4 needs a restart"));
+  EXPECT_TRUE(contains(errors, "spread_when_cores_busy: changing false to true needs a restart"));
   b = a;
   b.set_control_socket_mode("0660");
   b.set_control_socket_group("root");
