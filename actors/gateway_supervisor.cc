@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "gateway/config/config.h"
+#include "gateway/io_scheduling.h"
 #include "actors/proxy_core.h"
 #include "gateway/metrics/metrics.h"
 #include "gateway/net/address.h"
@@ -310,6 +311,7 @@ caf::result<std::string> gather_metrics(self_ptr self) {
   auto data = std::make_shared<metrics::snapshot_data>();
   data->version = FEDGW_VERSION;
   data->process = metrics::read_process_stats();
+  data->scheduler = {io_stealing::cores_busy(), io_stealing::cores_busy_total()};
   const auto& allowed = st.options.config.partners().allowed();
   data->allowed_partners.assign(allowed.begin(), allowed.end());
   auto pending = std::make_shared<size_t>(st.options.shards.size() + (st.options.registry ? 1 : 0) +

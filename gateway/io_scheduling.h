@@ -75,6 +75,8 @@ class io_stealing : public caf::policy::work_stealing {
   }
   // Whether a running worker found every core taken, less than cores_busy_for ago (see the top of this file).
   static bool cores_busy() { return cores_busy_.load(std::memory_order_relaxed); }
+  // Times a verdict turned from free to busy, since start (metrics).
+  static uint64_t cores_busy_total() { return cores_busy_total_.load(std::memory_order_relaxed); }
 
   // Enqueues from no actor context (anon_send, the reactor's handlers): on an idle worker thread the job
   // stays on that worker, as an actor's own sends do; otherwise round robin over the workers.
@@ -248,7 +250,8 @@ class io_stealing : public caf::policy::work_stealing {
     if (!data.cpu_wait.sample(now, *times)) return;
     bool busy = data.cpu_wait.busy();
     if (busy) busy_until_ns_.store((now + cores_busy_for).time_since_epoch().count(), std::memory_order_relaxed);
-    cores_busy_.store(busy, std::memory_order_relaxed);
+    if (cores_busy_.exchange(busy, std::memory_order_relaxed) != busy && busy)
+      cores_busy_total_.fetch_add(1, std::memory_order_relaxed);
   }
 
   // A worker going idle ends a verdict that no sample renewed in time (a clock read only while one holds).
@@ -270,6 +273,7 @@ class io_stealing : public caf::policy::work_stealing {
   static inline std::atomic<bool> check_cores_{true};
   static inline std::atomic<bool> cores_busy_{false};
   static inline std::atomic<int64_t> busy_until_ns_{0};  // steady clock: when cores_busy_ lapses
+  static inline std::atomic<uint64_t> cores_busy_total_{0};
   static inline std::atomic<size_t> sleepers_{0};  // idle workers (the watcher and those on their condition variables)
   static inline std::atomic<bool> watcher_{false};  // an idle worker waits in reactor::poll_all
   static inline thread_local worker_type* current_worker_ = nullptr;

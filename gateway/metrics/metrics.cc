@@ -523,6 +523,12 @@ std::string render(const snapshot_data& d) {
   w.family("fedgw_build_info", "gauge", "fedgw version (always 1)");
   w.sample("fedgw_build_info", {{"version", d.version}}, uint64_t{1});
   process_families(w, d.process);
+  w.family("fedgw_cores_busy", "gauge",
+           "1 while a running worker waits for a CPU more than a tenth of the time it wants to run: work stays on "
+           "one worker (config spread_when_cores_busy)");
+  w.sample("fedgw_cores_busy", {}, uint64_t{d.scheduler.cores_busy ? 1u : 0u});
+  w.family("fedgw_cores_busy_total", "counter", "Times the workers found every core busy (free -> busy)");
+  w.sample("fedgw_cores_busy_total", {}, d.scheduler.cores_busy_total);
   sip_families(w, d);
   connection_families(w, d.peers);
   allowed_partner_family(w, d);

@@ -231,12 +231,19 @@ struct process_stats {
 };
 process_stats read_process_stats();  // from /proc/self (Linux)
 
+// The scheduling policy's view of the cores (gateway/io_scheduling.h).
+struct scheduler_stats {
+  bool cores_busy = false;        // the workers find every core busy: work stays on one worker
+  uint64_t cores_busy_total = 0;  // times they found so (free -> busy)
+};
+
 // ---- exposition ----
 
 // Everything one scrape writes.
 struct snapshot_data {
   std::string version;
   process_stats process;
+  scheduler_stats scheduler;
   sip_block sip;
   peer_block peers;
   dns_block dns;

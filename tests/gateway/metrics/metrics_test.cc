@@ -266,6 +266,7 @@ snapshot_data sample_data() {
   d.dns.latency[ix(dns_type::srv)].observe(dns_bounds, 1500000);
   d.certificate_in_use = true;
   d.certificate_not_after = 1893456000;
+  d.scheduler = {true, 3};
   return d;
 }
 
@@ -282,7 +283,8 @@ TEST(Metrics, RenderedTextParsesAndHasEveryFamily) {
         "fedgw_policy_rejections_total", "fedgw_rate_limit_rejections_total", "fedgw_partner_connections",
         "fedgw_connections_opened_total", "fedgw_connections_closed_total", "fedgw_tls_handshakes_total",
         "fedgw_allowed_partner_up", "fedgw_dns_queries_total", "fedgw_dns_query_duration_seconds",
-        "fedgw_certificate_in_use", "fedgw_certificate_not_after_seconds", "fedgw_scrape_parts_missing"})
+        "fedgw_certificate_in_use", "fedgw_certificate_not_after_seconds", "fedgw_scrape_parts_missing",
+        "fedgw_cores_busy", "fedgw_cores_busy_total"})
     EXPECT_TRUE(p.types.count(family)) << family;
   // Counters end in _total (process_cpu_seconds_total included), and only counters do.
   for (const auto& [family, type] : p.types) {
@@ -291,6 +293,8 @@ TEST(Metrics, RenderedTextParsesAndHasEveryFamily) {
     EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << type;
   }
   EXPECT_EQ(p.value("fedgw_build_info", {{"version", "1.2.3"}}), 1);
+  EXPECT_EQ(p.value("fedgw_cores_busy", {}), 1);
+  EXPECT_EQ(p.value("fedgw_cores_busy_total", {}), 3);
   EXPECT_EQ(p.value("fedgw_sip_requests_total", {{"side", "internal"}, {"direction", "in"}, {"method", "MESSAGE"}}), 1);
   EXPECT_EQ(p.value("fedgw_sip_requests_total", {{"side", "internal"}, {"direction", "in"}, {"method", "INVITE"}}), 0);
   EXPECT_EQ(p.value("fedgw_sip_responses_total",
