@@ -250,8 +250,8 @@ class io_stealing : public caf::policy::work_stealing {
     if (!data.cpu_wait.sample(now, *times)) return;
     bool busy = data.cpu_wait.busy();
     if (busy) busy_until_ns_.store((now + cores_busy_for).time_since_epoch().count(), std::memory_order_relaxed);
-    if (cores_busy_.exchange(busy, std::memory_order_relaxed) != busy && busy)
-      cores_busy_total_.fetch_add(1, std::memory_order_relaxed);
+    bool was_busy = cores_busy_.exchange(busy, std::memory_order_relaxed);
+    if (busy && !was_busy) cores_busy_total_.fetch_add(1, std::memory_order_relaxed);
   }
 
   // A worker going idle ends a verdict that no sample renewed in time (a clock read only while one holds).

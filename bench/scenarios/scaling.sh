@@ -17,7 +17,7 @@
 # order), p50_ms/p99_ms (fedua's latency), unanswered, failed (non-2xx), partner_connections
 # (outbound connections gateway A opened: one per partner domain), switches_per_msg (gateway A's context
 # switches, voluntary and not, from /proc/PID/task/*/status, per answered MESSAGE).
-# Rows workers_N_vs_M (M the first of SCALING_WORKERS): per repeat, the change of msg_s and of
+# Rows workers_N_vs_workers_M (M the first of SCALING_WORKERS): per repeat, the change of msg_s and of
 # cpu_us_per_msg from the M-worker run to the N-worker run next to it (msg_s_change_pct,
 # cpu_us_per_msg_change_pct): the pairs cancel the drift of a shared machine between repeats.
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; optional SCALING_REPEATS (default
@@ -36,9 +36,12 @@ source "$BENCH/lib.sh"
 bench_scenario scaling dnsmasq
 PARTNERS=${SCALING_PARTNERS:-100}
 WORKERS=${SCALING_WORKERS:-1 2 4 8}
-if [ "$SMOKE" = 1 ]; then REPEATS=${SCALING_REPEATS:-$REPEATS}; else REPEATS=${SCALING_REPEATS:-$((REPEATS < 7 ? 7 : REPEATS))}; fi
 SPREAD_FROM=${SCALING_SPREAD_FROM:-4}
-if [ "$SMOKE" = 1 ]; then COUNT=${SCALING_COUNT:-3000}; else COUNT=${SCALING_COUNT:-60000}; fi
+if [ "$SMOKE" = 1 ]; then
+  COUNT=${SCALING_COUNT:-3000} REPEATS=${SCALING_REPEATS:-$REPEATS}
+else
+  COUNT=${SCALING_COUNT:-60000} REPEATS=${SCALING_REPEATS:-$((REPEATS < 7 ? 7 : REPEATS))}
+fi
 WINDOW=256
 IP_A=127.0.5.1
 IP_B=127.0.6.1
@@ -156,7 +159,7 @@ for run in $(seq 1 "$REPEATS"); do
   for w in $order; do run_one "$w" "$run"; done
 done
 # Each worker count against the first, run by run (the runs of one repeat follow each other): the change of
-# msg/s and of gateway A's CPU per MESSAGE, e.g. load workers_2_vs_1, msg_s_change_pct
+# msg/s and of gateway A's CPU per MESSAGE, e.g. load workers_2_vs_workers_1, msg_s_change_pct
 first_workers=${WORKERS%% *}
 python3 "$BENCH/benchlib.py" paired "$BENCH_OUT/runs.jsonl" "$NAME" fedgw "workers_$first_workers" msg_s cpu_us_per_msg
 exit 0

@@ -1,6 +1,7 @@
 // io_stealing: CAF workers that run the reactor's I/O loops (gateway/io_scheduling.h), with a real actor
 // system, real sockets and the reactor in external_threads mode.
 #include "gateway/io_scheduling.h"
+#include "tests/gateway/net/core_hogs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -236,23 +237,7 @@ TEST(IoStealing, WithinASpreadScopeTheReceiverRunsOnAnotherWorker) {
   EXPECT_NE(sender, receiver);
 }
 
-// Spinning threads, twice as many as cores, until destroyed (at the latest after `limit`): every core is busy.
-struct core_hogs {
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  explicit core_hogs(std::chrono::milliseconds limit) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    for (unsigned i = 0; i < 2 * std::max(1u, std::thread::hardware_concurrency()); ++i)
-      threads.emplace_back([this, until] {
-        while (!stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
-        }
-      });
-  }
-  ~core_hogs() {
-    stop = true;
-    for (auto& t : threads) t.join();
-  }
-};
+using test::core_hogs;
 
 // Two actors pass a counter back and forth, `rounds` times: a worker runs one job after another (the
 // policy samples its wait for a CPU then). Returns once the last one ran.

@@ -1,13 +1,11 @@
 // net::cpu_wait_meter and the schedstat reading behind it (gateway/net/cpu_wait.h).
 #include "gateway/net/cpu_wait.h"
+#include "tests/gateway/net/core_hogs.h"
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <thread>
-#include <vector>
 
 namespace fedgw::net {
 namespace {
@@ -49,20 +47,15 @@ TEST(ThreadCpuTimes, NeverGoBack) {
 // More runnable threads than cores: a thread that spins among them waits for a CPU much of the time it wants one.
 TEST(ThreadCpuTimes, TheWaitGrowsWhileOtherThreadsTakeEveryCore) {
   if (!thread_cpu_times()) GTEST_SKIP() << "this kernel keeps no schedstat";
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> hogs;
-  for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()) * 2; ++i)
-    hogs.emplace_back([&stop] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
-  auto before = *thread_cpu_times();
-  auto until = clock::now() + 300ms;
-  while (clock::now() < until) {
+  cpu_times before, after;
+  {
+    test::core_hogs hogs(10s);
+    before = *thread_cpu_times();
+    auto until = clock::now() + 300ms;
+    while (clock::now() < until) {
+    }
+    after = *thread_cpu_times();
   }
-  auto after = *thread_cpu_times();
-  stop = true;
-  for (auto& t : hogs) t.join();
   uint64_t waited = after.waited_ns - before.waited_ns;
   uint64_t runnable = after.ran_ns - before.ran_ns + waited;
   EXPECT_GT(waited * 10, runnable) << "waited " << waited << " of " << runnable << " ns runnable among the spinners";
