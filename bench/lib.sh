@@ -22,6 +22,13 @@ bench_thread_ticks() {
   done
 }
 
+# bench_run_ns PID...: nanoseconds all their threads ran on a CPU so far (/proc/PID/task/*/schedstat:
+# exact, where /proc/PID/stat counts whole clock ticks).
+bench_run_ns() {
+  local pid
+  for pid in "$@"; do cat /proc/"$pid"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+
 # bench_ctx_switches PID: context switches of all its threads so far (voluntary + involuntary).
 bench_ctx_switches() {
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { s += $2 } END { print s + 0 }'

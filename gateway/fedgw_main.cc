@@ -252,6 +252,11 @@ int main(int argc, char** argv) {
   // 1,000/s: 108-138 us of CPU per MESSAGE instead of 174-248; closed loop unchanged within noise).
   caf_config.set("work-stealing.aggressive-poll-attempts", size_t{10});
   caf_config.set("work-stealing.moderate-poll-attempts", size_t{0});
+  // An idle worker waits (in epoll as the watcher, else on its condition variable) until work arrives or this
+  // long: CAF's default of 10 ms made an idle gateway wake 200 times a second (0.9 % of a core). Nothing
+  // depends on these wake-ups (work handed to a worker wakes it; deadlines bound the watcher's wait); they
+  // are only a worker's periodic look for work to steal (tests/integration/idle_test.sh, README Performance).
+  caf_config.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(100)});
   // The workers run the reactor's I/O loops (gateway/io_scheduling.h): one loop per worker. The reactor is
   // made before the actor system, so that it outlives the workers that poll it.
   fedgw::net::reactor::options reactor_options;

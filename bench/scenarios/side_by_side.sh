@@ -21,7 +21,10 @@
 # drain), rss_kb (VmRSS summed over the edge's processes at
 # the end: counts Kamailio's shared memory once per process), pss_kb (proportional set size
 # summed: shared memory counted once, the fair comparison), unanswered (created - final
-# responses), failed (non-2xx final responses), peer_cpu_us_per_msg, uac_cpu_us_per_msg.
+# responses), failed (non-2xx final responses), peer_cpu_us_per_msg, uac_cpu_us_per_msg; in the
+# open_1000 runs also the idle edge's cost, measured for IDLE_SECONDS (3; 1 with --smoke) 1 s after it
+# started, before any traffic: idle_wakeups_per_s (context switches of all its threads and processes,
+# /proc/PID/task/*/status) and idle_cpu_ms_per_s (ms on a CPU per second, from /proc/PID/task/*/schedstat).
 #
 # env (from bench/run): FEDGW_BIN BENCH_OUT BENCH_SMOKE BENCH_REPEATS; must run isolated
 # (bench_isolate: private net + mount namespaces, root) because the DNS server is on port 53 and
@@ -37,9 +40,9 @@ BENCH=$(cd "$(dirname "$0")/.." && pwd)
 source "$BENCH/lib.sh"
 bench_scenario side_by_side kamailio sipp dnsmasq
 if [ "$SMOKE" = 1 ]; then
-  SECONDS_PER_RUN=${SBS_SECONDS:-2}; CLOSED_COUNT=5000; DRAIN=${SBS_DRAIN:-0}
+  SECONDS_PER_RUN=${SBS_SECONDS:-2}; CLOSED_COUNT=5000; DRAIN=${SBS_DRAIN:-0}; IDLE_SECONDS=1
 else
-  SECONDS_PER_RUN=${SBS_SECONDS:-12}; CLOSED_COUNT=120000; DRAIN=${SBS_DRAIN:-6}
+  SECONDS_PER_RUN=${SBS_SECONDS:-12}; CLOSED_COUNT=120000; DRAIN=${SBS_DRAIN:-6}; IDLE_SECONDS=3
 fi
 LOADS=${SBS_LOADS:-closed_256 fedua_closed_256 open_1000 open_5000 open_10000 fedua_5000 fedua_10000}
 SHM_MB=${KAM_SHM_MB:-2048}
@@ -119,6 +122,17 @@ run_one() { # SYSTEM LOAD RUN
   start_edge "$system" "$rd"
   local sipp_common=(-sf "$BENCH/sipp/uac.xml" -t t1 -i 127.0.0.1 -p 0 -nostdin -recv_timeout 5000
                      -max_socket 100 127.0.0.1:5060)
+  # Idle cost (open_1000 runs only): the edge just started, before any traffic.
+  local idle=()
+  if [ "$load" = open_1000 ]; then
+    local c0 c1 w0 w1 pid
+    sleep 1
+    c0=$(bench_run_ns "${EDGE_PIDS[@]}"); w0=0; for pid in "${EDGE_PIDS[@]}"; do w0=$((w0 + $(bench_ctx_switches "$pid"))); done
+    sleep "$IDLE_SECONDS"
+    c1=$(bench_run_ns "${EDGE_PIDS[@]}"); w1=0; for pid in "${EDGE_PIDS[@]}"; do w1=$((w1 + $(bench_ctx_switches "$pid"))); done
+    idle=(idle_wakeups_per_s="$(awk -v a="$w0" -v b="$w1" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.0f", (b - a) / s }')"
+          idle_cpu_ms_per_s="$(awk -v a="$c0" -v b="$c1" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.2f", (b - a) / 1e6 / s }')")
+  fi
   # warm-up: edge -> peer TLS connection, DNS cache
   (cd "$rd" && timeout -k 5 30 sipp "${sipp_common[@]}" -r 100 -m 50 -l 50 -timeout 20s >warmup.out 2>&1) || true
   case $load in
@@ -191,8 +205,8 @@ run_one() { # SYSTEM LOAD RUN
   # shellcheck disable=SC2086
   bench_add_row "$NAME" "$system" "$load" "$run" $metrics p50_ms="$p50" p99_ms="$p99" \
     rss_kb="$rss" pss_kb="$pss" unanswered="$unanswered" failed="$failed_unexp" answered="$answered" \
-    seconds="$elapsed" sipp_rc="$rc"
-  log "$system $load run $run: answered $answered of $created in ${elapsed}s, unanswered $unanswered, failed $failed_unexp, $metrics p50 $p50 p99 $p99 rss ${rss} KiB pss ${pss} KiB"
+    seconds="$elapsed" sipp_rc="$rc" "${idle[@]}"
+  log "$system $load run $run: answered $answered of $created in ${elapsed}s, unanswered $unanswered, failed $failed_unexp, $metrics p50 $p50 p99 $p99 rss ${rss} KiB pss ${pss} KiB${idle[*]:+ ${idle[*]}}"
   gzip -qf "$rd"/*_rtt.csv "$rd"/*.log 2>/dev/null || true
 }
 

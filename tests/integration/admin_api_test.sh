@@ -22,12 +22,7 @@ LAB_IP_A=127.0.51.1 LAB_IP_B=127.0.52.1 \
 A=("$BIN/fedctl" --socket "$D/a.sock")
 UA_A=("$BIN/fedua" --gateway 127.0.51.1:5060 --domain a.test --timeout 10)
 UA_B=("$BIN/fedua" --gateway 127.0.52.1:5060 --domain b.test --timeout 10)
-"${UA_A[@]}" serve 60 > "$D/uc-a.out" 2>&1 &
-LAB_PIDS+=($!)
-"${UA_B[@]}" serve 60 > "$D/uc-b.out" 2>&1 &
-LAB_PIDS+=($!)
-wait_for_log "$D/uc-a.out" "serve: OPTIONS sip:a.test -> 200"
-wait_for_log "$D/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
+start_uc_servers 60
 out=$("${UA_A[@]}" --user alice send bob@b.test "hello" 2>&1) || true
 check "a chat crosses the federation" contains "$out" "-> 200 OK"
 

@@ -36,4 +36,15 @@ finish() {
   echo "all checks passed"
 }
 
+# start_uc_servers SECONDS: the UC servers of a.test and b.test ("${UA_A[@]}" and "${UA_B[@]}" serve SECONDS,
+# output in $D/uc-a.out and $D/uc-b.out), stopped by PID at exit; returns once each gateway answered its OPTIONS.
+start_uc_servers() {
+  "${UA_A[@]}" serve "$1" > "$D/uc-a.out" 2>&1 &
+  LAB_PIDS+=($!)
+  "${UA_B[@]}" serve "$1" > "$D/uc-b.out" 2>&1 &
+  LAB_PIDS+=($!)
+  wait_for_log "$D/uc-a.out" "serve: OPTIONS sip:a.test -> 200"
+  wait_for_log "$D/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
+}
+
 # wait_for_log FILE PATTERN [AT_LEAST] [SECONDS] comes from scripts/lab.sh.

@@ -21,12 +21,7 @@ $PY -c 'from prometheus_client.parser import text_string_to_metric_families' ||
 "${A[@]}" metrics > "$D/a-before.prom"
 check "fedctl metrics answers" grep -q '^fedgw_build_info{version=' "$D/a-before.prom"
 
-"${UA_A[@]}" serve 120 > "$D/uc-a.out" 2>&1 &
-LAB_PIDS+=($!)
-"${UA_B[@]}" serve 120 > "$D/uc-b.out" 2>&1 &
-LAB_PIDS+=($!)
-wait_for_log "$D/uc-a.out" "serve: OPTIONS sip:a.test -> 200"
-wait_for_log "$D/uc-b.out" "serve: OPTIONS sip:b.test -> 200"
+start_uc_servers 120
 
 # Traffic: 5 MESSAGEs a.test -> b.test, one to a domain without federation records (404), one to a
 # partner whose certificate does not name it (503), one body over the limit (413, answered by the
