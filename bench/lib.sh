@@ -29,9 +29,11 @@ bench_run_ns() {
   for pid in "$@"; do cat /proc/"$pid"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
-# bench_ctx_switches PID: context switches of all its threads so far (voluntary + involuntary).
+# bench_ctx_switches PID...: context switches of all their threads so far (voluntary + involuntary), summed.
 bench_ctx_switches() {
-  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { s += $2 } END { print s + 0 }'
+  local pid
+  for pid in "$@"; do cat /proc/"$pid"/task/*/status 2>/dev/null; done |
+    awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { s += $2 } END { print s + 0 }'
 }
 
 # bench_rss_kb PID...: resident set size in KiB, summed.

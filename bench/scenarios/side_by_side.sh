@@ -125,11 +125,11 @@ run_one() { # SYSTEM LOAD RUN
   # Idle cost (open_1000 runs only): the edge just started, before any traffic.
   local idle=()
   if [ "$load" = open_1000 ]; then
-    local c0 c1 w0 w1 pid
+    local c0 c1 w0 w1
     sleep 1
-    c0=$(bench_run_ns "${EDGE_PIDS[@]}"); w0=0; for pid in "${EDGE_PIDS[@]}"; do w0=$((w0 + $(bench_ctx_switches "$pid"))); done
+    c0=$(bench_run_ns "${EDGE_PIDS[@]}"); w0=$(bench_ctx_switches "${EDGE_PIDS[@]}")
     sleep "$IDLE_SECONDS"
-    c1=$(bench_run_ns "${EDGE_PIDS[@]}"); w1=0; for pid in "${EDGE_PIDS[@]}"; do w1=$((w1 + $(bench_ctx_switches "$pid"))); done
+    c1=$(bench_run_ns "${EDGE_PIDS[@]}"); w1=$(bench_ctx_switches "${EDGE_PIDS[@]}")
     idle=(idle_wakeups_per_s="$(awk -v a="$w0" -v b="$w1" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.0f", (b - a) / s }')"
           idle_cpu_ms_per_s="$(awk -v a="$c0" -v b="$c1" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.2f", (b - a) / 1e6 / s }')")
   fi
