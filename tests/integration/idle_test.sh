@@ -6,6 +6,7 @@
 # checks that work handed to sleeping workers still flows.
 # usage: idle_test.sh BIN_DIR
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../../bench/lib.sh"  # bench_ctx_switches: the measure the bench reports
 BIN=$1
 D=$FEDGW_TEST_DIR
 LAB_IP_A=127.0.45.1
@@ -19,15 +20,13 @@ UA_A=("$BIN/fedua" --gateway $LAB_IP_A:5060 --domain a.test --timeout 10)
 UA_B=("$BIN/fedua" --gateway $LAB_IP_B:5060 --domain b.test --timeout 10)
 start_uc_servers 120
 
-switches() { cat /proc/"$1"/task/*/status | awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { s += $2 } END { print s + 0 }'; }
-
 # check_idle WHEN: both gateways over IDLE_SECONDS of no traffic.
 check_idle() {
   local when=$1 a0 b0 a1 b1 limit=$((IDLE_SECONDS * IDLE_MAX_WAKEUPS_PER_S))
   sleep 1  # what the last request left (responses, connection set-up) settles
-  a0=$(switches "$GW_A_PID"); b0=$(switches "$GW_B_PID")
+  a0=$(bench_ctx_switches "$GW_A_PID"); b0=$(bench_ctx_switches "$GW_B_PID")
   sleep "$IDLE_SECONDS"
-  a1=$(switches "$GW_A_PID"); b1=$(switches "$GW_B_PID")
+  a1=$(bench_ctx_switches "$GW_A_PID"); b1=$(bench_ctx_switches "$GW_B_PID")
   check "a.test idle $when: $((a1 - a0)) wake-ups in ${IDLE_SECONDS} s < $limit" test $((a1 - a0)) -lt "$limit"
   check "b.test idle $when: $((b1 - b0)) wake-ups in ${IDLE_SECONDS} s < $limit" test $((b1 - b0)) -lt "$limit"
 }
