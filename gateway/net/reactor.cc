@@ -77,6 +77,7 @@ struct reactor::counters {
 };
 
 struct reactor::io_thread {
+  size_t index = 0;  // in threads_
   int epoll_fd = -1;
   int wake_fd = -1;
   std::thread thread;
@@ -95,6 +96,10 @@ struct reactor::io_thread {
   };
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers;
   std::atomic<bool> polling{false};  // external_threads: a thread is in poll() for this loop
+  // external_threads, several loops: poll_all took this loop out of all_loops_fd_ (it was ready while another
+  // thread polled it, and level-triggered it would have been reported again at once: a spin); the thread
+  // polling it puts it back when its turn ends (see park()).
+  std::atomic<bool> parked{false};
   // external_threads: the loop's earliest deadline (clock ticks; max: none), as its last round left it, for
   // poll_all's wait. Deadlines armed from other threads arrive as posted tasks, which wake the loop.
   std::atomic<clock::rep> next_due{never.time_since_epoch().count()};
@@ -167,6 +172,7 @@ reactor::reactor(options opts) : opts_(opts), counters_(std::make_unique<counter
   if (opts_.threads == 0) opts_.threads = 1;
   for (size_t i = 0; i < opts_.threads; ++i) {
     auto t = std::make_unique<io_thread>();
+    t->index = i;
     t->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
@@ -951,7 +957,12 @@ bool reactor::poll_all(std::chrono::milliseconds max_wait) {
   if (all_loops_fd_ < 0) return poll(0, max_wait);  // one loop
   flush_as_poller();
   auto due = never.time_since_epoch().count();
-  for (auto& t : threads_) due = std::min(due, t->next_due.load(std::memory_order_relaxed));
+  auto now = clock::now().time_since_epoch().count();
+  for (auto& t : threads_) {
+    // A deadline already due on a loop another thread polls is that thread's to run: not a reason to return at once.
+    auto next = t->next_due.load(std::memory_order_relaxed);
+    if (next > now || !t->polling.load(std::memory_order_relaxed)) due = std::min(due, next);
+  }
   int timeout = timeout_until(clock::time_point(clock::duration(due)));
   int max_wait_ms = static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX));
   if (timeout < 0 || timeout > max_wait_ms) timeout = max_wait_ms;
@@ -963,12 +974,36 @@ bool reactor::poll_all(std::chrono::milliseconds max_wait) {
   marked.assign(threads_.size(), 0);
   for (int i = 0; i < n; ++i)
     if (ready[i].data.u64 < marked.size()) marked[ready[i].data.u64] = 1;
-  auto now = clock::now().time_since_epoch().count();
+  now = clock::now().time_since_epoch().count();
   for (size_t i = 0; i < threads_.size() && !stopping_; ++i) {
     auto& t = *threads_[i];
-    if (marked[i] || t.next_due.load(std::memory_order_relaxed) <= now || n == 64) take_turn(t, 0);
+    if (marked[i] || t.next_due.load(std::memory_order_relaxed) <= now || n == 64)
+      if (!take_turn(t, 0) && marked[i] && timeout != 0) park(t);
   }
   return true;
+}
+
+// A waiting poll_all found loop `index` ready but polled by another thread. The loop's epoll fd stays readable
+// until that thread has read its sockets, so the next poll_all would return at once, again and again, for as
+// long as the other thread keeps the loop (a watcher spinning on a core the other thread may need). Instead
+// the loop leaves the set until the other thread's turn ends (take_turn puts it back). Either this thread sees
+// `polling` cleared after marking the loop parked, or the polling thread sees `parked` after clearing
+// `polling` (both sequentially consistent), so a loop is never left out.
+void reactor::park(io_thread& t) {
+  epoll_event ev{};
+  ev.events = 0;  // stays in the set, reports nothing
+  ev.data.u64 = t.index;
+  if (epoll_ctl(all_loops_fd_, EPOLL_CTL_MOD, t.epoll_fd, &ev) != 0) return;
+  t.parked.store(true);
+  if (!t.polling.load()) unpark(t);
+}
+
+void reactor::unpark(io_thread& t) {
+  if (!t.parked.exchange(false)) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = t.index;
+  epoll_ctl(all_loops_fd_, EPOLL_CTL_MOD, t.epoll_fd, &ev);
 }
 
 bool reactor::take_turn(io_thread& t, int max_wait_ms) {
@@ -977,6 +1012,7 @@ bool reactor::take_turn(io_thread& t, int max_wait_ms) {
   run_once(t, max_wait_ms);
   current_io_thread = nullptr;
   t.polling.store(false);
+  if (t.parked.load()) unpark(t);
   return true;
 }
 

@@ -163,6 +163,8 @@ private:
   void run(io_thread& t);
   void run_once(io_thread& t, int max_wait_ms);
   bool take_turn(io_thread& t, int max_wait_ms);  // run_once unless another thread polls t
+  void park(io_thread& t);    // poll_all: out of all_loops_fd_ while another thread polls t
+  void unpark(io_thread& t);  // back in, once
   void flush_as_poller();
   void handle_listener(io_thread& t, listener& l);
   void handle_connection(io_thread& t, const std::shared_ptr<connection>& c, uint32_t events);

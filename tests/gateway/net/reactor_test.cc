@@ -866,6 +866,74 @@ TEST(Reactor, PollAllRunsTheDeadlinesOfEveryLoop) {
   for (int fd : clients) ::close(fd);
 }
 
+// A loop that another thread polls is not a reason for poll_all to return: while one thread's handler runs (here it
+// blocks until released) and more data waits on that loop, a waiting poll_all waits (it used to return at once, some
+// 100,000 times a second: a spin); when the other thread's turn ends, the loop's events wake poll_all again.
+TEST(Reactor, PollAllDoesNotSpinOnALoopAnotherThreadPolls) {
+  struct gated : recorder {
+    std::mutex gate_mutex;
+    std::condition_variable gate_changed;
+    bool in_handler = false;
+    bool open = false;
+    void on_data(reactor::conn_id conn, std::string_view bytes) override {
+      {
+        std::unique_lock<std::mutex> lock(gate_mutex);
+        in_handler = true;
+        gate_changed.notify_all();
+        gate_changed.wait_for(lock, 10s, [&] { return open; });
+      }
+      owner->consumed(conn, bytes.size());
+      recorder::on_data(conn, bytes);
+    }
+  };
+  reactor r({.threads = 2, .external_threads = true});
+  auto rec = std::make_shared<gated>();
+  rec->owner = &r;
+  std::string error;
+  auto id = r.listen_tcp({"127.0.0.1", 0}, [rec](reactor::conn_id conn, const std::string&) {
+    rec->on_accept(conn);
+    return std::static_pointer_cast<reactor::handler>(rec);
+  }, error);
+  ASSERT_NE(id, 0u) << error;
+  int fd = connect_tcp(r.local_endpoint(id));
+  for (int k = 0; k < 100 && r.connection_count() == 0; ++k) r.poll(0, 10ms);
+  ASSERT_EQ(r.connection_count(), 1u);
+  ASSERT_EQ(::send(fd, "first", 5, 0), 5);
+  std::thread holder([&] { r.poll_all(5s); });  // runs the connection's loop; its handler blocks
+  {
+    std::unique_lock<std::mutex> lock(rec->gate_mutex);
+    ASSERT_TRUE(rec->gate_changed.wait_for(lock, 5s, [&] { return rec->in_handler; }));
+  }
+  ASSERT_EQ(::send(fd, "second", 6, 0), 6);  // the loop is ready again, and still held
+  std::this_thread::sleep_for(20ms);
+  size_t returns = 0;
+  auto watching_until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < watching_until) {
+    EXPECT_TRUE(r.poll_all(100ms));
+    ++returns;
+  }
+  EXPECT_LE(returns, 6u);  // one that finds the loop held, then waits of 100 ms
+  {
+    std::lock_guard<std::mutex> lock(rec->gate_mutex);
+    rec->open = true;
+    rec->gate_changed.notify_all();
+  }
+  holder.join();  // its turn ended (it may have read "second" itself)
+  ASSERT_EQ(::send(fd, "third", 5, 0), 5);
+  auto started = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - started < 10s) {
+    {
+      std::lock_guard<std::mutex> lock(rec->mutex);
+      if (rec->received.find("third") != std::string::npos) break;
+    }
+    r.poll_all(20s);  // the loop is back in poll_all's set: "third" wakes it
+  }
+  EXPECT_EQ(rec->received, "firstsecondthird");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  ::close(fd);
+  r.stop();
+}
+
 // wake() of any loop ends a poll_all early.
 TEST(Reactor, WakeEndsAPollAllEarly) {
   reactor r({.threads = 2, .external_threads = true});
