@@ -957,11 +957,13 @@ bool reactor::poll_all(std::chrono::milliseconds max_wait) {
   if (all_loops_fd_ < 0) return poll(0, max_wait);  // one loop
   flush_as_poller();
   auto due = never.time_since_epoch().count();
-  auto now = clock::now().time_since_epoch().count();
   for (auto& t : threads_) {
-    // A deadline already due on a loop another thread polls is that thread's to run: not a reason to return at once.
     auto next = t->next_due.load(std::memory_order_relaxed);
-    if (next > now || !t->polling.load(std::memory_order_relaxed)) due = std::min(due, next);
+    if (next >= due) continue;
+    // A deadline already due on a loop another thread polls is that thread's to run: not a reason to return at once.
+    // (The clock is read only then: not on the watcher's usual path.)
+    if (t->polling.load(std::memory_order_relaxed) && next <= clock::now().time_since_epoch().count()) continue;
+    due = next;
   }
   int timeout = timeout_until(clock::time_point(clock::duration(due)));
   int max_wait_ms = static_cast<int>(std::min<int64_t>(max_wait.count(), INT_MAX));
@@ -974,7 +976,7 @@ bool reactor::poll_all(std::chrono::milliseconds max_wait) {
   marked.assign(threads_.size(), 0);
   for (int i = 0; i < n; ++i)
     if (ready[i].data.u64 < marked.size()) marked[ready[i].data.u64] = 1;
-  now = clock::now().time_since_epoch().count();
+  auto now = clock::now().time_since_epoch().count();
   for (size_t i = 0; i < threads_.size() && !stopping_; ++i) {
     auto& t = *threads_[i];
     if (marked[i] || t.next_due.load(std::memory_order_relaxed) <= now || n == 64)
@@ -983,7 +985,7 @@ bool reactor::poll_all(std::chrono::milliseconds max_wait) {
   return true;
 }
 
-// A waiting poll_all found loop `index` ready but polled by another thread. The loop's epoll fd stays readable
+// A waiting poll_all found loop `t` ready but polled by another thread. The loop's epoll fd stays readable
 // until that thread has read its sockets, so the next poll_all would return at once, again and again, for as
 // long as the other thread keeps the loop (a watcher spinning on a core the other thread may need). Instead
 // the loop leaves the set until the other thread's turn ends (take_turn puts it back). Either this thread sees

@@ -866,9 +866,10 @@ TEST(Reactor, PollAllRunsTheDeadlinesOfEveryLoop) {
   for (int fd : clients) ::close(fd);
 }
 
-// A loop that another thread polls is not a reason for poll_all to return: while one thread's handler runs (here it
-// blocks until released) and more data waits on that loop, a waiting poll_all waits (it used to return at once, some
-// 100,000 times a second: a spin); when the other thread's turn ends, the loop's events wake poll_all again.
+// A loop that another thread polls is not a reason for poll_all to return: while one thread's handler runs (here
+// it blocks until released) and more data waits on that loop, a waiting poll_all waits (it used to return at once,
+// hundreds of thousands of times a second: a spin); when the other thread's turn ends, the loop's events wake
+// poll_all again.
 TEST(Reactor, PollAllDoesNotSpinOnALoopAnotherThreadPolls) {
   struct gated : recorder {
     std::mutex gate_mutex;
@@ -890,10 +891,7 @@ TEST(Reactor, PollAllDoesNotSpinOnALoopAnotherThreadPolls) {
   auto rec = std::make_shared<gated>();
   rec->owner = &r;
   std::string error;
-  auto id = r.listen_tcp({"127.0.0.1", 0}, [rec](reactor::conn_id conn, const std::string&) {
-    rec->on_accept(conn);
-    return std::static_pointer_cast<reactor::handler>(rec);
-  }, error);
+  auto id = r.listen_tcp({"127.0.0.1", 0}, accept_into(rec), error);
   ASSERT_NE(id, 0u) << error;
   int fd = connect_tcp(r.local_endpoint(id));
   for (int k = 0; k < 100 && r.connection_count() == 0; ++k) r.poll(0, 10ms);
