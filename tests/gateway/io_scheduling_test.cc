@@ -237,6 +237,40 @@ TEST(IoStealing, WithinASpreadScopeTheReceiverRunsOnAnotherWorker) {
   EXPECT_NE(sender, receiver);
 }
 
+// Jobs enqueued from outside the workers go round robin to both, so a job finds its worker sometimes asleep
+// as the watcher (woken through its loop's eventfd), sometimes on its condition variable, sometimes still
+// awake. The wake-up is sent after the enqueuer let go of the worker's wait lock; none may be lost (the
+// relaxed sleep is 30 s, so a lost one stalls the round).
+TEST(IoStealing, NoWakeUpIsLostOnJobsFromOutside) {
+  scheduled_system s;
+  auto ran = std::make_shared<std::atomic<int>>(0);
+  auto mutex = std::make_shared<std::mutex>();
+  auto threads = std::make_shared<std::map<std::thread::id, int>>();
+  auto counter = s.system->spawn([=](caf::event_based_actor*) -> caf::behavior {
+    return {[=](ran_atom) {
+      {
+        std::lock_guard<std::mutex> lock(*mutex);
+        ++(*threads)[std::this_thread::get_id()];
+      }
+      ran->fetch_add(1);
+    }};
+  });
+  constexpr int rounds = 2000;
+  int stalled = 0;
+  for (int i = 0; i < rounds && stalled == 0; ++i) {
+    caf::anon_send(counter, ran_atom::value);
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (ran->load() <= i && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20us);
+    if (ran->load() <= i) ++stalled;
+    if (i % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(100 * (i % 7)));  // let it sleep
+  }
+  EXPECT_EQ(stalled, 0) << "a job waited more than 5 s for its worker";
+  EXPECT_EQ(ran->load(), rounds);
+  std::lock_guard<std::mutex> lock(*mutex);
+  EXPECT_EQ(threads->size(), 2u) << "the jobs did not reach both workers";
+  caf::anon_send_exit(counter, caf::exit_reason::user_shutdown);
+}
+
 using test::core_hogs;
 
 // Two actors pass a counter back and forth, `rounds` times: a worker runs one job after another (the
