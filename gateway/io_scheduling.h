@@ -125,12 +125,12 @@ class io_stealing : public caf::policy::work_stealing {
   void external_enqueue(Worker* self, caf::resumable* job) {
     auto& data = d(self);
     data.queue.append(job);
-    waker wake;
+    std::condition_variable* notify = nullptr;
     {
       std::unique_lock<std::mutex> guard(data.waitdata.lock);
-      if (data.waitdata.sleeping && !data.queue.empty()) wake = waker_for(self, data);
+      if (data.waitdata.sleeping && !data.queue.empty()) notify = wake_or_defer(self, data);
     }
-    wake();
+    if (notify != nullptr) notify->notify_one();
   }
 
   template <class Worker>
@@ -220,39 +220,30 @@ class io_stealing : public caf::policy::work_stealing {
     for (size_t k = 1; k < n; ++k) {
       auto* w = parent->worker_by_id((self->id() + k) % n);
       auto& data = d(w);
-      waker wake;
+      std::condition_variable* notify = nullptr;
       {
         std::unique_lock<std::mutex> guard(data.waitdata.lock);
         if (!data.waitdata.sleeping || data.thief_woken) continue;
         data.thief_woken = true;
-        wake = waker_for(w, data);
+        notify = wake_or_defer(w, data);
       }
-      wake();
+      if (notify != nullptr) notify->notify_one();
       return;
     }
   }
 
-  // Wakes a sleeping worker: chosen under its waitdata.lock, called after releasing it. A worker woken while
-  // the waker still holds that lock blocks on it at once (its first step is to take it): one more futex wait,
-  // futex wake and context switch per hand-off (perf at 1,000/s, about 600 of each per 12,000 MESSAGEs).
-  // Waking late is safe: a worker checks its queue and thief_woken under the lock before it sleeps, and a
-  // wake-up that finds it awake costs one spurious return.
-  struct waker {
-    std::condition_variable* cv = nullptr;  // a worker waiting on its condition variable
-    net::reactor* reactor = nullptr;        // or the watcher, waiting in epoll: its loop's eventfd
-    size_t loop = 0;
-    void operator()() const {
-      if (cv != nullptr) cv->notify_one();
-      else if (reactor != nullptr) reactor->wake(loop);
-    }
-  };
-
-  // Caller holds data.waitdata.lock of a sleeping worker: the watcher waits in epoll, the others on their
-  // condition variables.
+  // Wakes a sleeping worker; the caller holds its waitdata.lock. The watcher (in epoll) is woken at once,
+  // through its loop's eventfd: written after the lock, the write could land after the watcher woke for an
+  // earlier enqueue and end its next wait at once (a spurious wake-up, after which it steals: a test saw
+  // receivers move to the other worker). A worker waiting on its condition variable is returned, to be
+  // notified after the caller lets go of the lock: notified under it, the worker's first step (taking that
+  // lock) blocked at once, one more futex wait, futex wake and context switch per hand-off. A late notify is
+  // absorbed by the wait's predicate (queue non-empty or thief_woken, checked under the lock).
   template <class Worker>
-  static waker waker_for(Worker* w, worker_data& data) {
-    if (!data.watches) return {&data.waitdata.cv, nullptr, 0};
-    return {nullptr, reactor_.load(std::memory_order_acquire), w->id()};
+  static std::condition_variable* wake_or_defer(Worker* w, worker_data& data) {
+    if (!data.watches) return &data.waitdata.cv;
+    if (auto* r = reactor_.load(std::memory_order_acquire)) r->wake(w->id());
+    return nullptr;
   }
 
   // Cores busy and another worker awake (the caller is not counted among the sleepers).
