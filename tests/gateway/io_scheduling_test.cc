@@ -239,8 +239,8 @@ TEST(IoStealing, WithinASpreadScopeTheReceiverRunsOnAnotherWorker) {
 
 // Jobs enqueued from outside the workers go round robin to both, so a job finds its worker sometimes asleep
 // as the watcher (woken through its loop's eventfd), sometimes on its condition variable, sometimes still
-// awake. The wake-up is sent after the enqueuer let go of the worker's wait lock; none may be lost (the
-// relaxed sleep is 30 s, so a lost one stalls the round).
+// awake. A worker on its condition variable is notified after the enqueuer let go of its wait lock; no
+// wake-up may be lost on either path (the relaxed sleep is 30 s, so a lost one stalls the round).
 TEST(IoStealing, NoWakeUpIsLostOnJobsFromOutside) {
   scheduled_system s;
   auto ran = std::make_shared<std::atomic<int>>(0);
