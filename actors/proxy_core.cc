@@ -1,5 +1,6 @@
 #include "actors/proxy_core.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <random>
@@ -354,5 +355,7 @@ proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options 
 size_t shard_for_call(std::string_view call_id, size_t shards) {
   return shards == 0 ? 0 : std::hash<std::string_view>{}(call_id) % shards;
 }
+
+size_t proxy_core_shards(size_t workers) { return std::max<size_t>(1, (workers + 1) / 2); }
 
 }  // namespace fedgw
