@@ -49,6 +49,8 @@ struct transaction_io : transaction_table::callbacks {
   void finished(const request_origin& origin, int code, clock::time_point now) override;
 };
 
+constexpr auto dialog_flow_expiry = std::chrono::hours(1);
+
 struct core_state {
   proxy_core_options options;
   transaction_io io;
@@ -61,7 +63,7 @@ struct core_state {
   // Policy refusals are logged once per speaker (certificate identity or address) and minute.
   proxy::log_throttle refusals;
   // The partner connection of each dialog's latest request (external origins are connections).
-  proxy::dialog_flows<response_sink> flows{100000, std::chrono::hours(1)};
+  proxy::dialog_flows<response_sink> flows{0, dialog_flow_expiry};
   std::unordered_set<caf::actor_addr> watched;  // connections monitored for `flows` and `routes`
   // Partner domain -> its established connection (as the registry told): requests go there without the
   // registry hop. Bounded; an entry goes with its connection.
@@ -307,6 +309,7 @@ namespace {
 proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_options options) {
   auto& st = self->state;
   st.options = std::move(options);
+  st.flows = proxy::dialog_flows<response_sink>(st.options.max_dialog_flows, dialog_flow_expiry);
   st.io.self = self;
   st.transactions = std::make_unique<transaction_table>(st.options.timers, st.io);
   uint64_t seed = 0;
@@ -357,5 +360,11 @@ size_t shard_for_call(std::string_view call_id, size_t shards) {
 }
 
 size_t proxy_core_shards(size_t workers) { return std::max<size_t>(1, (workers + 1) / 2); }
+
+size_t dialog_flows_per_shard(size_t workers) {
+  constexpr size_t per_worker = 100000;
+  size_t shards = proxy_core_shards(workers);
+  return (per_worker * std::max<size_t>(1, workers) + shards - 1) / shards;
+}
 
 }  // namespace fedgw

@@ -29,6 +29,8 @@ struct proxy_core_options {
   std::shared_ptr<std::atomic<uint64_t>> stray_responses;
   // Discovered-partner rate limit towards partner domains, shared by all shards (null: none).
   std::shared_ptr<proxy::partner_rate_limiter> outbound_limits;
+  // Dialogs whose partner connection this shard remembers (dialog_flows_per_shard).
+  size_t max_dialog_flows = 100000;
 };
 
 proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);
@@ -42,6 +44,10 @@ size_t shard_for_call(std::string_view call_id, size_t shards);
 // with one shard (README, Performance). Half as many still spread: with 8 workers the busiest thread's share
 // stayed at 14 %.
 size_t proxy_core_shards(size_t workers);
+
+// The dialogs each of those shards remembers the partner connection of: 100,000 per worker thread, so that the
+// gateway's total does not depend on how the workers are grouped into shards.
+size_t dialog_flows_per_shard(size_t workers);
 
 // fedctl status's counters, derived from the shards' metrics (merged or one shard's), so that
 // fedctl status and /metrics read the same numbers.

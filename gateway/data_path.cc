@@ -114,7 +114,7 @@ void data_path::stop(net::reactor& reactor) {
   if (registry) caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }
 
-bool start_data_path(caf::actor_system& system, const config::Config& config, size_t shard_count,
+bool start_data_path(caf::actor_system& system, const config::Config& config, size_t workers,
                      const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
                      const dns_resolver_actor& dns, const cert_manager_actor& certificates, data_path& out,
                      std::string& error) {
@@ -147,9 +147,10 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
     return spawn_outbound_connection(system, std::move(o), domain, node);
   };
   out.registry = spawn_peer_registry(system, std::move(registry_options));
-  for (size_t i = 0; i < shard_count; ++i)
+  for (size_t i = 0; i < proxy_core_shards(workers); ++i)
     out.shards.push_back(spawn_proxy_core(system, {out.settings, i, out.registry, log, transaction_timers(config),
-                                                   parse_limits(config), out.stray_responses, out.outbound_limits}));
+                                                   parse_limits(config), out.stray_responses, out.outbound_limits,
+                                                   dialog_flows_per_shard(workers)}));
   *connect_options = connection_options(config, out, reactor, log, dns);
   connect_options->tls = out.tls;
 

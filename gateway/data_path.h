@@ -32,9 +32,9 @@ struct data_path {
   void stop(net::reactor& reactor);
 };
 
-// Spawns the actors and opens the listeners; false with `error` when a
-// listener cannot be opened.
-bool start_data_path(caf::actor_system& system, const config::Config& config, size_t shards,
+// Spawns the actors (proxy_core_shards(workers) proxy-core shards) and opens the listeners; false with `error`
+// when a listener cannot be opened.
+bool start_data_path(caf::actor_system& system, const config::Config& config, size_t workers,
                      const std::shared_ptr<net::reactor>& reactor, const status_log_actor& log,
                      const dns_resolver_actor& dns, const cert_manager_actor& certificates, data_path& out,
                      std::string& error);

@@ -283,8 +283,7 @@ int main(int argc, char** argv) {
   auto dns = fedgw::spawn_dns_resolver(system, config.dns(), log);
   fedgw::data_path path;
   std::string error;
-  bool data_path_ok = fedgw::start_data_path(system, config, fedgw::proxy_core_shards(workers), reactor, log, dns,
-                                             certificates, path, error);
+  bool data_path_ok = fedgw::start_data_path(system, config, workers, reactor, log, dns, certificates, path, error);
   // Only with a running data path (its TLS contexts); the supervisor starts and stops the session with the mode.
   std::function<fedgw::proxy_session_actor(const fedgw::config::Config&)> start_proxy_session;
   if (data_path_ok)

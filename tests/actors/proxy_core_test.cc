@@ -19,6 +19,19 @@ TEST(ProxyCoreShards, OnePerTwoWorkersAndAtLeastOne) {
   EXPECT_EQ(proxy_core_shards(64), 32u);
 }
 
+TEST(DialogFlowsPerShard, HundredThousandPerWorkerWhateverTheShards) {
+  EXPECT_EQ(dialog_flows_per_shard(0), 100000u);
+  EXPECT_EQ(dialog_flows_per_shard(1), 100000u);
+  EXPECT_EQ(dialog_flows_per_shard(2), 200000u);  // one shard for both workers
+  EXPECT_EQ(dialog_flows_per_shard(3), 150000u);
+  EXPECT_EQ(dialog_flows_per_shard(8), 200000u);
+  for (size_t workers = 1; workers <= 64; ++workers) {
+    size_t total = dialog_flows_per_shard(workers) * proxy_core_shards(workers);
+    EXPECT_GE(total, 100000 * workers) << workers;
+    EXPECT_LT(total, 100000 * workers + proxy_core_shards(workers)) << workers;  // rounded up, no more
+  }
+}
+
 TEST(ShardForCall, StableAndInRange) {
   EXPECT_EQ(shard_for_call("any", 0), 0u);
   EXPECT_EQ(shard_for_call("any", 1), 0u);
