@@ -20,9 +20,9 @@
 // busy connection then keeps the reading, the serial part, and the proxying runs on the other cores.
 // All that spreading pays only while cores are free. When they are all taken (a running worker waits for a
 // CPU more than a tenth of the time it wants to run, net::cpu_wait_meter), work stays on the worker that has
-// it: no thief is woken, nothing is handed round robin, and a worker that goes idle while another is awake
-// sleeps on its condition variable (neither watching nor stealing) until handed work; the last to go idle
-// watches. Another worker would only add hand-offs (on 2 shared cores 1 -> 2 workers lost 6-10 % of msg/s
+// it: no thief is woken, nothing is handed round robin (jobs from other threads, such as CAF's timers, go to
+// an awake worker), and a worker that goes idle while another is awake sleeps on its condition variable
+// (neither watching nor stealing) until handed work; the last to go idle watches. Another worker would only add hand-offs (on 2 shared cores 1 -> 2 workers lost 6-10 % of msg/s
 // and cost 12-18 % more CPU per message without this, README).
 // The verdict lapses `cores_busy_for` after the sample that gave it (samples come only from a worker that
 // runs many jobs in a row), so that at low load the work spreads as before.
@@ -96,6 +96,12 @@ class io_stealing : public caf::policy::work_stealing {
       // Cores busy: to this worker's own queue, at its tail (FIFO, as the round robin would: input read under
       // saturation must not overtake older runnable jobs).
       if (cores_busy()) return external_enqueue(current_worker_, job);
+    } else if (current_worker_ == nullptr && self->num_workers() > 1 && cores_busy()) {
+      // From a thread of no worker (CAF's clock: timeouts and ticks; the DNS thread) while the cores are busy:
+      // to the worker that has the work. Round robin woke a sleeping one, and an actor run there (a proxy-core
+      // shard's tick) pulled the work over: one worker's share of the gateway's CPU fell from ~100 % to 57-60 %
+      // in some 2-worker runs.
+      if (auto* w = awake_worker(self)) return external_enqueue(w, job);
     }
     base::central_enqueue(self, job);
   }
@@ -244,6 +250,21 @@ class io_stealing : public caf::policy::work_stealing {
     if (!data.watches) return &data.waitdata.cv;
     if (auto* r = reactor_.load(std::memory_order_acquire)) r->wake(w->id());
     return nullptr;
+  }
+
+  // A worker not sleeping, else the watcher (in epoll); null when every worker sleeps on its condition
+  // variable. One lock per worker looked at: only for jobs from other threads while the cores are busy.
+  template <class Coordinator>
+  static worker_type* awake_worker(Coordinator* self) {
+    worker_type* watcher = nullptr;
+    for (size_t i = 0; i < self->num_workers(); ++i) {
+      auto* w = self->worker_by_id(i);
+      auto& data = d(w);
+      std::unique_lock<std::mutex> guard(data.waitdata.lock);
+      if (!data.waitdata.sleeping) return w;
+      if (data.watches) watcher = w;
+    }
+    return watcher;
   }
 
   // Cores busy and another worker awake (the caller is not counted among the sleepers).

@@ -314,6 +314,70 @@ TEST(IoStealing, WhileEveryCoreIsBusyTheReceiverStaysOnTheSendersWorker) {
   EXPECT_EQ(sender, receiver);
 }
 
+// Jobs from a thread of no worker (CAF's clock: timeouts and ticks) go, while every core is busy, to the worker
+// that runs the work: round robin woke the sleeping worker, and what the job's actor sent moved work there.
+TEST(IoStealing, WhileEveryCoreIsBusyJobsFromOtherThreadsGoToTheAwakeWorker) {
+  if (!net::thread_cpu_times()) GTEST_SKIP() << "this kernel keeps no schedstat";
+  scheduled_system s(/*spread_when_cores_busy=*/false);
+  core_hogs hogs(30s);
+  ASSERT_TRUE(run_jobs_until_cores_busy(s, 10s)) << "a worker among spinning threads never found the cores busy";
+  // Two actors pass a counter back and forth until told to stop, keeping one worker awake (the other sleeps).
+  using threads_seen = std::map<std::thread::id, int>;
+  auto mutex = std::make_shared<std::mutex>();
+  auto busy_threads = std::make_shared<threads_seen>();
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  auto stopped = std::make_shared<std::promise<void>>();
+  auto make = [&](caf::actor* other) {
+    return s.system->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      return {[=](int n) {
+        if (n % 1000 == 0) {
+          std::lock_guard<std::mutex> lock(*mutex);
+          ++(*busy_threads)[std::this_thread::get_id()];
+        }
+        if (stop->load()) stopped->set_value();
+        else self->send(*other, n + 1);
+      }};
+    });
+  };
+  caf::actor a, b;
+  a = make(&b);
+  b = make(&a);
+  auto recorder_threads = std::make_shared<threads_seen>();
+  auto recorder = s.system->spawn([=](caf::event_based_actor*) -> caf::behavior {
+    return {[=](ran_atom) {
+      std::lock_guard<std::mutex> lock(*mutex);
+      ++(*recorder_threads)[std::this_thread::get_id()];
+    }};
+  });
+  caf::anon_send(a, 0);
+  std::this_thread::sleep_for(100ms);
+  constexpr int sends = 100;
+  for (int i = 0; i < sends; ++i) {
+    caf::anon_send(recorder, ran_atom::value);  // from the test thread: no worker
+    std::this_thread::sleep_for(3ms);
+  }
+  bool still_busy = io_stealing::cores_busy();
+  stop->store(true);
+  EXPECT_EQ(stopped->get_future().wait_for(10s), std::future_status::ready);
+  // The recorder's jobs wait at the tail of the busy worker's queue (the pair's sends go to its head) until
+  // the pair stopped.
+  auto recorded = [&] {
+    std::lock_guard<std::mutex> lock(*mutex);
+    int n = 0;
+    for (auto& [thread, runs] : *recorder_threads) n += runs;
+    return n;
+  };
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (recorded() < sends && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  for (auto& actor : {a, b, recorder}) caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  ASSERT_TRUE(still_busy) << "the verdict lapsed while a worker ran jobs among spinning threads";
+  EXPECT_EQ(recorded(), sends);
+  std::lock_guard<std::mutex> lock(*mutex);
+  for (auto& [thread, n] : *recorder_threads)
+    EXPECT_EQ(busy_threads->count(thread), 1u) << "a job from the test thread ran on the sleeping worker";
+  EXPECT_EQ(busy_threads->size(), 1u) << "the work moved between the workers";
+}
+
 // The verdict needs samples, which come only from a worker running many jobs in a row: without them it
 // lapses (cores_busy_for), so that low load spreads as before.
 TEST(IoStealing, TheBusyCoresVerdictLapsesWithoutNewSamples) {
