@@ -151,7 +151,7 @@ class io_stealing : public caf::policy::work_stealing {
     if (++data.jobs_since_poll >= poll_every) {
       data.jobs_since_poll = 0;
       poll_without_waiting(r, loop, workers);
-      if (workers > 1) note_cpu_wait(data);
+      if (workers > 1) note_cpu_wait(data, loop);
     }
     if (auto* job = data.queue.take_head()) {
       ++data.jobs_since_idle;
@@ -252,13 +252,16 @@ class io_stealing : public caf::policy::work_stealing {
     return nullptr;
   }
 
-  // A worker not sleeping, else the watcher (in epoll); null when every worker sleeps on its condition
+  // A worker not sleeping (first the one that sampled last: it runs jobs in a row, while another may only be
+  // on its way to sleep), else the watcher (in epoll); null when every worker sleeps on its condition
   // variable. One lock per worker looked at: only for jobs from other threads while the cores are busy.
   template <class Coordinator>
   static worker_type* awake_worker(Coordinator* self) {
     worker_type* watcher = nullptr;
-    for (size_t i = 0; i < self->num_workers(); ++i) {
-      auto* w = self->worker_by_id(i);
+    size_t n = self->num_workers();
+    size_t first = running_worker_.load(std::memory_order_relaxed);
+    for (size_t k = 0; k < n; ++k) {
+      auto* w = self->worker_by_id((first + k) % n);
       auto& data = d(w);
       std::unique_lock<std::mutex> guard(data.waitdata.lock);
       if (!data.waitdata.sleeping) return w;
@@ -274,13 +277,14 @@ class io_stealing : public caf::policy::work_stealing {
 
   // A running worker samples its wait for a CPU (a window of at least 100 ms) and sets cores_busy_ for all:
   // the latest verdict of any worker holds, for cores_busy_for.
-  static void note_cpu_wait(worker_data& data) {
+  static void note_cpu_wait(worker_data& data, size_t worker_id) {
     if (!check_cores_.load(std::memory_order_relaxed)) return;
     auto now = net::cpu_wait_meter::clock::now();
     if (!data.cpu_wait.due(now)) return;
     auto times = net::thread_cpu_times();
     if (!times) return;  // the kernel keeps no schedstat: spread as if the cores were free
     if (!data.cpu_wait.sample(now, *times)) return;
+    running_worker_.store(worker_id, std::memory_order_relaxed);
     bool busy = data.cpu_wait.busy();
     if (busy) busy_until_ns_.store((now + cores_busy_for).time_since_epoch().count(), std::memory_order_relaxed);
     bool was_busy = cores_busy_.exchange(busy, std::memory_order_relaxed);
@@ -307,6 +311,7 @@ class io_stealing : public caf::policy::work_stealing {
   static inline std::atomic<bool> cores_busy_{false};
   static inline std::atomic<int64_t> busy_until_ns_{0};  // steady clock: when cores_busy_ lapses
   static inline std::atomic<uint64_t> cores_busy_total_{0};
+  static inline std::atomic<size_t> running_worker_{0};  // the worker that sampled its wait for a CPU last
   static inline std::atomic<size_t> sleepers_{0};  // idle workers (the watcher and those on their condition variables)
   static inline std::atomic<bool> watcher_{false};  // an idle worker waits in reactor::poll_all
   static inline thread_local worker_type* current_worker_ = nullptr;

@@ -330,7 +330,7 @@ TEST(IoStealing, WhileEveryCoreIsBusyJobsFromOtherThreadsGoToTheAwakeWorker) {
   auto make = [&](caf::actor* other) {
     return s.system->spawn([=](caf::event_based_actor* self) -> caf::behavior {
       return {[=](int n) {
-        if (n % 1000 == 0) {
+        if (n % 100 == 0) {
           std::lock_guard<std::mutex> lock(*mutex);
           ++(*busy_threads)[std::this_thread::get_id()];
         }
