@@ -237,7 +237,8 @@ void handle_request(self_ptr self, sip_origin& origin, sip::Message& request) {
   if (refused(self, origin, who, request, proxy::check_origin(request, origin.from, origin.identities, s))) return;
   if (who.method == metrics::method::cancel) {
     auto branch = request.top_via_branch();
-    auto r = branch ? st.transactions->on_cancel(who, *branch, who.received) : transaction_table::cancel_result::unknown;
+    auto r = branch ? st.transactions->on_cancel(who, *branch, who.received)
+                    : transaction_table::cancel_result::unknown;
     if (r == transaction_table::cancel_result::unknown)
       return respond(self, who, request, 481, "Call/Transaction Does Not Exist");
     return respond(self, who, request, 200, "OK");
@@ -345,7 +346,9 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
       arm_tick(self);
     },
     [=](metrics_atom) -> metrics::sip_block { return current_metrics(self); },
-    [=](config_atom, std::shared_ptr<const proxy::settings>& settings) { self->state.options.settings = std::move(settings); },
+    [=](config_atom, std::shared_ptr<const proxy::settings>& settings) {
+      self->state.options.settings = std::move(settings);
+    },
   };
 }
 

@@ -22,8 +22,9 @@
 // CPU more than a tenth of the time it wants to run, net::cpu_wait_meter), work stays on the worker that has
 // it: no thief is woken, nothing is handed round robin (jobs from other threads, such as CAF's timers, go to
 // an awake worker), and a worker that goes idle while another is awake sleeps on its condition variable
-// (neither watching nor stealing) until handed work; the last to go idle watches. Another worker would only add hand-offs (on 2 shared cores 1 -> 2 workers lost 6-10 % of msg/s
-// and cost 12-18 % more CPU per message without this, README).
+// (neither watching nor stealing) until handed work; the last to go idle watches. Another worker would only
+// add hand-offs (on 2 shared cores 1 -> 2 workers lost 6-10 % of msg/s and cost 12-18 % more CPU per message
+// without this, README).
 // The verdict lapses `cores_busy_for` after the sample that gave it (samples come only from a worker that
 // runs many jobs in a row), so that at low load the work spreads as before.
 #pragma once
@@ -99,7 +100,7 @@ class io_stealing : public caf::policy::work_stealing {
     } else if (current_worker_ == nullptr && self->num_workers() > 1 && cores_busy()) {
       // From a thread of no worker (CAF's clock: timeouts and ticks; the DNS thread) while the cores are busy:
       // to the worker that has the work. Round robin woke a sleeping one, and an actor run there (a proxy-core
-      // shard's tick) pulled the work over: one worker's share of the gateway's CPU fell from ~100 % to 57-60 %
+      // shard's tick) pulled the work over: one worker's share of the gateway's CPU fell from ~100 % to 52-70 %
       // in some 2-worker runs.
       if (auto* w = awake_worker(self)) return external_enqueue(w, job);
     }
