@@ -63,7 +63,7 @@ struct core_state {
   // Policy refusals are logged once per speaker (certificate identity or address) and minute.
   proxy::log_throttle refusals;
   // The partner connection of each dialog's latest request (external origins are connections).
-  proxy::dialog_flows<response_sink> flows{0, dialog_flow_expiry};
+  proxy::dialog_flows<response_sink> flows{0, dialog_flow_expiry};  // sized in proxy_core_impl (options)
   std::unordered_set<caf::actor_addr> watched;  // connections monitored for `flows` and `routes`
   // Partner domain -> its established connection (as the registry told): requests go there without the
   // registry hop. Bounded; an entry goes with its connection.
@@ -365,9 +365,8 @@ size_t shard_for_call(std::string_view call_id, size_t shards) {
 size_t proxy_core_shards(size_t workers) { return std::max<size_t>(1, (workers + 1) / 2); }
 
 size_t dialog_flows_per_shard(size_t workers) {
-  constexpr size_t per_worker = 100000;
   size_t shards = proxy_core_shards(workers);
-  return (per_worker * std::max<size_t>(1, workers) + shards - 1) / shards;
+  return (dialog_flows_per_worker * std::max<size_t>(1, workers) + shards - 1) / shards;
 }
 
 }  // namespace fedgw

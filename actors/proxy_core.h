@@ -18,6 +18,9 @@
 
 namespace fedgw {
 
+// The dialogs whose partner connection the gateway remembers, per worker thread (dialog_flows_per_shard).
+constexpr size_t dialog_flows_per_worker = 100000;
+
 struct proxy_core_options {
   std::shared_ptr<const proxy::settings> settings;
   size_t shard = 0;
@@ -30,7 +33,7 @@ struct proxy_core_options {
   // Discovered-partner rate limit towards partner domains, shared by all shards (null: none).
   std::shared_ptr<proxy::partner_rate_limiter> outbound_limits;
   // Dialogs whose partner connection this shard remembers (dialog_flows_per_shard).
-  size_t max_dialog_flows = 100000;
+  size_t max_dialog_flows = dialog_flows_per_worker;
 };
 
 proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);
@@ -45,8 +48,8 @@ size_t shard_for_call(std::string_view call_id, size_t shards);
 // stayed at 14 %.
 size_t proxy_core_shards(size_t workers);
 
-// The dialogs each of those shards remembers the partner connection of: 100,000 per worker thread, so that the
-// gateway's total does not depend on how the workers are grouped into shards.
+// The dialogs each of those shards remembers the partner connection of: dialog_flows_per_worker per worker
+// thread, so that the gateway's total does not depend on how the workers are grouped into shards.
 size_t dialog_flows_per_shard(size_t workers);
 
 // fedctl status's counters, derived from the shards' metrics (merged or one shard's), so that

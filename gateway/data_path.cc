@@ -147,10 +147,12 @@ bool start_data_path(caf::actor_system& system, const config::Config& config, si
     return spawn_outbound_connection(system, std::move(o), domain, node);
   };
   out.registry = spawn_peer_registry(system, std::move(registry_options));
-  for (size_t i = 0; i < proxy_core_shards(workers); ++i)
+  size_t shard_count = proxy_core_shards(workers);
+  size_t flows_per_shard = dialog_flows_per_shard(workers);
+  for (size_t i = 0; i < shard_count; ++i)
     out.shards.push_back(spawn_proxy_core(system, {out.settings, i, out.registry, log, transaction_timers(config),
                                                    parse_limits(config), out.stray_responses, out.outbound_limits,
-                                                   dialog_flows_per_shard(workers)}));
+                                                   flows_per_shard}));
   *connect_options = connection_options(config, out, reactor, log, dns);
   connect_options->tls = out.tls;
 
