@@ -66,9 +66,8 @@ struct core_state {
   proxy::dialog_flows<response_sink> flows{0, dialog_flow_expiry};  // sized in proxy_core_impl (options)
   std::unordered_set<caf::actor_addr> watched;  // connections monitored for `flows` and `routes`
   // Partner domain -> its established connection (as the registry told): requests go there without the
-  // registry hop. Bounded; an entry goes with its connection.
+  // registry hop. Bounded (options.max_routes); an entry goes with its connection.
   std::unordered_map<std::string, response_sink> routes;
-  static constexpr size_t max_routes = 10000;
 };
 
 void count_response_out(self_ptr self, const request_origin& to, int code) {
@@ -335,8 +334,16 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
     },
     [=](route_atom, std::string& domain, response_sink& connection) {
       auto& s = self->state;
-      if (s.routes.size() >= core_state::max_routes) s.routes.clear();  // relearned from the registry
-      s.routes[std::move(domain)] = connection;
+      // Only a new domain can overflow the map: the registry sends a domain's route with each request it
+      // forwards there, so a burst sent before the first route came back brings it several times (each,
+      // clearing at the cap, sent every other domain back through the registry).
+      auto known = s.routes.find(domain);
+      if (known != s.routes.end()) {
+        known->second = connection;
+      } else {
+        if (s.routes.size() >= s.options.max_routes) s.routes.clear();  // relearned from the registry
+        s.routes.emplace(std::move(domain), connection);
+      }
       if (s.watched.insert(connection.address()).second) self->monitor(connection);
     },
     [=](proxy_tick_atom) {

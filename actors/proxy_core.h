@@ -20,6 +20,8 @@ namespace fedgw {
 
 // The dialogs whose partner connection the gateway remembers, per worker thread (dialog_flows_per_shard).
 constexpr size_t dialog_flows_per_worker = 100000;
+// The partner domains whose established connection one shard remembers (any shard may send to any domain).
+constexpr size_t routes_per_shard = 10000;
 
 struct proxy_core_options {
   std::shared_ptr<const proxy::settings> settings;
@@ -34,6 +36,9 @@ struct proxy_core_options {
   std::shared_ptr<proxy::partner_rate_limiter> outbound_limits;
   // Dialogs whose partner connection this shard remembers (dialog_flows_per_shard).
   size_t max_dialog_flows = dialog_flows_per_worker;
+  // Partner domains whose established connection this shard remembers; when a new one finds them all
+  // taken, the shard forgets them all and learns them again from the registry.
+  size_t max_routes = routes_per_shard;
 };
 
 proxy_core_actor spawn_proxy_core(caf::actor_system& system, proxy_core_options options);

@@ -1,5 +1,6 @@
 // The proxy core's plain helpers (how many shards a gateway runs, which one takes a request, how many dialogs
-// each remembers), and a real shard that remembers as many dialogs' partner connections as its options say.
+// each remembers), and a real shard that remembers as many dialogs' and domains' partner connections as its
+// options say.
 #include "actors/proxy_core.h"
 
 #include <chrono>
@@ -69,8 +70,8 @@ caf::behavior fake_connection(caf::stateful_actor<fake_connection_state>* self) 
   };
 }
 
-// A shard with a cap on remembered dialogs; the registry's new connections are one fake (`fallback`).
-struct ShardDialogFlows : ::testing::Test {
+// Shards with caps on what they remember; the registry's new connections are one fake (`fallback`).
+struct ProxyCoreShard : ::testing::Test {
   caf::actor_system_config cfg;
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
@@ -95,9 +96,10 @@ struct ShardDialogFlows : ::testing::Test {
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
 
-  proxy_core_actor shard(size_t max_dialog_flows) {
+  proxy_core_actor shard(size_t max_dialog_flows, size_t max_routes = routes_per_shard) {
     proxy_core_options o{settings, 0, registry, log, {}, {}, nullptr, nullptr};
     o.max_dialog_flows = max_dialog_flows;
+    o.max_routes = max_routes;
     auto s = spawn_proxy_core(system, std::move(o));
     spawned.push_back(caf::actor_cast<caf::actor>(s));
     return s;
@@ -148,22 +150,42 @@ struct ShardDialogFlows : ::testing::Test {
       });
     return out;
   }
-  // The NOTIFYs of dialog `call_id` written to `c` (waiting up to 5 s for the first when `wait`).
-  size_t notifies(const caf::actor& c, const std::string& call_id, bool wait) {
+  // The `method` requests of dialog `call_id` written to `c` (waiting up to 5 s for the first when `wait`).
+  size_t requests(const caf::actor& c, const std::string& method, const std::string& call_id, bool wait) {
     for (int i = 0;; ++i) {
       size_t n = 0;
       for (const auto& w : written(c))
-        n += w.compare(0, 7, "NOTIFY ") == 0 && w.find("\r\nCall-ID: " + call_id + "\r\n") != std::string::npos;
+        n += w.compare(0, method.size() + 1, method + " ") == 0 &&
+             w.find("\r\nCall-ID: " + call_id + "\r\n") != std::string::npos;
       if (n > 0 || !wait || i == 250) return n;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  }
+  size_t notifies(const caf::actor& c, const std::string& call_id, bool wait) {
+    return requests(c, "NOTIFY", call_id, wait);
+  }
+
+  // The registry's answer that `domain`'s connection is `c` (up).
+  void learn(const proxy_core_actor& to, const std::string& domain, const caf::actor& c) {
+    caf::anon_send(to, route_atom::value, domain, caf::actor_cast<response_sink>(c));
+  }
+  // A MESSAGE from alice@a.test (the UC server) to bob@`domain`, Call-ID `call_id`.
+  void message_to(const proxy_core_actor& to, const std::string& domain, const std::string& call_id) {
+    proxy::testing::request_text r;
+    r.uri = "sip:bob@" + domain;
+    r.to = "<sip:bob@" + domain + ">";
+    r.call_id = call_id;
+    r.vias = "Via: SIP/2.0/TCP 127.0.0.1:40000;branch=z9hG4bK-m-" + call_id + "\r\n";
+    auto uc_server = connection();
+    sip_origin origin{caf::actor_cast<response_sink>(uc_server), proxy::side::internal, {}, "127.0.0.1:40000"};
+    caf::anon_send(to, request_atom::value, std::move(origin), r.message());
   }
 };
 
 // start_data_path gives each shard dialog_flows_per_shard(workers) (above); the shard holds to it: dialogs
 // past the cap are not remembered, and their in-dialog requests take the registry (the route set), not the
 // partner's connection.
-TEST_F(ShardDialogFlows, RemembersAsManyDialogsAsItsOptionSays) {
+TEST_F(ProxyCoreShard, RemembersAsManyDialogsAsItsOptionSays) {
   for (size_t cap : {1u, 2u}) {
     SCOPED_TRACE("max_dialog_flows " + std::to_string(cap));
     auto core = shard(cap);
@@ -185,6 +207,30 @@ TEST_F(ShardDialogFlows, RemembersAsManyDialogsAsItsOptionSays) {
       EXPECT_EQ(notifies(fallback, d2, false), 0u);
     }
   }
+}
+
+// Routes (domain -> established connection) spare the registry hop. At the cap a NEW domain clears them (they
+// are learned again); the same domain's route again, as the registry sends it for each request of a burst
+// it forwarded, must not: it sent every other domain back through the registry.
+TEST_F(ProxyCoreShard, ARouteLearnedAgainAtTheCapKeepsTheOthers) {
+  auto core = shard(dialog_flows_per_worker, 2);
+  auto b1 = connection(), b2 = connection(), b3 = connection();
+  learn(core, "b1.test", b1);
+  learn(core, "b2.test", b2);
+  learn(core, "b1.test", b1);  // again: the map is full, but b1.test is in it
+  message_to(core, "b2.test", "m1");
+  message_to(core, "b1.test", "m2");
+  ASSERT_EQ(requests(b1, "MESSAGE", "m2", true), 1u);
+  // m1 was sent before m2: had it gone anywhere else, it would be there now.
+  EXPECT_EQ(requests(b2, "MESSAGE", "m1", false), 1u);
+  EXPECT_EQ(requests(fallback, "MESSAGE", "m1", false), 0u);
+  // A third domain at the cap: the others are forgotten and go through the registry until learned again.
+  learn(core, "b3.test", b3);
+  message_to(core, "b2.test", "m3");
+  message_to(core, "b3.test", "m4");
+  ASSERT_EQ(requests(b3, "MESSAGE", "m4", true), 1u);
+  EXPECT_EQ(requests(b2, "MESSAGE", "m3", false), 0u);
+  EXPECT_EQ(requests(fallback, "MESSAGE", "m3", true), 1u);
 }
 
 }  // namespace
