@@ -334,16 +334,10 @@ proxy_core_actor::behavior_type proxy_core_impl(self_ptr self, proxy_core_option
     },
     [=](route_atom, std::string& domain, response_sink& connection) {
       auto& s = self->state;
-      // Only a new domain can overflow the map: the registry sends a domain's route with each request it
-      // forwards there, so a burst sent before the first route came back brings it several times (each,
-      // clearing at the cap, sent every other domain back through the registry).
-      auto known = s.routes.find(domain);
-      if (known != s.routes.end()) {
-        known->second = connection;
-      } else {
-        if (s.routes.size() >= s.options.max_routes) s.routes.clear();  // relearned from the registry
-        s.routes.emplace(std::move(domain), connection);
-      }
+      // Only a new domain overflows the map (then relearned from the registry): the registry sends a domain's
+      // route with each request of a burst it forwarded, and clearing for those sent every other domain back.
+      if (s.routes.size() >= s.options.max_routes && s.routes.find(domain) == s.routes.end()) s.routes.clear();
+      s.routes[std::move(domain)] = connection;
       if (s.watched.insert(connection.address()).second) self->monitor(connection);
     },
     [=](proxy_tick_atom) {

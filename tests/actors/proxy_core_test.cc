@@ -161,9 +161,6 @@ struct ProxyCoreShard : ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  size_t notifies(const caf::actor& c, const std::string& call_id, bool wait) {
-    return requests(c, "NOTIFY", call_id, wait);
-  }
 
   // The registry's answer that `domain`'s connection is `c` (up).
   void learn(const proxy_core_actor& to, const std::string& domain, const caf::actor& c) {
@@ -197,14 +194,14 @@ TEST_F(ProxyCoreShard, RemembersAsManyDialogsAsItsOptionSays) {
     notify_from_uc_server(core, d2, routes2);
     notify_from_uc_server(core, d1, routes1);
     // The first dialog is remembered either way: its NOTIFY goes back on the SUBSCRIBE's connection.
-    ASSERT_EQ(notifies(first, d1, true), 1u);
+    ASSERT_EQ(requests(first, "NOTIFY", d1, true), 1u);
     // The shard sent the second NOTIFY before that one: had it gone to `second`, it would be there now.
     if (cap == 1) {
-      EXPECT_EQ(notifies(second, d2, false), 0u);
-      EXPECT_EQ(notifies(fallback, d2, true), 1u);  // through the registry
+      EXPECT_EQ(requests(second, "NOTIFY", d2, false), 0u);
+      EXPECT_EQ(requests(fallback, "NOTIFY", d2, true), 1u);  // through the registry
     } else {
-      EXPECT_EQ(notifies(second, d2, false), 1u);
-      EXPECT_EQ(notifies(fallback, d2, false), 0u);
+      EXPECT_EQ(requests(second, "NOTIFY", d2, false), 1u);
+      EXPECT_EQ(requests(fallback, "NOTIFY", d2, false), 0u);
     }
   }
 }
