@@ -192,6 +192,8 @@ class client_transactions {
 
   size_t size() const { return entries_.size(); }
   size_t absorbed_ack_count() const { return absorbed_acks_.size(); }
+  // Timer entries held, stale ones included (bounded: see push_deadline).
+  size_t pending_timers() const { return deadlines_.size(); }
 
  private:
   struct entry {
@@ -216,8 +218,23 @@ class client_transactions {
     bool operator()(const timer& a, const timer& b) const { return a.first > b.first; }
   };
   using iterator = typename std::unordered_map<std::string, entry>::iterator;
+  static constexpr size_t kStaleTimerSlack = 1024;
 
-  void schedule(const std::string& branch, steady_clock::time_point when) { deadlines_.push({when, {branch, false}}); }
+  void schedule(const std::string& branch, steady_clock::time_point when) { push_deadline({when, {branch, false}}); }
+
+  // The heap deletes lazily: a transaction answered at once leaves its timer B/F entry behind until that
+  // deadline (32 s), i.e. 32 s x the request rate of them. Past twice the live timers (plus slack, so the
+  // rebuild stays amortised O(1) per push) the heap is rebuilt from the live deadlines alone.
+  void push_deadline(timer t) {
+    if (deadlines_.size() >= 2 * (entries_.size() + absorbed_acks_.size()) + kStaleTimerSlack) {
+      std::vector<timer> live;
+      live.reserve(entries_.size() + absorbed_acks_.size() + 1);
+      for (const auto& [branch, e] : entries_) live.push_back({e.deadline, {branch, false}});
+      for (const auto& [origin_branch, until] : absorbed_acks_) live.push_back({until, {origin_branch, true}});
+      deadlines_ = decltype(deadlines_)(later{}, std::move(live));
+    }
+    deadlines_.push(std::move(t));
+  }
 
   void forward_upstream(entry& e, sip::Message& response) {
     response.remove_top_via();
@@ -248,7 +265,7 @@ class client_transactions {
     if (e.invite && !e.origin_branch.empty()) {
       auto until = now + timers_.linger;
       absorbed_acks_[e.origin_branch] = until;
-      deadlines_.push({until, {e.origin_branch, true}});
+      push_deadline({until, {e.origin_branch, true}});
     }
     erase(it);
   }

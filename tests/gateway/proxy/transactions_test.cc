@@ -63,6 +63,16 @@ class Transactions : public ::testing::Test {
     table.on_response("z9hG4bK-gw1", m, at);
   }
 
+  // The unanswered request of start() gets its 408 at t0 + 3s, not before, and ends.
+  void expect_408_exactly_at_timer_f() {
+    table.expire(t0 + 2999ms);
+    EXPECT_TRUE(out.r.answers.empty());
+    table.expire(t0 + 3s);
+    ASSERT_EQ(out.r.answers.size(), 1u);
+    EXPECT_EQ(out.r.answers[0], std::make_pair(1, 408));
+    EXPECT_EQ(table.size(), 0u);
+  }
+
   recorder out;
   client_transactions<int> table;
   steady_clock::time_point t0 = steady_clock::time_point{} + 1000s;
@@ -70,12 +80,7 @@ class Transactions : public ::testing::Test {
 
 TEST_F(Transactions, NonInviteWithoutResponseGets408AtTimerF) {
   start("MESSAGE");
-  table.expire(t0 + 2999ms);
-  EXPECT_TRUE(out.r.answers.empty());
-  table.expire(t0 + 3s);
-  ASSERT_EQ(out.r.answers.size(), 1u);
-  EXPECT_EQ(out.r.answers[0], std::make_pair(1, 408));
-  EXPECT_EQ(table.size(), 0u);
+  expect_408_exactly_at_timer_f();
 }
 
 TEST_F(Transactions, FinalResponseGoesUpstreamWithoutOurViaAndEndsTheTransaction) {
@@ -244,6 +249,31 @@ TEST_F(Transactions, DeliveryFailureAnswersOnceAndTimerDoesNotAnswerAgain) {
   table.expire(t0 + 1h);
   ASSERT_EQ(out.r.answers.size(), 1u);
   EXPECT_EQ(out.r.answers[0].second, 503);
+}
+
+// Each answered MESSAGE used to leave its timer F entry in the heap until its deadline: 32 s x the
+// request rate of them. The live timers must survive the heap's rebuilds.
+TEST_F(Transactions, AnsweredTransactionsDoNotPileUpTimersAndLiveOnesStillFire) {
+  start("MESSAGE");                                 // never answered: 408 at t0 + 3s
+  start("INVITE", "z9hG4bK-gw2");                   // 486 at once: its ACK is absorbed until t0 + 32s
+  auto busy = response_to(forwarded("INVITE", "z9hG4bK-gw2"), 486, "tt2");
+  ASSERT_TRUE(table.on_response("z9hG4bK-gw2", busy, t0));
+  for (int i = 0; i < 10000; ++i) {
+    std::string branch = "z9hG4bK-burst" + std::to_string(i);
+    start("MESSAGE", branch);
+    auto ok = response_to(forwarded("MESSAGE", branch), 200, "tt3");
+    ASSERT_TRUE(table.on_response(branch, ok, t0));
+  }
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.absorbed_ack_count(), 1u);
+  EXPECT_LE(table.pending_timers(), 2u * 2u + 1024u + 1u);  // 10,003 without the rebuilds
+
+  expect_408_exactly_at_timer_f();
+  table.expire(t0 + 32s - 1ms);
+  EXPECT_EQ(table.absorbed_ack_count(), 1u);
+  table.expire(t0 + 32s);
+  EXPECT_EQ(table.absorbed_ack_count(), 0u);
+  EXPECT_EQ(out.r.answers.size(), 1u);  // nothing answered twice
 }
 
 TEST_F(Transactions, UnknownBranchIsReportedAsNotMatched) {
