@@ -806,6 +806,7 @@ int cmd_load(Context& c, const std::vector<std::string>& to, uint64_t count, dou
   while (!g_stop) {
     Clock::time_point now = Clock::now();
     if (now >= end || c.ua.closed()) break;
+    c.ua.hold_writes(true);
     while (sent < count && sent - completed < window && (rate <= 0 || now >= next_send())) {
       OutRequest r = c.ua.new_request("MESSAGE", to[sent % to.size()]);
       r.content_type = "text/plain;charset=UTF-8";
@@ -827,6 +828,7 @@ int cmd_load(Context& c, const std::vector<std::string>& to, uint64_t count, dou
         }
       }, std::max(left, 0.001));
     }
+    c.ua.hold_writes(false);
     if (sent == count && completed == sent) break;
     Clock::time_point wake = end;
     if (rate > 0 && sent < count && sent - completed < window) wake = std::min(wake, next_send());

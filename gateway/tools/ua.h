@@ -189,6 +189,13 @@ class UserAgent : public sip::StreamFramer::Callbacks {
   bool run_until(const std::function<bool()>& done, Clock::time_point deadline);
   // Flushes pending output (bounded by the deadline).
   void flush(Clock::time_point deadline);
+  // While held, what is sent is only queued; releasing writes it all (as few send() calls as the socket
+  // takes). fedua load refills its window after a read with one write instead of one per request.
+  // run_until() writes queued output whether held or not.
+  void hold_writes(bool hold) {
+    hold_writes_ = hold;
+    if (!hold) write_some();
+  }
 
   // Forgets every client transaction without calling its callback.
   void drop_transactions() { txs_.clear(); }
@@ -224,6 +231,7 @@ class UserAgent : public sip::StreamFramer::Callbacks {
   uint16_t local_port_ = 0;
   std::string out_;
   size_t out_off_ = 0;
+  bool hold_writes_ = false;
   sip::StreamFramer framer_;
   std::map<std::string, Tx> txs_;  // by branch
   RequestFn on_request_;

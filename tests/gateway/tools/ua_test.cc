@@ -8,6 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "gateway/sip/framer.h"
@@ -359,6 +363,36 @@ TEST_F(UserAgentTest, TimesOutAndFailsOnClose) {
   ASSERT_EQ(failures.size(), 2u);
   EXPECT_EQ(failures[1], "connection closed by the gateway");
   EXPECT_TRUE(ua_->closed());
+}
+
+// fedua load refills its window with one write: held requests reach the gateway only on release.
+TEST_F(UserAgentTest, HeldWritesGoOutTogetherOnRelease) {
+  int replies = 0;
+  ua_->hold_writes(true);
+  for (int i = 0; i < 3; ++i)
+    ua_->send_request(ua_->new_request("OPTIONS", "sip:b.test"), [&](const Reply&) { ++replies; }, 5);
+  EXPECT_FALSE(gw_.read(1));  // nothing sent while held
+  EXPECT_TRUE(gw_.messages.empty());
+  ua_->hold_writes(false);
+  ASSERT_TRUE(gw_.read(3));
+  for (const auto& m : gw_.messages) gw_.send(wire(m, 200, "OK"));
+  pump(2, [&] { return replies == 3; });
+  EXPECT_EQ(replies, 3);
+}
+
+// fedua load paces its requests with run_until(deadline): a wait rounded up to whole milliseconds sent a
+// 5,000/s load in bursts of 5-6 requests every 1.1-1.2 ms. The median of many 200 us waits says which it
+// does without depending on one wake-up's timing (rounded up, every wait takes at least 1 ms).
+TEST_F(UserAgentTest, WaitsForADeadlineUnderAMillisecondWithoutRoundingItUp) {
+  std::vector<double> waited_us;
+  for (int i = 0; i < 101; ++i) {
+    auto start = Clock::now();
+    EXPECT_FALSE(ua_->run_until([] { return false; }, start + std::chrono::microseconds(200)));
+    waited_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  std::sort(waited_us.begin(), waited_us.end());
+  EXPECT_GE(waited_us.front(), 200.0);  // never before the deadline
+  EXPECT_LT(waited_us[waited_us.size() / 2], 800.0) << "median wait for a 200 us deadline";
 }
 
 TEST_F(UserAgentTest, DeliversInboundRequestsAndAnswersWithBody) {
