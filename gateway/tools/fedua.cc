@@ -58,9 +58,9 @@ Commands:
                           (printed); SUBSCRIBE 200 + NOTIFY (PIDF of the
                           request's To); INVITE 200 with SDP, ACK, BYE, CANCEL,
                           OPTIONS, INFO, PUBLISH answered; 404 for other methods
-  load TO COUNT [RATE]    COUNT MESSAGEs (at most 10000000) to TO, at most RATE/s
-                          (default: as fast as the window allows) with at most
-                          --window outstanding; prints sent, final responses by
+  load TO COUNT [RATE]    COUNT MESSAGEs (at most 10000000) to TO, RATE/s evenly
+                          paced (default: as fast as the window allows) with at
+                          most --window outstanding; prints sent, final responses by
                           class and code, timeouts, latency median/p90/p99,
                           elapsed time and achieved messages/s; TO may be a
                           comma-separated list, used in turn (one per MESSAGE)
