@@ -60,8 +60,8 @@ Commands:
                           OPTIONS, INFO, PUBLISH answered; 404 for other methods
   load TO COUNT [RATE]    COUNT MESSAGEs (at most 10000000) to TO, RATE/s evenly
                           paced (default: as fast as the window allows) with at
-                          most --window outstanding; prints sent, final responses by
-                          class and code, timeouts, latency median/p90/p99,
+                          most --window outstanding; prints sent, final responses
+                          by class and code, timeouts, latency median/p90/p99,
                           elapsed time and achieved messages/s; TO may be a
                           comma-separated list, used in turn (one per MESSAGE)
 
