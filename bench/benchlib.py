@@ -11,7 +11,9 @@ usage:
          "<load>_vs_<BASE_LOAD>" with METRIC_change_pct (runs of one repeat are adjacent in time,
          so the slow drift of a shared machine cancels out of the pair)
 Metric names end in their unit (msg_s, p50_ms, cpu_us_per_msg, rss_kb, ...);
-`unanswered` counts requests without a final response (must be 0)."""
+`unanswered` counts requests without a final response (must be 0).
+Rows with steal_ms and seconds (side_by_side) also get the latencies of their calm runs: runs in
+which the hypervisor held the VM's CPUs at most CALM_STEAL_MS_PER_S ms per second of the run."""
 import json, statistics, sys, time
 from collections import OrderedDict
 
@@ -55,7 +57,11 @@ def summarize(path, out, *meta):
             values = [r["metrics"][n] for r in rows if isinstance(r["metrics"].get(n), (int, float))]
             if values:
                 metrics[n] = stats(values)
-        results.append({"scenario": scenario, "system": system, "load": load, "metrics": metrics})
+        result = {"scenario": scenario, "system": system, "load": load, "metrics": metrics}
+        calm = calm_summary(rows)
+        if calm:
+            result["calm"] = calm
+        results.append(result)
     # Ratios fedgw / kamailio for the same scenario and load (medians).
     ratios = []
     for r in results:
@@ -65,9 +71,17 @@ def summarize(path, out, *meta):
             if k["system"] == "kamailio" and k["scenario"] == r["scenario"] and k["load"] == r["load"]:
                 ratio = OrderedDict()
                 for n, s in r["metrics"].items():
-                    if n not in QUIET and n in k["metrics"] and k["metrics"][n]["median"]:
+                    if n not in QUIET and n not in NOT_RATIOS and n in k["metrics"] and k["metrics"][n]["median"]:
                         ratio[n] = round(s["median"] / k["metrics"][n]["median"], 3)
-                ratios.append({"scenario": r["scenario"], "load": r["load"], "fedgw_over_kamailio": ratio})
+                ratio_row = {"scenario": r["scenario"], "load": r["load"], "fedgw_over_kamailio": ratio}
+                calm_ratio = OrderedDict()
+                for n, s in r.get("calm", {}).get("metrics", {}).items():
+                    kamailio = k.get("calm", {}).get("metrics", {}).get(n)
+                    if kamailio and kamailio["median"]:
+                        calm_ratio[n] = round(s["median"] / kamailio["median"], 3)
+                if calm_ratio:
+                    ratio_row["calm_fedgw_over_kamailio"] = calm_ratio
+                ratios.append(ratio_row)
     doc = OrderedDict(meta=OrderedDict(p.partition("=")[::2] for p in meta), results=results, ratios=ratios)
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
@@ -96,6 +110,35 @@ def paired(path, scenario, system, base_load, *names):
 
 # Bookkeeping figures: kept in the JSON, left out of the printed table and the ratios.
 QUIET = {"answered", "seconds", "sipp_rc", "rc", "fedua_rc", "partners"}
+# Conditions of the machine during a run, not figures of a system: printed, never made a ratio.
+NOT_RATIOS = {"steal_ms"}
+
+# A run is calm when the hypervisor held the VM's CPUs (steal, bench_steal_ms) for at most this many
+# ms per second of the run, about 0.5 % of 2 CPUs. Busier hosts stall a woken vCPU for tens of ms,
+# whichever program waits on it: those runs' latency tails are the host's (README, "Stalls of the VM").
+CALM_STEAL_MS_PER_S = 10.0
+CALM_METRICS = ("p50_ms", "p99_ms")
+
+
+def is_calm(row):
+    steal, seconds = row["metrics"].get("steal_ms"), row["metrics"].get("seconds")
+    if not isinstance(steal, (int, float)) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        return None
+    return steal / seconds <= CALM_STEAL_MS_PER_S
+
+
+def calm_summary(rows):
+    """{"runs": calm runs, "of": runs with steal figures, "metrics": CALM_METRICS over the calm runs}."""
+    judged = [r for r in rows if is_calm(r) is not None]
+    if not judged:
+        return None
+    calm = [r for r in judged if is_calm(r)]
+    metrics = OrderedDict()
+    for n in CALM_METRICS:
+        values = [r["metrics"][n] for r in calm if isinstance(r["metrics"].get(n), (int, float))]
+        if values:
+            metrics[n] = stats(values)
+    return OrderedDict(runs=len(calm), of=len(judged), steal_ms_per_s_max=CALM_STEAL_MS_PER_S, metrics=metrics)
 
 
 def fmt(value):
@@ -113,11 +156,21 @@ def print_table(doc):
         cells = ["%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
                  for n, s in r["metrics"].items() if n not in QUIET]
         print("%-9s %-16s %s" % (r["system"], r["load"], "; ".join(cells)))
+        calm = r.get("calm")
+        if calm:
+            cells = ["%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
+                     for n, s in calm["metrics"].items()]
+            print("%-9s %-16s calm runs %d of %d (steal <= %g ms/s)%s" % (
+                "", "", calm["runs"], calm["of"], calm["steal_ms_per_s_max"],
+                ": " + "; ".join(cells) if cells else ""))
     if doc["ratios"]:
         print("\n== fedgw / kamailio (medians) ==")
         for q in doc["ratios"]:
             print("%-14s %-16s %s" % (q["scenario"], q["load"],
                                        "; ".join("%s %sx" % (n, v) for n, v in q["fedgw_over_kamailio"].items())))
+            if q.get("calm_fedgw_over_kamailio"):
+                print("%-14s %-16s calm runs: %s" % ("", "", "; ".join(
+                    "%s %sx" % (n, v) for n, v in q["calm_fedgw_over_kamailio"].items())))
 
 
 def main(argv):

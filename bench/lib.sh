@@ -36,6 +36,13 @@ bench_ctx_switches() {
     awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { s += $2 } END { print s + 0 }'
 }
 
+# bench_steal_ms: ms of CPU time the hypervisor has so far held this VM's CPUs from it while they had
+# work (the steal column of /proc/stat, whole clock ticks), summed over the CPUs. A vCPU woken from
+# idle waits for the host to run it again: on a busy host that wait is a stall of every task on it.
+bench_steal_ms() {
+  awk -v k="$(getconf CLK_TCK)" '/^cpu[0-9]/ { s += $9 } END { printf "%.0f\n", s * 1000 / k }' /proc/stat
+}
+
 # bench_rss_kb PID...: resident set size in KiB, summed.
 bench_rss_kb() {
   local pid total=0 kb
