@@ -37,8 +37,8 @@ bench_ctx_switches() {
 }
 
 # bench_steal_ms: ms of CPU time the hypervisor has so far held this VM's CPUs from it while they had
-# work (the steal column of /proc/stat, whole clock ticks), summed over the CPUs. A vCPU woken from
-# idle waits for the host to run it again: on a busy host that wait is a stall of every task on it.
+# work (the steal column of /proc/stat, whole clock ticks), summed over the CPUs. While a vCPU waits
+# for the host, every task on it stalls: tens of ms here (README Performance, "Stalls of the VM").
 bench_steal_ms() {
   awk -v k="$(getconf CLK_TCK)" '/^cpu[0-9]/ { s += $9 } END { printf "%.0f\n", s * 1000 / k }' /proc/stat
 }

@@ -23,8 +23,8 @@
 # the end: counts Kamailio's shared memory once per process), pss_kb (proportional set size
 # summed: shared memory counted once, the fair comparison), unanswered (created - final
 # responses), failed (non-2xx final responses), peer_cpu_us_per_msg, uac_cpu_us_per_msg,
-# steal_ms (CPU time the hypervisor held from the VM's CPUs during the load, bench_steal_ms: the
-# tails of a run with a lot of it are the host's, whichever edge ran; not a ratio); in the
+# steal_ms (CPU time the hypervisor held from the VM's CPUs during the load, bench_steal_ms: a run
+# with a lot of it has the host's stalls in its latency tail; not a ratio); in the
 # open_1000 runs also the idle edge's cost, measured for IDLE_SECONDS (3; 1 with --smoke) 1 s after it
 # started, before any traffic: idle_wakeups_per_s (context switches of all its threads and processes,
 # /proc/PID/task/*/status) and idle_cpu_ms_per_s (ms on a CPU per second, from /proc/PID/task/*/schedstat).
@@ -216,8 +216,9 @@ run_one() { # SYSTEM LOAD RUN
 }
 
 # ---- the matrix: per load, runs alternate fedgw / kamailio (the first system alternates too) ----
-# The fedua open loops, whose p99 is a target, run at least TAIL_REPEATS times: about one run in
-# three here has a stall of the host in it (steal_ms), and the calm runs' p99 needs some left.
+# The fedua open loops, whose p99 is a target, run at least TAIL_REPEATS times: a third or more of
+# the runs here have a stall of the host in them (steal_ms); a median of 5 is less often a stall than
+# one of 3, and the calm runs' p99 needs some calm runs.
 for load in $LOADS; do
   runs=$REPEATS
   case $load in fedua_[0-9]*) [ "$SMOKE" = 0 ] && [ "$runs" -lt "$TAIL_REPEATS" ] && runs=$TAIL_REPEATS ;; esac
