@@ -69,16 +69,10 @@ def summarize(path, out, *meta):
             continue
         for k in results:
             if k["system"] == "kamailio" and k["scenario"] == r["scenario"] and k["load"] == r["load"]:
-                ratio = OrderedDict()
-                for n, s in r["metrics"].items():
-                    if n not in QUIET and n not in NOT_RATIOS and n in k["metrics"] and k["metrics"][n]["median"]:
-                        ratio[n] = round(s["median"] / k["metrics"][n]["median"], 3)
-                ratio_row = {"scenario": r["scenario"], "load": r["load"], "fedgw_over_kamailio": ratio}
-                calm_ratio = OrderedDict()
-                for n, s in r.get("calm", {}).get("metrics", {}).items():
-                    kamailio = k.get("calm", {}).get("metrics", {}).get(n)
-                    if kamailio and kamailio["median"]:
-                        calm_ratio[n] = round(s["median"] / kamailio["median"], 3)
+                ratio_row = {"scenario": r["scenario"], "load": r["load"],
+                             "fedgw_over_kamailio": median_ratios(r["metrics"], k["metrics"])}
+                calm_ratio = median_ratios(r.get("calm", {}).get("metrics", {}),
+                                           k.get("calm", {}).get("metrics", {}))
                 if calm_ratio:
                     ratio_row["calm_fedgw_over_kamailio"] = calm_ratio
                 ratios.append(ratio_row)
@@ -120,6 +114,15 @@ CALM_STEAL_MS_PER_S = 10.0
 CALM_METRICS = ("p50_ms", "p99_ms")
 
 
+def median_ratios(mine, theirs):
+    """Ratio of the medians for each metric both have, but QUIET and NOT_RATIOS ones."""
+    ratio = OrderedDict()
+    for n, s in mine.items():
+        if n not in QUIET and n not in NOT_RATIOS and n in theirs and theirs[n]["median"]:
+            ratio[n] = round(s["median"] / theirs[n]["median"], 3)
+    return ratio
+
+
 def is_calm(row):
     steal, seconds = row["metrics"].get("steal_ms"), row["metrics"].get("seconds")
     if not isinstance(steal, (int, float)) or not isinstance(seconds, (int, float)) or seconds <= 0:
@@ -129,10 +132,11 @@ def is_calm(row):
 
 def calm_summary(rows):
     """{"runs": calm runs, "of": runs with steal figures, "metrics": CALM_METRICS over the calm runs}."""
-    judged = [r for r in rows if is_calm(r) is not None]
+    verdicts = [(r, is_calm(r)) for r in rows]
+    judged = [r for r, verdict in verdicts if verdict is not None]
     if not judged:
         return None
-    calm = [r for r in judged if is_calm(r)]
+    calm = [r for r, verdict in verdicts if verdict]
     metrics = OrderedDict()
     for n in CALM_METRICS:
         values = [r["metrics"][n] for r in calm if isinstance(r["metrics"].get(n), (int, float))]
@@ -147,22 +151,23 @@ def fmt(value):
     return str(value)
 
 
+def cells(metrics):
+    return "; ".join("%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
+                     for n, s in metrics.items() if n not in QUIET)
+
+
 def print_table(doc):
     scenario = None
     for r in doc["results"]:
         if r["scenario"] != scenario:
             scenario = r["scenario"]
             print("\n== %s ==" % scenario)
-        cells = ["%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
-                 for n, s in r["metrics"].items() if n not in QUIET]
-        print("%-9s %-16s %s" % (r["system"], r["load"], "; ".join(cells)))
+        print("%-9s %-16s %s" % (r["system"], r["load"], cells(r["metrics"])))
         calm = r.get("calm")
         if calm:
-            cells = ["%s %s (%s-%s)" % (n, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]))
-                     for n, s in calm["metrics"].items()]
             print("%-9s %-16s calm runs %d of %d (steal <= %g ms/s)%s" % (
                 "", "", calm["runs"], calm["of"], calm["steal_ms_per_s_max"],
-                ": " + "; ".join(cells) if cells else ""))
+                ": " + cells(calm["metrics"]) if calm["metrics"] else ""))
     if doc["ratios"]:
         print("\n== fedgw / kamailio (medians) ==")
         for q in doc["ratios"]:
