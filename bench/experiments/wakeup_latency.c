@@ -3,10 +3,13 @@
 // -1: none) and records how late each stamp arrives. README Performance: "Stalls of the VM".
 //
 //   gcc -O2 -o /tmp/wakeup_latency bench/experiments/wakeup_latency.c
-//   /tmp/wakeup_latency TIMEOUT_MS SECONDS RATE     e.g. /tmp/wakeup_latency 100 12 5000
+//   /tmp/wakeup_latency TIMEOUT_MS SECONDS RATE [even|poisson]    e.g. /tmp/wakeup_latency 100 12 5000
+// even (the default): a stamp every 1/RATE s; poisson: exponentially distributed gaps of mean 1/RATE s.
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -47,7 +50,9 @@ static int receive(int fd, int timeout_ms, double seconds) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) return fprintf(stderr, "usage: %s TIMEOUT_MS SECONDS RATE\n", argv[0]), 2;
+  if (argc != 4 && argc != 5) return fprintf(stderr, "usage: %s TIMEOUT_MS SECONDS RATE [even|poisson]\n", argv[0]), 2;
+  int poisson = argc == 5 && strcmp(argv[4], "poisson") == 0;
+  if (argc == 5 && !poisson && strcmp(argv[4], "even") != 0) return fprintf(stderr, "pacing: even or poisson\n"), 2;
   int timeout_ms = atoi(argv[1]);
   double seconds = atof(argv[2]);
   long rate = atol(argv[3]);
@@ -63,8 +68,9 @@ int main(int argc, char** argv) {
   struct timespec next;
   clock_gettime(CLOCK_MONOTONIC, &next);
   long step_ns = 1000000000L / rate;
+  srand48(1);
   for (long i = 0; i < (long)(seconds * (double)rate); ++i) {
-    next.tv_nsec += step_ns;
+    next.tv_nsec += poisson ? (long)(-log(1.0 - drand48()) * (double)step_ns) : step_ns;
     while (next.tv_nsec >= 1000000000L) next.tv_nsec -= 1000000000L, ++next.tv_sec;
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
     double t = now_s();

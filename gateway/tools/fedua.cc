@@ -58,12 +58,13 @@ Commands:
                           (printed); SUBSCRIBE 200 + NOTIFY (PIDF of the
                           request's To); INVITE 200 with SDP, ACK, BYE, CANCEL,
                           OPTIONS, INFO, PUBLISH answered; 404 for other methods
-  load TO COUNT [RATE]    COUNT MESSAGEs (at most 10000000) to TO, RATE/s evenly
-                          paced (default: as fast as the window allows) with at
-                          most --window outstanding; prints sent, final responses
-                          by class and code, timeouts, latency median/p90/p99,
-                          elapsed time and achieved messages/s; TO may be a
-                          comma-separated list, used in turn (one per MESSAGE)
+  load TO COUNT [RATE]    COUNT MESSAGEs (at most 10000000) to TO, RATE/s paced
+                          by --arrivals (without a RATE: as fast as the window
+                          allows) with at most --window outstanding; prints
+                          sent, final responses by class and code, timeouts,
+                          latency median/p90/p99, elapsed time and achieved
+                          messages/s; TO may be a comma-separated list, used
+                          in turn (one per MESSAGE)
 
 TO is sip:user@host, sips:user@host or user@host; TARGET may also be a bare
 host. TEXT and NOTE are the remaining arguments joined by spaces (use -- to
@@ -85,6 +86,10 @@ Options:
   --expires SECONDS       Expires of subscribe (default 600; 0 = fetch: one
                           NOTIFY, no unsubscribe) and publish (3600)
   --window N              load: outstanding requests (default 64)
+  --arrivals even|poisson load with RATE: one request every 1/RATE s (even, the
+                          default) or random gaps of mean 1/RATE s, the arrivals
+                          of many independent users (poisson; a fixed seed, so
+                          every run sends on the same schedule)
   -q, --quiet             serve: print only the summary, not every request
   -v, --verbose           print every message sent and received on stderr
   -h, --help              this text
@@ -128,6 +133,7 @@ struct Args {
   std::vector<std::string> users;
   std::optional<uint32_t> expires;
   size_t window = 64;
+  std::optional<ArrivalSchedule::Kind> arrivals;
   bool quiet = false;
   bool verbose = false;
   bool help = false;
@@ -181,7 +187,8 @@ Args parse_args(int argc, char** argv) {
     }
     static const std::set<std::string> kValued = {
         "--gateway", "--domain", "--user", "--name", "--timeout", "--presence", "--note",
-        "--change-after", "--change-note", "--users", "--expires", "--window"};
+        "--change-after", "--change-note", "--users", "--expires", "--window",
+        "--arrivals"};
     if (!kValued.count(name)) throw UsageError{"unknown option " + name};
     if (!has_value) {
       if (i + 1 >= argc) throw UsageError{name + " needs a value"};
@@ -199,6 +206,11 @@ Args parse_args(int argc, char** argv) {
     else if (name == "--expires")
       a.expires = static_cast<uint32_t>(parse_count(value, name, 86400 * 7, 0));
     else if (name == "--window") a.window = parse_count(value, name, 100000);
+    else if (name == "--arrivals") {
+      if (value == "even") a.arrivals = ArrivalSchedule::Kind::kEven;
+      else if (value == "poisson") a.arrivals = ArrivalSchedule::Kind::kPoisson;
+      else throw UsageError{"--arrivals: \"" + value + "\" is not even or poisson"};
+    }
     else if (name == "--users") {
       size_t pos = 0;
       while (pos <= value.size()) {
@@ -798,9 +810,11 @@ int cmd_load(Context& c, const std::vector<std::string>& to, uint64_t count, dou
   std::vector<double> latencies;
   latencies.reserve(count);
   std::string last_error;
+  // consulted only when rate > 0 (without a RATE the window alone paces the load)
+  ArrivalSchedule schedule(rate > 0 ? rate : 1, c.args.arrivals.value_or(ArrivalSchedule::Kind::kEven));
   auto next_send = [&] {
     return start + std::chrono::duration_cast<Clock::duration>(
-                       std::chrono::duration<double>(static_cast<double>(sent) / rate));
+                       std::chrono::duration<double>(schedule.due()));
   };
   uint64_t completed = 0;
   while (!g_stop) {
@@ -812,6 +826,7 @@ int cmd_load(Context& c, const std::vector<std::string>& to, uint64_t count, dou
       r.content_type = "text/plain;charset=UTF-8";
       r.body = "fedua load message " + std::to_string(sent + 1);
       ++sent;
+      schedule.advance();
       double left = std::chrono::duration<double>(end - now).count();
       c.ua.send_request(r, [&](const Reply& rep) {
         ++completed;
@@ -983,6 +998,7 @@ int run(int argc, char** argv) {
     }
     count = parse_count(p[2], "COUNT", kMaxLoadCount);
     if (p.size() > 3) rate = parse_seconds(p[3], "RATE", false);
+    if (a.arrivals && rate == 0) throw UsageError{"--arrivals needs a RATE (load TO COUNT RATE)"};
   }
 
   std::signal(SIGPIPE, SIG_IGN);

@@ -47,6 +47,29 @@ std::string failure_detail(const sip::Message& response);
 // "Display" <uri>;params without the tag param (for a dialog's local/remote URI).
 std::string name_addr_without_tag(const sip::NameAddr& na);
 
+// ---- load pacing -----------------------------------------------------------
+
+// When the requests of an open-loop load are due, in seconds after its start; the first is due at 0.
+// kEven: one every 1/rate s. kPoisson: gaps drawn from an exponential distribution of mean
+// 1/rate s, the arrivals of many independent users (a Poisson process); a fixed seed makes
+// runs repeat the same schedule.
+class ArrivalSchedule {
+ public:
+  enum class Kind { kEven, kPoisson };
+  ArrivalSchedule(double rate, Kind kind, uint64_t seed = 1);
+  // Seconds after the start at which the next request is due.
+  double due() const { return due_; }
+  // Moves on to the request after it.
+  void advance();
+
+ private:
+  double rate_;
+  Kind kind_;
+  uint64_t advanced_ = 0;
+  double due_ = 0;
+  uint64_t rng_state_;
+};
+
 // ---- PIDF (RFC 3863) -----------------------------------------------------
 
 struct Presence {

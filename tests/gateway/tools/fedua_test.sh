@@ -114,6 +114,13 @@ check "--gateway host name exits 2" [ "$RC" -eq 2 ]
 RC=0; "$FEDUA" --gateway 127.0.0.1:9 --domain a.test load bob@b.test 0 >"$D/u6" 2>&1 || RC=$?
 check "load COUNT 0 exits 2" [ "$RC" -eq 2 ]
 
+RC=0; "$FEDUA" --gateway 127.0.0.1:9 --domain a.test --arrivals bursty load bob@b.test 10 100 >"$D/u6b" 2>&1 || RC=$?
+check "--arrivals other than even/poisson exits 2" [ "$RC" -eq 2 ]
+check "--arrivals value is named" has "$D/u6b" 'fedua: --arrivals: "bursty" is not even or poisson'
+RC=0; "$FEDUA" --gateway 127.0.0.1:9 --domain a.test --arrivals poisson load bob@b.test 10 >"$D/u6c" 2>&1 || RC=$?
+check "--arrivals without a RATE exits 2" [ "$RC" -eq 2 ]
+check "--arrivals without a RATE is said" has "$D/u6c" 'fedua: --arrivals needs a RATE (load TO COUNT RATE)'
+
 RC=0; "$FEDUA" --gateway 127.0.0.1:9 --domain a.test --bogus send bob@b.test hi >"$D/u7" 2>&1 || RC=$?
 check "unknown option exits 2" [ "$RC" -eq 2 ]
 
@@ -218,9 +225,16 @@ client "$D/load_rate" --window 4 load bob@b.test 20 100
 check "paced load exits 0" [ "$RC" -eq 0 ]
 check "paced load honours the rate (20 at 100/s >= 0.19 s)" bash -c \
   "grep -oE 'elapsed [0-9.]+' '$D/load_rate' | awk '{exit !(\$2 >= 0.19)}'"
+# Poisson arrivals: random gaps of mean 10 ms; the 40 before the last request are checked against a
+# loose 0.1 s (the seed fixes the schedule: the last request is due 0.34 s after the first)
+client "$D/load_poisson" --window 4 --arrivals poisson load bob@b.test 41 100
+check "poisson load exits 0" [ "$RC" -eq 0 ]
+check "poisson load gets every answer" has "$D/load_poisson" "fedua: load: sent 41, 2xx 41, 3xx 0, 4xx 0, 5xx 0, 6xx 0, timeouts 0"
+check "poisson load is paced (41 at 100/s >= 0.1 s)" bash -c \
+  "grep -oE 'elapsed [0-9.]+' '$D/load_poisson' | awk '{exit !(\$2 >= 0.1)}'"
 stop_serve
 check "quiet serve prints no per-request lines" bash -c "! grep -q 'received MESSAGE' '$D/serve5'"
-check "quiet serve summary counts the load" has "$D/serve5" "fedua: serve: received 220 request(s) (MESSAGE 220)"
+check "quiet serve summary counts the load" has "$D/serve5" "fedua: serve: received 261 request(s) (MESSAGE 261)"
 
 # ---- timeouts: nobody answers ---------------------------------------------------
 # The hub is a connection of this shell that never reads nor writes.

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -205,6 +206,56 @@ TEST(Reply, SummaryAndFailureText) {
   Reply t;
   t.failure = "timeout";
   EXPECT_EQ(t.failure_text(2), "no final response within 2.0 s");
+}
+
+TEST(ArrivalSchedule, EvenPacingIsOneRequestEveryPeriod) {
+  ArrivalSchedule s(5000, ArrivalSchedule::Kind::kEven);
+  EXPECT_EQ(s.due(), 0.0);
+  for (int i = 1; i <= 60000; ++i) {
+    s.advance();
+    ASSERT_DOUBLE_EQ(s.due(), i / 5000.0) << i;
+  }
+}
+
+// The gaps of a Poisson process are exponential: mean and standard deviation 1/rate, and
+// P(gap < t) = 1 - exp(-rate t). The seed is fixed, so these bounds are checked on one
+// known sequence (they hold with a wide margin for it); they fail for even pacing.
+TEST(ArrivalSchedule, PoissonGapsAreExponentialWithTheRatesMean) {
+  const double rate = 5000, mean = 1 / rate;
+  ArrivalSchedule s(rate, ArrivalSchedule::Kind::kPoisson);
+  EXPECT_EQ(s.due(), 0.0);
+  const int n = 200000;
+  double sum = 0, sum_sq = 0, last = 0;
+  int below_half_mean = 0, above_twice_mean = 0;
+  for (int i = 0; i < n; ++i) {
+    s.advance();
+    double gap = s.due() - last;
+    last = s.due();
+    ASSERT_GT(gap, 0) << i;
+    sum += gap;
+    sum_sq += gap * gap;
+    below_half_mean += gap < mean / 2;
+    above_twice_mean += gap > 2 * mean;
+  }
+  double m = sum / n, sd = std::sqrt(sum_sq / n - m * m);
+  EXPECT_NEAR(m / mean, 1.0, 0.01);
+  EXPECT_NEAR(sd / mean, 1.0, 0.02);
+  EXPECT_NEAR(below_half_mean / double(n), 1 - std::exp(-0.5), 0.005);
+  EXPECT_NEAR(above_twice_mean / double(n), std::exp(-2.0), 0.005);
+}
+
+TEST(ArrivalSchedule, PoissonScheduleRepeatsForASeed) {
+  ArrivalSchedule a(1000, ArrivalSchedule::Kind::kPoisson), b(1000, ArrivalSchedule::Kind::kPoisson);
+  ArrivalSchedule other(1000, ArrivalSchedule::Kind::kPoisson, 2);
+  int differs = 0;
+  for (int i = 0; i < 100; ++i) {
+    a.advance();
+    b.advance();
+    other.advance();
+    ASSERT_EQ(a.due(), b.due()) << i;
+    differs += a.due() != other.due();
+  }
+  EXPECT_EQ(differs, 100);
 }
 
 TEST(Text, OneLine) { EXPECT_EQ(one_line("a\r\nb\\c\td"), "a\\r\\nb\\\\c\\td"); }
