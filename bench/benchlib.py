@@ -156,6 +156,10 @@ def cells(metrics):
                      for n, s in metrics.items() if n not in QUIET)
 
 
+def ratio_cells(ratio):
+    return "; ".join("%s %sx" % (n, v) for n, v in ratio.items())
+
+
 def print_table(doc):
     scenario = None
     for r in doc["results"]:
@@ -171,11 +175,9 @@ def print_table(doc):
     if doc["ratios"]:
         print("\n== fedgw / kamailio (medians) ==")
         for q in doc["ratios"]:
-            print("%-14s %-16s %s" % (q["scenario"], q["load"],
-                                       "; ".join("%s %sx" % (n, v) for n, v in q["fedgw_over_kamailio"].items())))
+            print("%-14s %-16s %s" % (q["scenario"], q["load"], ratio_cells(q["fedgw_over_kamailio"])))
             if q.get("calm_fedgw_over_kamailio"):
-                print("%-14s %-16s calm runs: %s" % ("", "", "; ".join(
-                    "%s %sx" % (n, v) for n, v in q["calm_fedgw_over_kamailio"].items())))
+                print("%-14s %-16s calm runs: %s" % ("", "", ratio_cells(q["calm_fedgw_over_kamailio"])))
 
 
 def main(argv):

@@ -33,7 +33,7 @@ std::string random_hex(size_t n) {
 }
 
 ArrivalSchedule::ArrivalSchedule(double rate, Kind kind, uint64_t seed)
-    : rate_(rate), kind_(kind), rng_state_(seed) {}
+    : rate_(rate), kind_(kind), rng_(seed) {}
 
 void ArrivalSchedule::advance() {
   ++advanced_;
@@ -41,12 +41,9 @@ void ArrivalSchedule::advance() {
     due_ = static_cast<double>(advanced_) / rate_;  // from the count: no drift over long runs
     return;
   }
-  // splitmix64: a well-mixed 64-bit draw, the same sequence on every platform for a seed
-  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  double uniform = (static_cast<double>(z >> 11) + 0.5) * 0x1.0p-53;  // in (0, 1)
+  // Inverse transform by hand: std::exponential_distribution's algorithm, and so the schedule,
+  // would differ between standard libraries.
+  double uniform = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;  // 53 bits, in (0, 1)
   due_ += -std::log(uniform) / rate_;
 }
 

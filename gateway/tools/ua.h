@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,7 +53,7 @@ std::string name_addr_without_tag(const sip::NameAddr& na);
 // When the requests of an open-loop load are due, in seconds after its start; the first is due at 0.
 // kEven: one every 1/rate s. kPoisson: gaps drawn from an exponential distribution of mean
 // 1/rate s, the arrivals of many independent users (a Poisson process); a fixed seed makes
-// runs repeat the same schedule.
+// runs repeat the same schedule (std::mt19937_64's output is fixed by the standard).
 class ArrivalSchedule {
  public:
   enum class Kind { kEven, kPoisson };
@@ -67,7 +68,7 @@ class ArrivalSchedule {
   Kind kind_;
   uint64_t advanced_ = 0;
   double due_ = 0;
-  uint64_t rng_state_;
+  std::mt19937_64 rng_;
 };
 
 // ---- PIDF (RFC 3863) -----------------------------------------------------
